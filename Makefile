@@ -1,0 +1,56 @@
+# idl-kit: every target installs what it needs into .venv by itself.
+#   make test       unit tests + every notebook end to end (smoke profile), < 15 min on 2 cores
+#   make reproduce  every notebook at full scale -> reports/ (figures, tables, results.json)
+#   make export     .py copies of the notebooks + a submission archive in dist/
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# quiet TensorFlow's C++ start-up chatter; errors still show
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+# throw-away outputs of the smoke profile, never mixed with the published reports/
+SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
+
+.PHONY: setup test unit notebooks reproduce export sync lint clean help
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[cpu,tfds,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (idl-kit)" > /dev/null
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
+	rm -rf build/smoke
+	$(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=15
+
+unit: $(STAMP)
+	$(SMOKE_ENV) $(PY) -m pytest tests
+
+notebooks: $(STAMP)
+	$(SMOKE_ENV) $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900
+
+reproduce: $(STAMP)
+	IDL_PROFILE=full $(PY) -m idl_utils.reproduce $(ARGS)
+
+export: $(STAMP)
+	$(PY) -m idl_utils.export $(ARGS)
+
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/*.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache reports/smoke reports/default
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

