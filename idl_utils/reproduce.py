@@ -69,12 +69,16 @@ def execute_notebook(path: Path, out_dir: Path, *, html: bool = True,
     return seconds
 
 
+MEASUREMENT_SUFFIXES = ("seconds", "memory_gib")
+
+
 def without_timings(obj: Any) -> Any:
-    """``obj`` with every key ending in ``seconds`` (and the run's clock) removed: what must
-    be identical between two runs of the same seed on the same machine."""
+    """``obj`` without measurements of the machine (keys ending in ``seconds`` or
+    ``memory_gib``): what must be identical between two runs of the same seed on the same
+    machine."""
     if isinstance(obj, dict):
         return {k: without_timings(v) for k, v in obj.items()
-                if not k.endswith("seconds") and k not in {"history"}}
+                if not k.endswith(MEASUREMENT_SUFFIXES)}
     if isinstance(obj, list):
         return [without_timings(v) for v in obj]
     return obj

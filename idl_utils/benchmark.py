@@ -1,0 +1,157 @@
+"""Text-to-text benchmark: the course baseline and the kit's model, side by side.
+
+Same queries, same split, same seed, one run; per model and split it reports exact-match and
+per-character test accuracy, training seconds, epochs and the process's peak memory during
+training, and writes them to a JSON file (``make reproduce`` fills the results tables from it).
+
+Usage::
+
+    python -m idl_utils.benchmark --digits 2 --splits 0.5 0.25 0.1 0.05
+    python -m idl_utils.benchmark --digits 3 --splits 0.05 0.1 --models kit
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import load_or_train
+from .config import DEFAULT_SEED, reports_dir, set_seed
+from .queries import Split, exact_match, make_queries, per_char_accuracy, split_queries
+from .results import atomic_write_json, markdown_table
+from .seq_models import Recipe, course_recipe, kit_recipe, predict_answers, train_seq_model
+
+MODELS = ("course", "kit")
+
+
+@contextmanager
+def peak_memory() -> Iterator[dict[str, float]]:
+    """Sample this process's resident memory every 50 ms; ``out["peak_gib"]`` afterwards."""
+    import psutil
+
+    proc, out, stop = psutil.Process(), {"peak_gib": 0.0}, threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            out["peak_gib"] = max(out["peak_gib"], proc.memory_info().rss / 2**30)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out["peak_gib"] = round(max(out["peak_gib"], proc.memory_info().rss / 2**30), 2)
+
+
+@dataclass
+class Trained:
+    """A trained model with its scores: ``row`` (a results-table row), the ``model``, its
+    ``predicted`` test answers and the training ``history`` (per-epoch metrics)."""
+
+    row: dict[str, Any]
+    model: Any
+    predicted: np.ndarray
+    history: dict[str, list[float]]
+
+
+def train_and_score(recipe: Recipe, split: Split, *, seed: int = DEFAULT_SEED) -> Trained:
+    """Train ``recipe`` on ``split`` (or load it from the model cache) and score it on the
+    split's test queries. The row holds test exact match and per-character accuracy, epochs,
+    training seconds and peak memory."""
+    config = {**recipe.config(), "split": split.name, "seed": seed,
+              "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test)}
+
+    def train(model) -> dict[str, Any]:
+        with peak_memory() as mem:
+            info = train_seq_model(model, recipe.representation, split.train, split.val,
+                                   recipe.train, seed=seed)
+        return {**info, "peak_memory_gib": mem["peak_gib"]}
+
+    set_seed(seed)  # the same initial weights for the same seed, whatever ran before
+    model, info = load_or_train(f"t2t_{recipe.name}_{recipe.digits}d", config,
+                                build=recipe.build, train=train)
+    start = time.perf_counter()
+    predicted = predict_answers(model, recipe.representation, split.test)
+    row = {
+        "model": recipe.name, "encoder_layers": recipe.model_kwargs.get("encoder_layers", 1),
+        "digits": recipe.digits, "split": split.name,
+        "train_queries": len(split.train), "test_queries": len(split.test),
+        "exact_match": exact_match(predicted, split.test.answers),
+        "per_char": per_char_accuracy(predicted, split.test.answers),
+        "epochs": info["epochs_run"], "best_epoch": info["best_epoch"],
+        "train_seconds": round(info["seconds"], 1),
+        "predict_seconds": round(time.perf_counter() - start, 1),
+        "peak_memory_gib": info.get("peak_memory_gib"),
+    }
+    return Trained(row, model, predicted, info["history"])
+
+
+def make_recipe(name: str, digits: int, n_train: int, *, course_epochs: int = 50,
+                max_seconds: float | None = None, encoder_layers: int = 1) -> Recipe:
+    """``"course"`` or ``"kit"`` recipe for this data size."""
+    if name == "course":
+        return course_recipe(digits, epochs=course_epochs, max_seconds=max_seconds,
+                             encoder_layers=encoder_layers)
+    if name == "kit":
+        return kit_recipe(digits, n_train, max_seconds=max_seconds, encoder_layers=encoder_layers)
+    raise ValueError(f"Unknown model {name!r}. Accepted: {', '.join(MODELS)}")
+
+
+def val_fraction_for(digits: int) -> float:
+    """10% of the training part for 2-digit splits; 2% (still >= 2,000 queries) for 3-digit."""
+    return 0.1 if digits == 2 else 0.02
+
+
+def run_one(model_name: str, digits: int, train_fraction: float, *, seed: int = DEFAULT_SEED,
+            course_epochs: int = 50, max_seconds: float | None = None) -> dict[str, Any]:
+    """Train and score one model on one split of all queries (the benchmark's unit)."""
+    split = split_queries(make_queries(digits), train_fraction, seed, val_fraction=val_fraction_for(digits))
+    recipe = make_recipe(model_name, digits, len(split.train), course_epochs=course_epochs,
+                         max_seconds=max_seconds)
+    return {**train_and_score(recipe, split, seed=seed).row, "seed": seed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--digits", type=int, default=2, choices=(2, 3))
+    parser.add_argument("--splits", type=float, nargs="+", default=[0.5, 0.25, 0.1, 0.05],
+                        help="training fractions, e.g. 0.5 for 50/50")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--course-epochs", type=int, default=50)
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="per-model training budget (stops after the epoch that exceeds it)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON file (default: reports/.../benchmark_t2t_<digits>digit.json)")
+    args = parser.parse_args(argv)
+
+    rows = []
+    for fraction in args.splits:
+        for name in args.models:
+            print(f"--- {name} model, {args.digits}-digit, train fraction {fraction}", flush=True)
+            row = run_one(name, args.digits, fraction, seed=args.seed,
+                          course_epochs=args.course_epochs, max_seconds=args.max_seconds)
+            print({k: row[k] for k in ("model", "split", "exact_match", "train_seconds", "epochs",
+                                       "peak_memory_gib")}, flush=True)
+            rows.append(row)
+    out = args.out or reports_dir() / f"benchmark_t2t_{args.digits}digit.json"
+    atomic_write_json(out, {"rows": rows})
+    print(markdown_table(rows, ["model", "split", "exact_match", "per_char", "train_seconds", "epochs",
+                                "peak_memory_gib"]))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""What do the models get wrong? Mistake categories, carries and borrows, error maps.
+
+Every wrong answer gets exactly one category, checked in this order:
+
+``malformed``      not a number at all (``'1-2'``, ``'--'``)
+``sign``           the right digits with the wrong sign (``48`` for ``-48``)
+``length``         a different number of digits (``10`` for ``100``): padding / length mistake
+``carry/borrow``   off by exactly 10, 100, ...: a carry or borrow dropped or invented
+``off by one``     off by exactly 1 in the last digit
+``one digit``      one digit wrong by more than one
+``several digits`` anything else
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .queries import QuerySet
+
+CATEGORIES = ("malformed", "sign", "length", "carry/borrow", "off by one", "one digit", "several digits")
+
+
+def needs_carry_or_borrow(qs: QuerySet) -> np.ndarray:
+    """Boolean ``(n,)``: does computing the answer column by column need a carry (``+``) or a
+    borrow (``-``, computed as larger minus smaller) in any column?"""
+    a, b = qs.a.astype(np.int64), qs.b.astype(np.int64)
+    big, small = np.maximum(a, b), np.minimum(a, b)
+    out = np.zeros(len(qs), dtype=bool)
+    for k in range(1, qs.digits + 1):
+        m = 10**k
+        carry = (a % m + b % m) >= m
+        borrow = (big % m) < (small % m)
+        out |= np.where(qs.op == "+", carry, borrow)
+    return out
+
+
+def _parse_answers(predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted strings to ``(values, valid)``; invalid ones get value 0."""
+    text = np.strings.strip(np.asarray(predicted).astype(str))
+    body = np.where(np.strings.startswith(text, "-"), np.strings.slice(text, 1, None), text)
+    valid = (np.strings.str_len(body) > 0) & np.strings.isdigit(body)
+    values = np.zeros(len(text), dtype=np.int64)
+    if valid.any():
+        values[valid] = text[valid].astype(np.int64)
+    return values, valid
+
+
+def categorise(qs: QuerySet, predicted: np.ndarray) -> np.ndarray:
+    """One category per query (``''`` where the answer is right), see :data:`CATEGORIES`."""
+    predicted = np.asarray(predicted).astype(str)
+    if len(predicted) != len(qs):
+        raise ValueError(f"{len(predicted)} predictions for {len(qs)} queries")
+    truth = qs.results.astype(np.int64)
+    value, valid = _parse_answers(predicted)
+    diff = np.abs(value - truth)
+    true_len = np.strings.str_len(np.abs(truth).astype(str))
+    pred_len = np.strings.str_len(np.abs(value).astype(str))
+    t_digits = np.strings.zfill(np.abs(truth).astype(str), qs.digits + 1)
+    p_digits = np.strings.zfill(np.abs(value).astype(str), qs.digits + 1)
+    t_chars = t_digits.astype(f"<U{qs.digits + 1}").view("<U1").reshape(len(qs), -1)
+    p_chars = np.strings.slice(p_digits, -(qs.digits + 1), None).astype(
+        f"<U{qs.digits + 1}").view("<U1").reshape(len(qs), -1)
+    n_digits_wrong = (t_chars != p_chars).sum(axis=1)
+    power_of_ten = np.isin(diff, 10 ** np.arange(1, qs.digits + 2))
+
+    out = np.full(len(qs), "", dtype="<U14")
+    wrong = ~(valid & (value == truth))
+    rules = [
+        ("malformed", ~valid),
+        ("sign", (np.abs(value) == np.abs(truth)) & (value != truth)),
+        ("length", pred_len != true_len),
+        ("carry/borrow", power_of_ten),
+        ("off by one", diff == 1),
+        ("one digit", n_digits_wrong == 1),
+        ("several digits", np.ones(len(qs), dtype=bool)),
+    ]
+    unassigned = wrong.copy()
+    for name, mask in rules:
+        hit = unassigned & mask
+        out[hit] = name
+        unassigned &= ~hit
+    return out
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """Everything the notebook shows about one model's mistakes on one test set."""
+
+    n: int
+    n_wrong: int
+    categories: dict[str, int]
+    by_group: list[dict[str, object]]
+    per_position: np.ndarray  # error rate per answer character position (padded string)
+
+    @property
+    def accuracy(self) -> float:
+        return 1.0 - self.n_wrong / self.n
+
+
+def error_report(qs: QuerySet, predicted: np.ndarray) -> ErrorReport:
+    """Summarise mistakes: counts per category, error rate by operator x carry/borrow x sign
+    of the result, and per-position character error rates."""
+    cats = categorise(qs, predicted)
+    wrong = cats != ""
+    carry = needs_carry_or_borrow(qs)
+    negative = qs.results < 0
+    groups = []
+    for op in ("+", "-"):
+        for has_carry in (False, True):
+            for neg in ((False,) if op == "+" else (False, True)):
+                mask = (qs.op == op) & (carry == has_carry) & (negative == neg)
+                if not mask.any():
+                    continue
+                label = "carry" if op == "+" else "borrow"
+                groups.append({
+                    "operator": op,
+                    "case": (f"{'with' if has_carry else 'no'} {label}"
+                             + ("" if op == "+" else (", negative" if neg else ", non-negative"))),
+                    "queries": int(mask.sum()),
+                    "errors": int(wrong[mask].sum()),
+                    "error_rate": float(wrong[mask].mean()),
+                })
+    pred = np.asarray(predicted).astype(f"<U{qs.answer_length}")
+    p = np.strings.ljust(pred, qs.answer_length).view("<U1").reshape(len(qs), -1)
+    t = qs.answers.astype(f"<U{qs.answer_length}").view("<U1").reshape(len(qs), -1)
+    return ErrorReport(
+        n=len(qs), n_wrong=int(wrong.sum()),
+        categories={c: int((cats == c).sum()) for c in CATEGORIES},
+        by_group=groups, per_position=(p != t).mean(axis=0),
+    )
+
+
+def error_grid(qs: QuerySet, predicted: np.ndarray, op: str, *, bins: int | None = None) -> np.ndarray:
+    """Error rate over the operand grid for operator ``op``: ``grid[a, b]`` (rows: first
+    operand). Cells without a test query are NaN. ``bins`` aggregates operands into that
+    many ranges per axis (use it for 3-digit queries: 1000x1000 cells are too many to see)."""
+    if op not in ("+", "-"):
+        raise ValueError(f"op must be '+' or '-', got {op!r}")
+    size = 10**qs.digits
+    bins = bins or size
+    if size % bins:
+        raise ValueError(f"bins={bins} must divide {size}")
+    wrong = categorise(qs, predicted) != ""
+    mask = qs.op == op
+    ia, ib = qs.a[mask] * bins // size, qs.b[mask] * bins // size
+    errors = np.zeros((bins, bins))
+    counts = np.zeros((bins, bins))
+    np.add.at(errors, (ia, ib), wrong[mask])
+    np.add.at(counts, (ia, ib), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, errors / counts, np.nan)

@@ -1,0 +1,58 @@
+import json
+
+import numpy as np
+import pytest
+
+from idl_utils.benchmark import main, make_recipe, peak_memory, train_and_score
+from idl_utils.queries import make_queries, split_queries
+
+
+def _tiny_split():
+    qs = make_queries(2).subset(np.arange(0, 20_000, 10))
+    return split_queries(qs, 0.5, seed=1, val_fraction=0.1)
+
+
+@pytest.mark.parametrize("name", ["course", "kit"])
+def test_train_and_score_trains_once_then_loads_from_cache(name, capsys):
+    split = _tiny_split()
+    recipe = make_recipe(name, 2, len(split.train)).with_train(epochs=1, verbose=0)
+    recipe = type(recipe)(recipe.name, recipe.representation,
+                          {**recipe.model_kwargs, "units": 16}, recipe.train, recipe.digits)
+    first = train_and_score(recipe, split, seed=0)
+    assert "[cache] loaded" not in capsys.readouterr().out
+    second = train_and_score(recipe, split, seed=0)
+    assert "[cache] loaded" in capsys.readouterr().out
+    assert np.array_equal(first.predicted, second.predicted)
+    row = first.row
+    assert row["model"] == name and row["split"] == "50/50" and row["epochs"] == 1
+    assert 0 <= row["exact_match"] <= row["per_char"] <= 1
+    assert row["test_queries"] == len(split.test) and row["peak_memory_gib"] > 0
+    # a different configuration is a different cache entry: trained afresh
+    third = train_and_score(recipe.with_train(batch_size=64), split, seed=0)
+    assert "[cache] loaded" not in capsys.readouterr().out
+    assert third.row["epochs"] == 1
+
+
+def test_unknown_model_is_refused():
+    with pytest.raises(ValueError, match="Accepted: course, kit"):
+        make_recipe("transformer", 2, 100)
+
+
+def test_peak_memory_sees_an_allocation():
+    with peak_memory() as before:
+        pass
+    with peak_memory() as during:
+        block = np.ones(300 * 2**20 // 8)  # 300 MiB
+        block.sum()
+    del block
+    assert during["peak_gib"] > before["peak_gib"] + 0.2
+
+
+def test_benchmark_command_writes_a_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    # a real run of the command on the 5/95 split, kit model, 1 epoch budget via max-seconds
+    assert main(["--digits", "2", "--splits", "0.05", "--models", "kit", "--max-seconds", "0.01",
+                 "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 1 and rows[0]["split"] == "5/95" and rows[0]["epochs"] == 1
+    assert "| kit | 5/95 |" in capsys.readouterr().out

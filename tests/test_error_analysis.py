@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from idl_utils.error_analysis import (
+    CATEGORIES,
+    categorise,
+    error_grid,
+    error_report,
+    needs_carry_or_borrow,
+)
+from idl_utils.queries import make_queries, queries_from_strings
+
+CASES = {  # query: (prediction, expected category)
+    "81+24": ("105", ""),
+    "41-89": ("48", "sign"),
+    "1+19": ("10", "carry/borrow"),  # dropped carry
+    "2+26": ("38", "carry/borrow"),  # invented carry
+    "99+99": ("98", "length"),
+    "5-3": ("1-", "malformed"),
+    "12+3": ("16", "off by one"),
+    "12+30": ("45", "one digit"),
+    "50-7": ("17", "several digits"),
+    "45-45": ("0", ""),
+}
+
+
+def test_each_mistake_gets_its_category():
+    qs = queries_from_strings(list(CASES), digits=2)
+    predicted = np.array([p for p, _ in CASES.values()])
+    assert categorise(qs, predicted).tolist() == [c for _, c in CASES.values()]
+
+
+def test_carry_and_borrow_detection():
+    qs = queries_from_strings(["15+5", "11+11", "99+1", "20-5", "5-20", "55-11", "0-0"], 2)
+    assert needs_carry_or_borrow(qs).tolist() == [True, False, True, True, True, False, False]
+    # about half of all two-digit additions need a carry: a sanity check against a loop
+    qs = make_queries(2)
+    loop = [(a % 10 + b % 10 >= 10) or (a + b >= 100) if op == "+" else
+            (max(a, b) % 10 < min(a, b) % 10)
+            for a, op, b in zip(qs.a.tolist(), qs.op.tolist(), qs.b.tolist(), strict=True)]
+    assert needs_carry_or_borrow(qs).tolist() == loop
+
+
+def test_report_counts_and_positions():
+    qs = queries_from_strings(list(CASES), digits=2)
+    predicted = np.array([p for p, _ in CASES.values()])
+    report = error_report(qs, predicted)
+    assert report.n == 10 and report.n_wrong == 8 and report.accuracy == pytest.approx(0.2)
+    assert sum(report.categories.values()) == 8 and set(report.categories) == set(CATEGORIES)
+    assert sum(g["queries"] for g in report.by_group) == 10
+    assert report.per_position.shape == (3,) and 0 < report.per_position.max() <= 1
+
+
+def test_perfect_predictions_have_no_errors():
+    qs = make_queries(2)
+    report = error_report(qs, qs.answers)
+    assert report.n_wrong == 0 and not report.per_position.any()
+
+
+def test_error_grid():
+    qs = queries_from_strings(["1+19", "81+24", "5-3"], 2)
+    grid = error_grid(qs, np.array(["10", "105", "2"]), "+")
+    assert grid.shape == (100, 100) and grid[1, 19] == 1 and grid[81, 24] == 0
+    assert np.isnan(grid[0, 0])
+    coarse = error_grid(qs, np.array(["10", "105", "2"]), "+", bins=10)
+    assert coarse.shape == (10, 10) and coarse[0, 1] == 1
+    with pytest.raises(ValueError, match="op must be"):
+        error_grid(qs, np.array(["10", "105", "2"]), "*")

@@ -1,0 +1,47 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from idl_utils.reproduce import notebook_paths, without_timings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_without_timings_strips_measurements_only():
+    data = {"acc": 0.9, "train_seconds": 3.0, "rows": [{"peak_memory_gib": 1.2, "epochs": 4}],
+            "wall_seconds": 9}
+    assert without_timings(data) == {"acc": 0.9, "rows": [{"epochs": 4}]}
+
+
+def test_notebook_selection():
+    assert [p.stem for p in notebook_paths(["02_text_to_text"])] == ["02_text_to_text"]
+    with pytest.raises(SystemExit, match="Unknown notebook"):
+        notebook_paths(["99_nope"])
+
+
+def _reproduce(tmp: Path, name: str) -> dict:
+    env = {**os.environ, "IDL_PROFILE": "smoke", "IDL_REPORTS_DIR": str(tmp / name / "reports"),
+           "IDL_CACHE_DIR": str(tmp / name / "cache")}
+    subprocess.run([sys.executable, "-m", "idl_utils.reproduce", "--only", "02_text_to_text", "--no-html"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
+    return json.loads((tmp / name / "reports" / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_reproduce_is_deterministic_and_complete(tmp_path):
+    """Two runs from scratch (separate model caches) give the same results.json, timings and
+    memory readings aside; and the run leaves the executed notebook, figures and tables."""
+    first = _reproduce(tmp_path, "a")
+    second = _reproduce(tmp_path, "b")
+    assert without_timings(first) == without_timings(second)
+    nb = first["notebooks"]["02_text_to_text"]
+    assert nb["provenance"]["seed"] == 42 and nb["provenance"]["profile"] == "smoke"
+    assert nb["wall_seconds"] > 0 and first["total_wall_seconds"] > 0
+    out = tmp_path / "a" / "reports"
+    assert (out / "notebooks" / "02_text_to_text.ipynb").exists()
+    assert (out / "figures" / "t2t_error_heatmaps.png").exists()
+    assert "02_splits" in (out / "RESULTS.md").read_text() or "exact" in (out / "RESULTS.md").read_text()
