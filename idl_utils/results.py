@@ -78,7 +78,7 @@ def save_fig(fig: Any, name: str, *, dpi: int = 110) -> Path:
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
-                   *, floatfmt: str = ".4g") -> str:
+                   *, floatfmt: str = ".6g") -> str:
     """A GitHub-flavoured Markdown table from a list of dicts (column order from the first)."""
     if not rows:
         raise ValueError("no rows to tabulate")
@@ -95,7 +95,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | N
 
 
 def save_table(rows: Sequence[Mapping[str, Any]], name: str, *, title: str | None = None,
-               columns: Sequence[str] | None = None, floatfmt: str = ".4g") -> Path:
+               columns: Sequence[str] | None = None, floatfmt: str = ".6g") -> Path:
     """Write ``reports/tables/<name>.md`` and return its path."""
     text = markdown_table(rows, columns, floatfmt=floatfmt)
     if title:

@@ -58,7 +58,7 @@ def test_save_fig_is_byte_identical_on_rerun():
 
 def test_tables():
     text = markdown_table([{"split": "50/50", "acc": 0.99912}, {"split": "10/90", "acc": 0.98}])
-    assert text.splitlines()[0] == "| split | acc |" and "0.9991" in text
+    assert text.splitlines()[0] == "| split | acc |" and "0.99912" in text
     path = save_table([{"a": 1}], "t", title="T")
     assert path.read_text().startswith("**T**")
     with pytest.raises(ValueError, match="no rows"):
