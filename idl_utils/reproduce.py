@@ -53,8 +53,20 @@ def execute_notebook(path: Path, out_dir: Path, *, html: bool = True,
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
+    n_code = sum(c.cell_type == "code" for c in nb.cells)
+    done = {"cells": 0}
+
+    def progress(cell, cell_index, **_):  # nbclient hook: one line per executed code cell
+        if cell.cell_type != "code":
+            return
+        done["cells"] += 1
+        first_line = next((ln for ln in cell.source.splitlines() if ln.strip()), "")[:60]
+        print(f"  [{path.stem}] cell {done['cells']}/{n_code} done at "
+              f"{(time.perf_counter() - start) / 60:5.1f} min: {first_line}", flush=True)
+
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_executed=progress)
     try:
         client.execute()
     finally:
