@@ -205,12 +205,12 @@ class GAN(keras.Model):
 
     def __init__(self, image_size: int = 64, latent_dim: int = 128, *, course: bool = False,
                  width: int = 32, label_smoothing: float = 0.1, label_noise: float = 0.05,
-                 seed: int = 0, **kwargs: Any) -> None:
+                 dropout: float = 0.2, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.image_size, self.latent_dim = image_size, latent_dim
         self.label_smoothing, self.label_noise = label_smoothing, label_noise
         self.discriminator, self.generator = _nets(image_size, latent_dim, 1, course=course, width=width,
-                                                   enc_out_activation=None, enc_norm="none", dropout=0.2)
+                                                   enc_out_activation=None, enc_norm="none", dropout=dropout)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")

@@ -413,3 +413,27 @@ def plot_image_grid(images: np.ndarray, ncols: int = 8, title: str | None = None
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_image_rows(rows: dict[str, np.ndarray], title: str | None = None, scale: float = 0.9) -> Any:
+    """One labelled row of images per entry of ``rows`` (``label -> (k, h, w, 3)``): for
+    originals vs reconstructions, interpolation strips, nearest neighbours..."""
+    import matplotlib.pyplot as plt
+
+    ncols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(scale * ncols + 1.6, scale * len(rows) + 0.4),
+                             squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(images):
+                ax.imshow(np.clip(images[c], 0, 1), interpolation="nearest")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
