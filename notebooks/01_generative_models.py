@@ -225,7 +225,7 @@ save_fig(plot_image_grid(vae_samples, 12, "VAE: decoded random codes z ~ N(0, I)
 # %% [markdown]
 # ## 3 · GAN
 # The generator is `build_deconv_net` (noise -> image), the discriminator `build_conv_net`
-# (image -> one logit, no normalisation, dropout 0.2). Two Adam optimisers. `GANMonitor`
+# (image -> one logit, no normalisation). Two Adam optimisers. `GANMonitor`
 # renders the *same* 16 noise vectors after every epoch, so we can watch the generator learn.
 
 # %%
@@ -389,10 +389,10 @@ if COMPARE_COURSE:
 # %%
 for name, (model, _) in models.items():
     scores[name] = image_scores(real_a, generate(model, n_score, seed=SEED + 7), extractor, seed=SEED)
-# the CAE is no generator: the best it can do is decode codes from a Gaussian fitted to its codes
+# the CAE is no generator: the best we can do is decode samples of a Gaussian fitted to its codes
 cae_codes = encode(cae, x)
 fitted = np.random.default_rng(SEED).multivariate_normal(cae_codes.mean(0), np.cov(cae_codes, rowvar=False), n_score)
-scores["CAE (Gaussian fit to codes)"] = image_scores(real_a, decode(cae, fitted.astype("float32")), extractor, seed=SEED)
+scores["CAE (kit)"] = image_scores(real_a, decode(cae, fitted.astype("float32")), extractor, seed=SEED)
 
 infos = {"CAE (kit)": cae_info, **{k: v[1] for k, v in models.items()}}
 score_rows = [{"model": name, "FID": s["fid"], "KID": s["kid"], "KID std": s["kid_std"],

@@ -10,6 +10,8 @@ from idl_utils.image_data import (
     image_grid,
     load_image_dataset,
     openmoji_label,
+    plot_image_grid,
+    plot_image_rows,
     to_rgb_array,
 )
 
@@ -96,3 +98,13 @@ def test_helpers():
     assert len(flipped) == 6 and flipped.card.n_images == 6 and flipped.labels.tolist() == [0, 1, 2] * 2
     assert flipped.images[3][:, -1].min() == 1 and flipped.images[3][:, 0].max() == 0
     assert image_grid(x, ncols=2, pad=1).shape == (9, 9, 3)
+
+
+def test_plots_return_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    x = np.random.default_rng(0).random((5, 8, 8, 3)).astype("float32")
+    fig = plot_image_rows({"a": x, "b": x[:2]}, title="rows")
+    assert len(fig.axes) == 10
+    assert plot_image_grid(x, 3, "grid").axes

@@ -53,3 +53,14 @@ def test_nearest_neighbours_find_copies():
     assert dist[0] < 1e-3 and dist[1] == pytest.approx(0.01, rel=1e-2)
     idx_self, dist_self = nearest_neighbours(train, train, exclude_self=True)
     assert (idx_self != np.arange(50)).all() and (dist_self > 0.1).all()
+
+
+def test_latent_map_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from idl_utils.latent import plot_latent_map
+
+    rng = np.random.default_rng(0)
+    fig = plot_latent_map(rng.normal(size=(20, 2)), rng.random((20, 8, 8, 3)), max_thumbnails=5)
+    assert len(fig.axes[0].artists) == 5
