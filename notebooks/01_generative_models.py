@@ -115,7 +115,7 @@ COMPARE_COURSE = True             # also train the course's builders (same data,
 FID_FEATURES = "inception"        # "inception" (falls back, loudly, when offline) or "classifier"
 FEATURE_EPOCHS = P.choose(smoke=1, default=8, full=10)
 N_SCORE = P.choose(smoke=128, default=1000, full=2000)  # images per set for FID/KID
-MAP_METHOD = "tsne"               # 2-D latent map: "pca" or "tsne"
+MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # 2-D latent map (t-SNE: ~10 s even for tiny sets)
 
 # %% [markdown]
 # ## The data
