@@ -1,0 +1,117 @@
+"""Latent-space tools: sampling, interpolation, arithmetic, 2-D maps, copy checks.
+
+All functions work on plain arrays ``(n, latent_dim)``; turning codes into images is
+:func:`idl_utils.generative.decode`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .builders import check_latent_dim
+
+
+def sample_latent(n: int, latent_dim: int, seed: int = 0) -> np.ndarray:
+    """``n`` vectors from the prior ``N(0, I)``: ``(n, latent_dim)`` float32, seeded."""
+    check_latent_dim(latent_dim)
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
+
+
+def interpolate_linear(z0: np.ndarray, z1: np.ndarray, steps: int = 8) -> np.ndarray:
+    """``steps`` points on the straight line from ``z0`` to ``z1`` (both ends included):
+    ``(steps, latent_dim)``."""
+    t = np.linspace(0.0, 1.0, steps, dtype="float64")[:, None]
+    return ((1 - t) * np.asarray(z0, "float64") + t * np.asarray(z1, "float64")).astype("float32")
+
+
+def interpolate_spherical(z0: np.ndarray, z1: np.ndarray, steps: int = 8) -> np.ndarray:
+    """Spherical interpolation (slerp): along the great circle between ``z0`` and ``z1``,
+    with the norm interpolated linearly.
+
+    Why: in high dimensions nearly all of N(0, I)'s mass lies near the sphere of radius
+    ``sqrt(latent_dim)``. The midpoint of a straight line between two samples is shorter
+    (about ``1/sqrt(2)`` of that), i.e. an atypical code the decoder rarely saw; slerp stays
+    at typical norms. Falls back to linear for (anti)parallel vectors."""
+    a, b = np.asarray(z0, "float64"), np.asarray(z1, "float64")
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    if na == 0 or nb == 0:
+        return interpolate_linear(a, b, steps)
+    cos = np.clip(np.dot(a / na, b / nb), -1.0, 1.0)
+    omega = np.arccos(cos)
+    if np.sin(omega) < 1e-6:
+        return interpolate_linear(a, b, steps)
+    direction = (np.sin((1 - t) * omega) * (a / na) + np.sin(t * omega) * (b / nb)) / np.sin(omega)
+    return (direction * ((1 - t) * na + t * nb)).astype("float32")
+
+
+def attribute_vector(codes: np.ndarray, has_attribute: np.ndarray) -> np.ndarray:
+    """Latent arithmetic: mean code of the images with an attribute minus the mean of those
+    without it. Adding it to a code should add the attribute."""
+    has_attribute = np.asarray(has_attribute, dtype=bool)
+    if has_attribute.all() or not has_attribute.any():
+        raise ValueError("need images both with and without the attribute")
+    return (codes[has_attribute].mean(0) - codes[~has_attribute].mean(0)).astype("float32")
+
+
+def latent_map_2d(codes: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """Project codes ``(n, d)`` to 2-D ``(n, 2)`` with PCA (linear, fast, axes meaningful) or
+    t-SNE (non-linear, keeps neighbourhoods, distances between clusters meaningless)."""
+    from sklearn.decomposition import PCA
+
+    codes = np.asarray(codes, dtype="float64")
+    if codes.shape[1] <= 2:
+        return codes[:, :2].astype("float32")
+    if method == "pca":
+        return PCA(2, random_state=seed).fit_transform(codes).astype("float32")
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        start = PCA(min(30, codes.shape[1]), random_state=seed).fit_transform(codes)
+        return TSNE(2, init="pca", random_state=seed, perplexity=min(30, len(codes) - 1)).fit_transform(
+            start).astype("float32")
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+def plot_latent_map(coords: np.ndarray, images: np.ndarray, *, max_thumbnails: int = 300,
+                    zoom: float = 0.35, seed: int = 0, title: str | None = None) -> Any:
+    """Scatter the 2-D ``coords`` and draw thumbnails of (a seeded subset of) ``images`` at
+    their positions, so neighbourhoods in latent space can be seen."""
+    import matplotlib.pyplot as plt
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    fig, ax = plt.subplots(figsize=(10, 10))
+    ax.scatter(coords[:, 0], coords[:, 1], s=3, c="lightgray")
+    rng = np.random.default_rng(seed)
+    shown = rng.choice(len(coords), min(max_thumbnails, len(coords)), replace=False)
+    for i in shown:
+        box = AnnotationBbox(OffsetImage(np.clip(images[i], 0, 1), zoom=zoom), coords[i], frameon=False)
+        ax.add_artist(box)
+    ax.set(xticks=[], yticks=[], title=title or "")
+    return fig
+
+
+def nearest_neighbours(queries: np.ndarray, reference: np.ndarray, *, exclude_self: bool = False,
+                       batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """For every query image the index of the closest reference image and the pixel RMS distance
+    between them: ``(idx (n,), dist (n,))``. ``exclude_self``: queries are the reference set
+    itself, skip the trivial match (gives the typical train-to-train distance).
+
+    Used to check that generated images are not copies of training images: a generated image
+    much closer to its neighbour than training images are to each other would be a copy."""
+    q = np.asarray(queries, "float32").reshape(len(queries), -1)
+    r = np.asarray(reference, "float32").reshape(len(reference), -1)
+    r_sq = np.einsum("ij,ij->i", r, r)
+    idx = np.empty(len(q), dtype=np.int64)
+    dist = np.empty(len(q), dtype=np.float64)
+    for s in range(0, len(q), batch_size):
+        block = q[s: s + batch_size]
+        d2 = np.einsum("ij,ij->i", block, block)[:, None] + r_sq[None] - 2.0 * block @ r.T
+        if exclude_self:
+            d2[np.arange(len(block)), np.arange(s, s + len(block))] = np.inf
+        idx[s: s + len(block)] = np.argmin(d2, axis=1)
+        dist[s: s + len(block)] = np.sqrt(np.maximum(d2[np.arange(len(block)), idx[s: s + len(block)]], 0)
+                                          / q.shape[1])
+    return idx, dist

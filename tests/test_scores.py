@@ -1,0 +1,75 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from idl_utils.scores import (
+    FeatureExtractor,
+    frechet_distance,
+    get_feature_extractor,
+    image_scores,
+    kernel_distance,
+)
+
+
+def test_fid_of_identical_sets_is_zero_and_real():
+    f = np.random.default_rng(0).normal(size=(500, 32))
+    fid = frechet_distance(f, f)
+    assert isinstance(fid, float) and fid == pytest.approx(0.0, abs=1e-6)
+
+
+def test_fid_grows_with_a_shift_and_is_symmetric():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(800, 16)), rng.normal(size=(800, 16))
+    same = frechet_distance(a, b)
+    shifted = frechet_distance(a, b + 1.0)
+    assert shifted > 10 * same and shifted == pytest.approx(16, rel=0.15)
+    assert frechet_distance(b, a) == pytest.approx(same, rel=1e-6)
+    # for Gaussians with known covariance: FID = tr(S1 + S2 - 2 (S1 S2)^1/2) = 16 (2 - 1)^2 ... here 4*16
+    assert frechet_distance(a, 3 * b) == pytest.approx(16 * (1 - 3) ** 2, rel=0.15)
+
+
+def test_fid_stays_real_for_rank_deficient_covariances():
+    # fewer samples than dimensions: singular covariances, the case where scipy's sqrtm
+    # returns complex numbers ("1989424.07 - 0.003j")
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(20, 256)) * 100, rng.normal(size=(20, 256)) * 100 + 3
+    fid = frechet_distance(a, b)
+    assert isinstance(fid, float) and np.isfinite(fid) and fid > 0
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-6 * np.trace(np.cov(a, rowvar=False)))
+
+
+def test_kid_near_zero_for_one_distribution_and_larger_when_shifted():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 16)), rng.normal(size=(400, 16))
+    kid, std = kernel_distance(a, b, n_subsets=20, subset_size=200)
+    kid_shift, _ = kernel_distance(a, b + 0.5, n_subsets=20, subset_size=200)
+    assert abs(kid) < 3 * std + 1e-3
+    assert kid_shift > 20 * max(abs(kid), std)
+
+
+def test_image_scores_with_a_toy_extractor():
+    extractor = FeatureExtractor("channel means", lambda x: x.reshape(len(x), -1, 3).mean(1), 3)
+    rng = np.random.default_rng(0)
+    real = rng.random((64, 16, 16, 3)).astype("float32")
+    s_same = image_scores(real, real, extractor)
+    s_dark = image_scores(real, real * 0.5, extractor)
+    assert s_same["fid"] == pytest.approx(0, abs=1e-9) and s_dark["fid"] > 0.01
+    assert s_dark["features"] == "channel means"
+    with pytest.raises(ValueError, match=r"\(n, h, w, 3\)"):
+        extractor(real[..., 0])
+
+
+def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch):
+    monkeypatch.setenv("IDL_OFFLINE", "1")
+    rng = np.random.default_rng(0)
+    images = rng.random((96, 16, 16, 3)).astype("float32")
+    labels = (images[:, :, :, 0].mean((1, 2)) > 0.5).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        extractor = get_feature_extractor(images, labels, "toy-label", epochs=1)
+    assert any("SUBSTITUTE" in str(w.message) for w in caught)
+    assert extractor.name == "toy-label CNN features"
+    assert extractor(images[:5]).shape == (5, 128)
+    with pytest.raises(ValueError, match="needs labels"):
+        get_feature_extractor(images, None, "x")
