@@ -9,6 +9,15 @@ Modules, by responsibility:
 * :mod:`idl_utils.mnist` -- MNIST, online or the offline subset
 * :mod:`idl_utils.queries` -- arithmetic queries as text
 * :mod:`idl_utils.seq_models` -- encoder-decoder LSTMs for the arithmetic task
+* :mod:`idl_utils.error_analysis` -- mistake categories, carries/borrows, error grids
+* :mod:`idl_utils.benchmark` -- course baseline vs kit model, side by side (a command)
+* :mod:`idl_utils.plots` -- figures for the sequence notebooks
+* :mod:`idl_utils.image_data` -- image datasets (OpenMoji, a folder, TFDS) with dataset cards; grids
+* :mod:`idl_utils.builders` -- ``build_conv_net`` / ``build_deconv_net`` (course and kit versions)
+* :mod:`idl_utils.generative` -- CAE, VAE and GAN as ``keras.Model`` subclasses; training
+* :mod:`idl_utils.latent` -- sampling, interpolation, latent arithmetic, 2-D maps, nearest neighbours
+* :mod:`idl_utils.scores` -- FID and KID, feature extractors
+* :mod:`idl_utils.reproduce` / :mod:`idl_utils.export` -- ``make reproduce`` / ``make export``
 """
 
 from .config import get_profile, set_seed
