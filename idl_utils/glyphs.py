@@ -116,7 +116,8 @@ class GlyphBank:
     def pick(self, digits: np.ndarray, h: np.ndarray) -> np.ndarray:
         """Indices into ``images``: for each digit class, the image chosen by hash ``h``."""
         digits = np.asarray(digits, dtype=np.int64)
-        return self._order[self._starts[digits] + (h % self._counts[digits].astype(np.uint64)).astype(np.int64)]
+        offset = (h % self._counts[digits].astype(np.uint64)).astype(np.int64)
+        return self._order[self._starts[digits] + offset]
 
 
 def glyph_banks(mnist: MnistData, mode: str = "honest") -> dict[str, GlyphBank]:

@@ -94,7 +94,8 @@ def read_text(judge: keras.Model, images: np.ndarray) -> np.ndarray:
     return decode_text(read_glyphs(judge, images))
 
 
-def judge_accuracy(judge: keras.Model, bank: GlyphBank, *, seed: int, n_per_symbol: int = 300) -> dict[str, Any]:
+def judge_accuracy(judge: keras.Model, bank: GlyphBank, *, seed: int,
+                   n_per_symbol: int = 300) -> dict[str, Any]:
     """Held-out accuracy on ``bank`` (the *test* digits) and on freshly drawn operators and
     blanks: overall, digits only, per class (keys ``'0'``..``'9'``, ``'+'``, ``'-'``, ``'blank'``)."""
     x, y = glyph_dataset(bank, n_per_symbol=n_per_symbol, seed=seed + 2 * JUDGE_SEED_OFFSET)
@@ -104,3 +105,22 @@ def judge_accuracy(judge: keras.Model, bank: GlyphBank, *, seed: int, n_per_symb
     return {"digits": float(np.mean(pred[y < 10] == y[y < 10])),
             "all_glyphs": float(np.mean(pred == y)), "per_class": per_class,
             "n_test_digits": int(np.sum(y < 10))}
+
+
+def trained_judge(bank: GlyphBank, *, seed: int, epochs: int, n_per_symbol: int = 600,
+                  verbose: int = 2) -> tuple[keras.Model, dict[str, Any]]:
+    """The judge for ``bank``, from the model cache if this configuration was trained before
+    (notebooks 03 and 04 share it), otherwise trained now. Returns ``(model, info)``."""
+    from .cache import load_or_train
+    from .config import set_seed
+
+    config = {"bank": bank.name, "n_bank": len(bank), "seed": seed, "epochs": epochs,
+              "n_per_symbol": n_per_symbol, "arch": "judge-cnn-32-64"}
+
+    def build() -> keras.Model:
+        set_seed(seed + JUDGE_SEED_OFFSET)  # its own seed: independent of the reader's
+        return build_judge(seed=seed + JUDGE_SEED_OFFSET)
+
+    return load_or_train("judge", config, build=build,
+                         train=lambda m: train_judge(m, bank, seed=seed, epochs=epochs,
+                                                     n_per_symbol=n_per_symbol, verbose=verbose))
