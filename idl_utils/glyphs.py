@@ -42,9 +42,9 @@ IMAGE_SIZE = 28
 SPLIT_MODES = ("honest", "course_mixed")
 
 # Operator strokes, in pixels (MNIST digits fill a ~20x20 box in the middle of 28x28).
-STROKE_LENGTH = (11.0, 20.0)
+STROKE_LENGTH = (11.0, 18.0)
 STROKE_THICKNESS = (1.8, 3.6)
-CENTRE_JITTER = 2.5
+CENTRE_JITTER = 2.0
 MAX_TILT_DEGREES = 12.0
 
 _ROLES = {"query": 1, "answer": 2, "operator": 3}
