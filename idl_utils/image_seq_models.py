@@ -56,31 +56,29 @@ def _encoder_stack(x, units: int, encoder_layers: int, bidirectional: bool):
 
 # --------------------------------------------------------------------------- image-to-text
 def build_glyph_encoder(features: int = 64, *, name: str = "glyph_cnn") -> keras.Model:
-    """One glyph ``(28, 28)`` -> ``(13,)`` soft glyph-class scores: two strided convolutions,
-    a dense layer of ``features`` and a softmax over the 13 glyph classes (cheap enough to run
-    on every glyph of every query, every epoch, on a CPU). Ending in class scores lets
-    :func:`pretrain_glyph_encoder` teach it to read; inside the reader it stays trainable, so
-    end-to-end training can still change what it passes on."""
+    """One glyph ``(28, 28)`` -> ``(features,)``: two strided convolutions and a dense layer
+    (cheap enough to run on every glyph of every query, every epoch, on a CPU)."""
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
     x = keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1))(inputs)
     x = keras.layers.Conv2D(16, 5, strides=2, padding="same", activation="relu")(x)   # 14x14
     x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)   # 7x7
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(features, activation="relu", name="glyph_features")(x)
-    outputs = keras.layers.Dense(len(VOCAB), activation="softmax", name="glyph_scores")(x)
+    outputs = keras.layers.Dense(features, activation="relu", name="glyph_features")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
 def pretrain_glyph_encoder(encoder: keras.Model, glyphs: np.ndarray, labels: np.ndarray, *,
                            epochs: int = 3, batch_size: int = 128, seed: int = 0,
                            verbose: int = 2) -> dict[str, Any]:
-    """Teach ``encoder`` the 13 glyph classes from labelled *training* glyphs, so the reader
-    starts from glyph scores instead of having to discover digits from answers alone. The
-    judge is a different model, trained separately."""
-    encoder.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    """Teach ``encoder`` to tell the 13 glyph classes apart (a temporary softmax head on top,
+    thrown away afterwards), so the reader starts from features that already separate digits.
+    Uses per-glyph labels of *training* glyphs only; the judge is a different model."""
+    head = keras.layers.Dense(len(VOCAB), activation="softmax", name="pretrain_head")
+    model = keras.Sequential([encoder, head], name="glyph_pretrain")
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     order = np.random.default_rng(seed).permutation(len(labels))
     start = time.perf_counter()
-    hist = encoder.fit(glyphs[order], labels[order], epochs=epochs, batch_size=batch_size, verbose=verbose)
+    hist = model.fit(glyphs[order], labels[order], epochs=epochs, batch_size=batch_size, verbose=verbose)
     return {"history": {k: [float(v) for v in vals] for k, vals in hist.history.items()},
             "seconds": time.perf_counter() - start}
 

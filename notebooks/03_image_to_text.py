@@ -76,9 +76,9 @@ VAL_FRACTION = 0.1                # of the training part, for model selection
 SPLIT_MODE = "honest"             # test queries use MNIST *test* digits only ("course_mixed": all digits)
 SUBSAMPLE = P.choose(smoke=1500, default=None, full=None)
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=10)
-PRETRAIN_EPOCHS = P.choose(smoke=1, default=4, full=5)
+PRETRAIN_EPOCHS = P.choose(smoke=1, default=3, full=3)
 UNITS = P.choose(smoke=32, default=128, full=128)
-EPOCHS = P.choose(smoke=2, default=20, full=30)
+EPOCHS = P.choose(smoke=2, default=20, full=40)
 BATCH = 64
 LEARNING_RATE = 3e-3
 DEPTHS = (1, 2)                   # encoder LSTM layers compared
@@ -154,8 +154,8 @@ ceiling
 # %% [markdown]
 # ## The reader: a CNN per glyph, then the course's LSTM encoder-decoder
 # `TimeDistributed` applies one small CNN to every glyph, so all positions share what a "7"
-# looks like. Its 13 glyph-class scores per glyph replace the one-hot characters of notebook
-# 02; the rest is the course's encoder-decoder with one change: the encoder LSTM is bidirectional.
+# looks like. Its 64 features per glyph replace the one-hot characters of notebook 02; the
+# rest is the course's encoder-decoder with one change: the encoder LSTM is bidirectional.
 # In this setting it learns the arithmetic about twice as fast as the course's one-way LSTM
 # (its backward pass ends on the most significant digits, which decide the first answer
 # character), which matters when every epoch has to run a CNN over 50,000 glyphs.
@@ -163,10 +163,10 @@ ceiling
 # **Pretraining (and what is shared).** Learning to read from answers alone is slow: the
 # only signal is whether `105` came out, several layers away from the pixels. So we first
 # teach the glyph CNN the 13 glyph classes with the per-glyph labels of *training* glyphs (a
-# few seconds), then **freeze** it and train the LSTM encoder-decoder on queries. Each glyph
-# then reaches the LSTMs as 13 soft class scores — nearly the one-hot text of notebook 02, with
-# the reading uncertainty left in. (Fine-tuning the CNN end to end at this learning rate
-# destroyed the pretrained scores in our runs: validation exact match stuck below 1%.)
+# temporary softmax head, a few seconds), then train the whole reader end to end on queries.
+# In our trial runs (20 epochs, offline digits) this reached 50% validation exact match,
+# against 25% when the pretrained CNN was frozen and passed on only its 13 class scores, and
+# 1% when fine-tuning through those softmax scores: the 64 features keep more to work with.
 # The judge uses the same kind of training glyphs but is a different network (other
 # architecture, other seed, trained separately): nothing passes between the two.
 
@@ -184,7 +184,6 @@ def build_reader(layers):
 def train_reader(model):
     glyph_cnn = model.get_layer("read_glyphs").layer
     pre = pretrain_glyph_encoder(glyph_cnn, glyphs_x, glyphs_y, epochs=PRETRAIN_EPOCHS, seed=SEED)
-    glyph_cnn.trainable = False
     info = train_seq_model(model, train_rep, split.train, split.val, cfg, seed=SEED)
     return {**info, "pretrain_seconds": pre["seconds"], "seconds": info["seconds"] + pre["seconds"]}
 
@@ -192,7 +191,7 @@ def train_reader(model):
 readers, reader_infos = {}, {}
 for layers in DEPTHS:
     key = {"digits": DIGITS, "units": UNITS, "layers": layers, "mode": SPLIT_MODE, "n": len(queries),
-           "seed": SEED, "pretrain": PRETRAIN_EPOCHS, "frozen": True, "bank": banks["train"].name, **cfg.as_dict()}
+           "seed": SEED, "pretrain": PRETRAIN_EPOCHS, "bank": banks["train"].name, **cfg.as_dict()}
     readers[layers], reader_infos[layers] = load_or_train(
         f"i2t_reader_{layers}", key, build=lambda layers=layers: build_reader(layers), train=train_reader)
 readers[1].summary()
@@ -308,14 +307,13 @@ def build_reader3():
 def train_reader_3(model):
     glyph_cnn = model.get_layer("read_glyphs").layer
     pre = pretrain_glyph_encoder(glyph_cnn, glyphs_x, glyphs_y, epochs=PRETRAIN_EPOCHS, seed=SEED)
-    glyph_cnn.trainable = False
     info = train_seq_model(model, MnistQueryImages(banks["train"], seed=SEED), split3.train, split3.val, cfg3, seed=SEED)
     return {**info, "seconds": info["seconds"] + pre["seconds"]}
 
 
 reader3, reader3_info = load_or_train(
     "i2t_reader_3digit",
-    {"n": len(queries3), "units": UNITS, "seed": SEED, "mode": SPLIT_MODE, "pretrain": PRETRAIN_EPOCHS, "frozen": True,
+    {"n": len(queries3), "units": UNITS, "seed": SEED, "mode": SPLIT_MODE, "pretrain": PRETRAIN_EPOCHS,
      "bank": banks["train"].name, **cfg3.as_dict()},
     build=build_reader3, train=train_reader_3)
 pred3 = predict_answers(reader3, test_rep, test3)
