@@ -113,7 +113,7 @@ print(mnist, "| banks:", {k: f"{b.name} ({len(b):,})" for k, b in banks.items()}
 print(f"split {split.name}: train {len(split.train):,}, validation {len(split.val):,}, test {len(split.test):,}")
 
 # %%
-examples = split.test.subset(np.arange(8))
+examples = split.test.subset(np.random.default_rng(SEED).choice(len(split.test), 8, replace=False))
 images = render_queries(examples, banks["test"], seed=SEED)
 print("query images:", images.shape, "(queries, glyphs, 28, 28)")
 fig, axes = plt.subplots(4, 2, figsize=(9, 4.6))
