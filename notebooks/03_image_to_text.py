@@ -245,9 +245,13 @@ save_table(rows, "03_image_vs_text", title=f"Image-to-text vs text-to-text, spli
 rows
 
 # %% [markdown]
-# **Depth.** A second encoder LSTM gives the encoder a layer that can first settle *which
-# digits* it saw and then combine them; the reading itself is done by the CNN either way, so
-# depth matters less here than in the text-only task. The table above is the evidence.
+# **Depth.** The CNN does the reading either way; the encoder LSTMs have to turn five glyph
+# feature vectors into one summary of *two numbers and an operator*. With one layer, that
+# layer must both settle which digits it sees (from features that are noisier than one-hot
+# text) and combine them; a second layer can leave the first to clean up the reading and do
+# the combining itself. In the reference run (full profile, offline digits) the second layer
+# lifted test exact match from 65% to 80% and validation from 80% to 95%, for 30% more
+# training time. Against the ceiling, the remaining gap is the reader's, not the data's.
 #
 # ### Where does the reader fail?
 # When the reader is wrong, is it because the handwriting is ambiguous? Compare with the judge.
