@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import math
 import resource
 import sys
 import time
@@ -41,8 +40,8 @@ def _lstm(units: int, *, return_sequences: bool, name: str) -> keras.layers.LSTM
 def _encoder_stack(x, units: int, encoder_layers: int, bidirectional: bool):
     """``encoder_layers`` LSTMs, the last returning one summary vector. ``bidirectional``
     reads each layer both ways: the backward pass sees the most significant digits last,
-    which the course's one-way encoder can only remember from far back (it learns ~2x faster
-    here; measured in notebook 03)."""
+    which the course's one-way encoder can only remember from far back. Measured on one-hot
+    text (50/50 split, 128 units, 20 epochs): 90% validation exact match against 55%."""
     if encoder_layers < 1:
         raise ValueError(f"encoder_layers must be >= 1, got {encoder_layers}")
     for i in range(encoder_layers):
@@ -257,7 +256,3 @@ def peak_memory_gib() -> float:
     """Peak resident memory of this process so far, in GiB (``getrusage``)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB on Linux
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size)
