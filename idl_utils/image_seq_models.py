@@ -1,0 +1,258 @@
+"""Sequence models over glyph images: image-to-text and text-to-image.
+
+* :func:`build_image_to_text_model` -- a small CNN reads every glyph (the *same* CNN at every
+  time step, ``TimeDistributed``), and the course's LSTM encoder-decoder turns the sequence of
+  glyph features into the answer's characters. Input ``(n, 2d+1, 28, 28)``, output
+  ``(n, d+1, 13)``; train it with ``idl_utils.seq_models.train_seq_model`` and
+  :class:`idl_utils.glyphs.MnistQueryImages`.
+* :func:`build_text_to_image_model` -- an LSTM encoder reads the query text, an LSTM decoder
+  emits one vector per answer position and a deconvolutional head (``TimeDistributed``) draws a
+  28x28 glyph from each. Input ``(n, 2d+1, 13)``, output ``(n, d+1, 28, 28)`` in [0, 1].
+  :class:`AnswerImages` makes it fit the kit's ``Representation`` protocol, with the judge
+  (:mod:`idl_utils.judge`) reading generated glyphs back into text, so model selection uses
+  the same validation exact match as every other model.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
+from .judge import read_glyphs, read_text
+from .queries import VOCAB, QuerySet, encode_text, text_to_indices
+from .seq_models import ExactMatchCheckpoint, QueryBatches, TrainConfig
+
+LOSSES = ("mse", "binary_crossentropy")
+
+
+def _lstm(units: int, *, return_sequences: bool, name: str) -> keras.layers.LSTM:
+    # unroll: these sequences are 3-7 steps long, and unrolled LSTMs run ~1.35x faster on CPU
+    return keras.layers.LSTM(units, return_sequences=return_sequences, unroll=True, name=name)
+
+
+def _encoder_stack(x, units: int, encoder_layers: int, bidirectional: bool):
+    """``encoder_layers`` LSTMs, the last returning one summary vector. ``bidirectional``
+    reads each layer both ways: the backward pass sees the most significant digits last,
+    which the course's one-way encoder can only remember from far back. Measured on one-hot
+    text (50/50 split, 128 units, 20 epochs): 90% validation exact match against 55%."""
+    if encoder_layers < 1:
+        raise ValueError(f"encoder_layers must be >= 1, got {encoder_layers}")
+    for i in range(encoder_layers):
+        last = i == encoder_layers - 1
+        layer = _lstm(units, return_sequences=not last, name=f"encoder_{i + 1}")
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"encoder_{i + 1}_bi")
+        x = layer(x)
+    return x
+
+
+# --------------------------------------------------------------------------- image-to-text
+def build_glyph_encoder(features: int = 64, *, name: str = "glyph_cnn") -> keras.Model:
+    """One glyph ``(28, 28)`` -> ``(features,)``: two strided convolutions and a dense layer
+    (cheap enough to run on every glyph of every query, every epoch, on a CPU)."""
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
+    x = keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1))(inputs)
+    x = keras.layers.Conv2D(16, 5, strides=2, padding="same", activation="relu")(x)   # 14x14
+    x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)   # 7x7
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(features, activation="relu", name="glyph_features")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def pretrain_glyph_encoder(encoder: keras.Model, glyphs: np.ndarray, labels: np.ndarray, *,
+                           epochs: int = 3, batch_size: int = 128, seed: int = 0,
+                           verbose: int = 2) -> dict[str, Any]:
+    """Teach ``encoder`` to tell the 13 glyph classes apart (a temporary softmax head on top,
+    thrown away afterwards), so the reader starts from features that already separate digits.
+    Uses per-glyph labels of *training* glyphs only; the judge is a different model."""
+    head = keras.layers.Dense(len(VOCAB), activation="softmax", name="pretrain_head")
+    model = keras.Sequential([encoder, head], name="glyph_pretrain")
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    order = np.random.default_rng(seed).permutation(len(labels))
+    start = time.perf_counter()
+    hist = model.fit(glyphs[order], labels[order], epochs=epochs, batch_size=batch_size, verbose=verbose)
+    return {"history": {k: [float(v) for v in vals] for k, vals in hist.history.items()},
+            "seconds": time.perf_counter() - start}
+
+
+def build_image_to_text_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
+                              features: int = 64, glyph_encoder: keras.Model | None = None,
+                              bidirectional: bool = True, name: str = "image_to_text") -> keras.Model:
+    """``TimeDistributed(glyph CNN)`` -> ``encoder_layers`` LSTMs -> ``RepeatVector`` -> LSTM
+    decoder -> softmax over 13 characters. Input ``(n, 2d+1, 28, 28)`` query images, output
+    ``(n, d+1, 13)`` probabilities (same decoder as the text-to-text baseline)."""
+    encoder = glyph_encoder or build_glyph_encoder(features)
+    inputs = keras.Input((2 * digits + 1, IMAGE_SIZE, IMAGE_SIZE), name="query_images")
+    x = keras.layers.TimeDistributed(encoder, name="read_glyphs")(inputs)
+    x = _encoder_stack(x, units, encoder_layers, bidirectional)
+    x = keras.layers.RepeatVector(digits + 1, name="repeat")(x)
+    x = _lstm(units, return_sequences=True, name="decoder")(x)
+    outputs = keras.layers.TimeDistributed(
+        keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_text_twin_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
+                          bidirectional: bool = True, name: str = "text_twin") -> keras.Model:
+    """The image-to-text model's sequence part on one-hot text ``(n, 2d+1, 13)``: the same
+    encoder-decoder, minus the reading. Comparing the two isolates what reading costs."""
+    inputs = keras.Input((2 * digits + 1, len(VOCAB)), name="query_text")
+    x = _encoder_stack(inputs, units, encoder_layers, bidirectional)
+    x = keras.layers.RepeatVector(digits + 1, name="repeat")(x)
+    x = _lstm(units, return_sequences=True, name="decoder")(x)
+    outputs = keras.layers.TimeDistributed(
+        keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def check_images_fit(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """``images`` as ``float32`` if their shape is what ``model`` reads, else a clear error."""
+    images = np.asarray(images, dtype=np.float32)
+    expected = tuple(model.input_shape[1:])
+    if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"{model.name} reads image sequences of shape (n, {', '.join(map(str, expected))}) "
+            f"but got {images.shape}; a {expected[0]}-glyph query is a "
+            f"{(expected[0] - 1) // 2}-digit query (render with idl_utils.glyphs.render_queries).")
+    if len(images) == 0:
+        raise ValueError("no image sequences to read")
+    return images
+
+
+def read_answers(model: keras.Model, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """The image-to-text model's answers for query images ``(n, 2d+1, 28, 28)``: strings."""
+    from .queries import decode_text
+
+    images = check_images_fit(model, images)
+    return decode_text(model.predict(images, batch_size=batch_size, verbose=0))
+
+
+# --------------------------------------------------------------------------- text-to-image
+def build_text_to_image_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
+                              bidirectional: bool = True, name: str = "text_to_image") -> keras.Model:
+    """``encoder_layers`` LSTMs over the one-hot query -> ``RepeatVector(d+1)`` -> LSTM decoder
+    -> ``TimeDistributed`` deconvolutional head (dense 7x7x32, two transposed convolutions) ->
+    a sigmoid glyph per answer position. Input ``(n, 2d+1, 13)``; outputs
+    ``[(n, d+1, 28, 28) images, (n, d+1, 13) character scores]``.
+
+    The second output is a training aid: a softmax over the answer's characters read off the
+    same decoder states. Its cross-entropy gives the decoder a direct signal for *which*
+    character to draw (learning the arithmetic from pixel losses alone is several times
+    slower); only the images are ever scored."""
+    inputs = keras.Input((2 * digits + 1, len(VOCAB)), name="query_text")
+    x = _encoder_stack(inputs, units, encoder_layers, bidirectional)
+    x = keras.layers.RepeatVector(digits + 1, name="repeat")(x)
+    x = _lstm(units, return_sequences=True, name="decoder")(x)
+    head = keras.Sequential([
+        keras.Input((units,)),
+        keras.layers.Dense(7 * 7 * 32, activation="relu"),
+        keras.layers.Reshape((7, 7, 32)),
+        keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),  # 14x14
+        keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid"),  # 28
+        keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE)),
+    ], name="draw_glyph")
+    images = keras.layers.TimeDistributed(head, name="draw_glyphs")(x)
+    chars = keras.layers.TimeDistributed(
+        keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
+    return keras.Model(inputs, [images, chars], name=name)
+
+
+@dataclass(frozen=True)
+class AnswerImages:
+    """Text-to-image as a kit ``Representation``: inputs the one-hot query ``(n, 2d+1, 13)``,
+    targets the answer's glyph images ``(n, d+1, 28, 28)`` rendered from ``bank`` (training
+    digits) with the answer one-hot ``(n, d+1, 13)`` for the auxiliary output, and ``decode``
+    lets ``judge`` read generated glyphs back into answer strings."""
+
+    bank: GlyphBank
+    judge: keras.Model
+    seed: int = 0
+    name: str = "answer_images"
+
+    def input_shape(self, digits: int) -> tuple[int, int]:
+        return (2 * digits + 1, len(VOCAB))
+
+    def output_shape(self, digits: int) -> tuple[int, int, int]:
+        return (digits + 1, IMAGE_SIZE, IMAGE_SIZE)
+
+    def encode_inputs(self, qs: QuerySet) -> np.ndarray:
+        return encode_text(qs.queries, qs.query_length)
+
+    def encode_targets(self, qs: QuerySet) -> tuple[np.ndarray, np.ndarray]:
+        return render_answers(qs, self.bank, seed=self.seed), encode_text(qs.answers, qs.answer_length)
+
+    def decode(self, scores: np.ndarray | list[np.ndarray], digits: int) -> np.ndarray:
+        images = scores[0] if isinstance(scores, (list, tuple)) else scores
+        return read_text(self.judge, images)
+
+
+def train_text_to_image(model: keras.Model, rep: AnswerImages, train: QuerySet, val: QuerySet,
+                        cfg: TrainConfig, *, loss: str = "binary_crossentropy",
+                        char_loss_weight: float = 1.0, seed: int = 0) -> dict[str, Any]:
+    """Fit a text-to-image model with pixel ``loss`` (``'mse'`` or ``'binary_crossentropy'``)
+    plus ``char_loss_weight`` x the auxiliary character cross-entropy,
+    keeping the epoch whose generated validation answers the judge reads best (exact match).
+    Returns a JSON-able dict like ``train_seq_model``."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=[loss, "categorical_crossentropy"], loss_weights=[1.0, char_loss_weight])
+    checkpoint = ExactMatchCheckpoint(rep, val, patience=cfg.patience, max_seconds=cfg.max_seconds,
+                                      batch_size=512)
+    if cfg.streaming:
+        data: Any = QueryBatches(train, rep, cfg.batch_size, seed=seed)
+        fit_kwargs: dict[str, Any] = {}
+    else:
+        data = rep.encode_inputs(train)
+        fit_kwargs = {"y": rep.encode_targets(train), "batch_size": cfg.batch_size, "shuffle": True}
+    start = time.perf_counter()
+    history = model.fit(data, epochs=cfg.epochs, callbacks=[checkpoint], verbose=cfg.verbose, **fit_kwargs)
+    seconds = time.perf_counter() - start
+    checkpoint.restore_best()
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return {"history": hist, "epochs_run": len(hist.get("loss", [])), "best_epoch": checkpoint.best_epoch,
+            "best_val_exact": checkpoint.best, "seconds": seconds, "loss": loss,
+            "char_loss_weight": char_loss_weight, "train": cfg.as_dict()}
+
+
+def generate_answer_images(model: keras.Model, qs: QuerySet, *, batch_size: int = 512) -> np.ndarray:
+    """Generated answer glyphs ``(n, d+1, 28, 28)`` for the queries in ``qs``."""
+    if len(qs) == 0:
+        raise ValueError("no queries to draw answers for")
+    x = encode_text(qs.queries, qs.query_length)
+    if tuple(model.input_shape[1:]) != x.shape[1:]:
+        raise ValueError(f"{model.name} reads queries of shape {model.input_shape[1:]}, "
+                         f"but {qs.digits}-digit queries are {x.shape[1:]}")
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    return out[0] if isinstance(out, (list, tuple)) else out
+
+
+def judge_generated(judge: keras.Model, images: np.ndarray, answers: np.ndarray) -> dict[str, float]:
+    """How well ``judge`` reads generated answers ``(n, d+1, 28, 28)`` as the true ``answers``:
+    per digit (answer positions holding a digit), per glyph (every position, incl. sign and
+    padding) and whole answer (every position right)."""
+    images = np.asarray(images)
+    if images.ndim != 4 or len(images) != len(answers):
+        raise ValueError(f"need (n, L, 28, 28) images for {len(answers)} answers, got {images.shape}")
+    truth = text_to_indices(answers, images.shape[1])
+    read = read_glyphs(judge, images)
+    is_digit = truth < 10
+    return {"per_digit": float(np.mean(read[is_digit] == truth[is_digit])),
+            "per_glyph": float(np.mean(read == truth)),
+            "whole_answer": float(np.mean((read == truth).all(axis=1)))}
+
+
+# --------------------------------------------------------------------------- memory
+def peak_memory_gib() -> float:
+    """Peak resident memory of this process so far, in GiB (``getrusage``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB on Linux

@@ -1,0 +1,126 @@
+"""The judge: a separate classifier for the 13 glyph classes (10 digits, '+', '-', blank).
+
+It is trained on training-set glyphs only (MNIST training digits, freshly drawn operators,
+blanks) and tested on MNIST *test* digits, and is used for two things:
+
+* the **ceiling** of image-to-text: a query can only be answered if every glyph in it is read
+  correctly, so the share of test queries the judge reads completely bounds any reader;
+* the **score** of text-to-image: read the generated answer glyphs and compare with the true
+  answer, per glyph and per whole answer.
+
+It is its own model (own architecture, own seed), never shared with the image-to-text reader,
+so it stays an independent referee.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+from .glyphs import BLANK, GLYPH_CLASSES, IMAGE_SIZE, MINUS, PLUS, GlyphBank, draw_operators, hash_keys
+from .queries import decode_text
+
+JUDGE_SEED_OFFSET = 7919  # the judge's operator glyphs and weights never reuse the reader's seed
+
+
+def glyph_dataset(bank: GlyphBank, *, n_per_symbol: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled single glyphs: every digit image of ``bank`` plus ``n_per_symbol`` drawn '+',
+    '-' and blanks (some blanks with faint noise, as generated images have).
+    Returns images ``(n, 28, 28)`` ``float32`` in [0, 1] and labels ``(n,)`` in 0..12."""
+    if n_per_symbol < 1:
+        raise ValueError(f"n_per_symbol must be >= 1, got {n_per_symbol}")
+    digits = bank.images.astype(np.float32) / 255.0
+    keys = np.arange(n_per_symbol)
+    plus = draw_operators(np.full(n_per_symbol, PLUS), hash_keys(seed, 11, keys))
+    minus = draw_operators(np.full(n_per_symbol, MINUS), hash_keys(seed, 12, keys))
+    rng = np.random.default_rng([seed, 13])
+    blank = rng.uniform(0, 1, (n_per_symbol, IMAGE_SIZE, IMAGE_SIZE)).astype(np.float32)
+    blank *= rng.uniform(0, 0.15, (n_per_symbol, 1, 1)).astype(np.float32) * (keys % 2)[:, None, None]
+    x = np.concatenate([digits, plus, minus, blank])
+    y = np.concatenate([bank.labels.astype(np.int64), np.full(n_per_symbol, PLUS),
+                        np.full(n_per_symbol, MINUS), np.full(n_per_symbol, BLANK)])
+    return x, y
+
+
+def build_judge(*, seed: int = 0, name: str = "judge") -> keras.Model:
+    """A small CNN (two conv + pooling blocks), ``(n, 28, 28)`` -> ``(n, 13)`` softmax; random shifts and
+    rotations while training make it robust to where a generated glyph sits."""
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
+    x = keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1))(inputs)
+    x = keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)(x)
+    x = keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed + 1)(x)
+    for filters in (32, 64):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(0.3, seed=seed + 2)(x)
+    x = keras.layers.Dense(128, activation="relu")(x)
+    outputs = keras.layers.Dense(len(GLYPH_CLASSES), activation="softmax", name="glyph_class")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def train_judge(model: keras.Model, bank: GlyphBank, *, seed: int, epochs: int = 15,
+                batch_size: int = 128, n_per_symbol: int = 600, verbose: int = 2) -> dict[str, Any]:
+    """Fit the judge on glyphs of ``bank`` (the training digits). Returns a JSON-able dict."""
+    x, y = glyph_dataset(bank, n_per_symbol=n_per_symbol, seed=seed + JUDGE_SEED_OFFSET)
+    order = np.random.default_rng(seed).permutation(len(y))
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    history = model.fit(x[order], y[order], epochs=epochs, batch_size=batch_size, verbose=verbose)
+    return {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+            "seconds": time.perf_counter() - start, "n_train_glyphs": len(y)}
+
+
+def read_glyphs(judge: keras.Model, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """Class indices for glyph images of shape ``(..., 28, 28)`` (leading shape kept)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim < 2 or images.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"the judge reads 28x28 glyphs, got images of shape {images.shape}")
+    flat = images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    if len(flat) == 0:
+        raise ValueError("no glyphs to read")
+    scores = judge.predict(flat, batch_size=batch_size, verbose=0)
+    return scores.argmax(axis=-1).reshape(images.shape[:-2])
+
+
+def read_text(judge: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Read image sequences ``(n, L, 28, 28)`` as padded strings ``(n,)``."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"expected image sequences (n, L, 28, 28), got {images.shape}")
+    return decode_text(read_glyphs(judge, images))
+
+
+def judge_accuracy(judge: keras.Model, bank: GlyphBank, *, seed: int,
+                   n_per_symbol: int = 300) -> dict[str, Any]:
+    """Held-out accuracy on ``bank`` (the *test* digits) and on freshly drawn operators and
+    blanks: overall, digits only, per class (keys ``'0'``..``'9'``, ``'+'``, ``'-'``, ``'blank'``)."""
+    x, y = glyph_dataset(bank, n_per_symbol=n_per_symbol, seed=seed + 2 * JUDGE_SEED_OFFSET)
+    pred = read_glyphs(judge, x)
+    per_class = {("blank" if c == " " else c): float(np.mean(pred[y == i] == i))
+                 for i, c in enumerate(GLYPH_CLASSES)}
+    return {"digits": float(np.mean(pred[y < 10] == y[y < 10])),
+            "all_glyphs": float(np.mean(pred == y)), "per_class": per_class,
+            "n_test_digits": int(np.sum(y < 10))}
+
+
+def trained_judge(bank: GlyphBank, *, seed: int, epochs: int, n_per_symbol: int = 600,
+                  verbose: int = 2) -> tuple[keras.Model, dict[str, Any]]:
+    """The judge for ``bank``, from the model cache if this configuration was trained before
+    (notebooks 03 and 04 share it), otherwise trained now. Returns ``(model, info)``."""
+    from .cache import load_or_train
+    from .config import set_seed
+
+    config = {"bank": bank.name, "n_bank": len(bank), "seed": seed, "epochs": epochs,
+              "n_per_symbol": n_per_symbol, "arch": "judge-cnn-32-64"}
+
+    def build() -> keras.Model:
+        set_seed(seed + JUDGE_SEED_OFFSET)  # its own seed: independent of the reader's
+        return build_judge(seed=seed + JUDGE_SEED_OFFSET)
+
+    return load_or_train("judge", config, build=build,
+                         train=lambda m: train_judge(m, bank, seed=seed, epochs=epochs,
+                                                     n_per_symbol=n_per_symbol, verbose=verbose))

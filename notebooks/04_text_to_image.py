@@ -1,0 +1,235 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Text-to-image arithmetic: writing the answer by hand
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/idl-kit/idl-kit/blob/main/notebooks/04_text_to_image.ipynb)
+#
+# Now the other way round: the network reads the query `81+24` as text and must **draw** the
+# answer `105` as three 28x28 handwritten glyphs. There is no single right image, so how do we
+# score it? We let the **judge** from notebook 03 — an independent glyph classifier — read the
+# generated glyphs, and count how often it reads the right answer.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("idl-kit"):
+    subprocess.run(["git", "clone", "-q", "--depth=1", "https://github.com/idl-kit/idl-kit"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "idl-kit"], check=True)
+    sys.path.insert(0, "idl-kit")
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from idl_utils.cache import load_or_train
+from idl_utils.config import set_seed
+from idl_utils.glyphs import glyph_banks, glyph_grid, render_answers
+from idl_utils.image_seq_models import (
+    AnswerImages,
+    build_text_to_image_model,
+    generate_answer_images,
+    judge_generated,
+    train_text_to_image,
+)
+from idl_utils.judge import judge_accuracy, trained_judge
+from idl_utils.mnist import load_mnist
+from idl_utils.notebook import start_notebook
+from idl_utils.queries import make_queries, split_queries
+from idl_utils.results import record_results, save_fig, save_table
+from idl_utils.seq_models import TrainConfig
+
+NOTEBOOK = "04_text_to_image"
+SEED = 42
+P = start_notebook(NOTEBOOK, seed=SEED)
+
+# %% [markdown]
+# ## Parameters
+
+# %% tags=["parameters"]
+DIGITS = 2                        # answers of 3 glyphs ('198', '-99', '7  ')
+TRAIN_FRACTION = 0.5
+VAL_FRACTION = 0.1
+SUBSAMPLE = P.choose(smoke=1500, default=None, full=None)
+JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=10)   # same as notebook 03: the judge is shared (cached)
+UNITS = P.choose(smoke=32, default=128, full=128)
+EPOCHS = P.choose(smoke=2, default=20, full=30)
+BATCH = 64
+LEARNING_RATE = 3e-3
+LOSSES = ("mse", "binary_crossentropy")
+CHAR_LOSS_WEIGHT = 1.0            # auxiliary character cross-entropy (0 = pixels only)
+DEEP_LAYERS = 2                   # the depth study: 1 vs 2 encoder LSTM layers (with the better loss)
+
+# %% [markdown]
+# ## Data: query text in, answer images out
+# Targets are the answer's glyphs drawn from MNIST **training** digits (each training query
+# gets its own fixed handwriting). Test queries are never trained on; their "true" images are
+# drawn from MNIST test digits only for the pictures.
+
+# %%
+mnist = load_mnist()
+banks = glyph_banks(mnist, "honest")
+queries = make_queries(DIGITS)
+if SUBSAMPLE:
+    queries = queries.subset(np.random.default_rng(SEED).choice(len(queries), SUBSAMPLE, replace=False))
+split = split_queries(queries, TRAIN_FRACTION, SEED, val_fraction=VAL_FRACTION)
+print(f"split {split.name}: train {len(split.train):,}, validation {len(split.val):,}, test {len(split.test):,}")
+
+# %% [markdown]
+# ## The judge (shared with notebook 03)
+# Trained on training glyphs only, tested on MNIST test digits; loaded from the cache if
+# notebook 03 trained it already.
+
+# %%
+judge, judge_info = trained_judge(banks["train"], seed=SEED, epochs=JUDGE_EPOCHS)
+judge_scores = judge_accuracy(judge, banks["test"], seed=SEED)
+print(f"judge on held-out digits: {judge_scores['digits']:.2%}")
+rep = AnswerImages(banks["train"], judge, seed=SEED)
+
+# %% [markdown]
+# ## The generator
+# An LSTM encoder reads the one-hot query; `RepeatVector` hands its summary to every answer
+# position; an LSTM decoder produces one vector per position, and a **deconvolutional head**
+# shared across positions (`TimeDistributed`) turns each vector into a 28x28 glyph:
+# dense 7x7x32 → transposed convolution to 14x14 → transposed convolution to 28x28 with a
+# sigmoid, so pixels lie in [0, 1] like MNIST's.
+#
+# **A training aid.** Learning *which* digit to draw from pixel errors alone is slow: the
+# arithmetic has to be discovered through a blurry image loss. So the decoder states also feed
+# a small softmax over the answer's characters, trained with cross-entropy next to the pixel
+# loss (weight `CHAR_LOSS_WEIGHT`). It shares the decoder, so it teaches the decoder the
+# arithmetic; the images are still what we score, read by the independent judge. Its
+# predictions are never used.
+#
+# **Two losses.** Mean squared error punishes every grey pixel symmetrically; binary
+# cross-entropy treats each pixel as a probability of ink and punishes confident mistakes
+# hard. Each training query has one random handwriting as target, so for a given answer
+# digit the best a deterministic model can do is an *average* of many handwritings — the
+# losses differ in what kind of average they prefer. Model selection uses the judge's
+# whole-answer exact match on validation queries.
+
+# %%
+cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, verbose=2)
+
+
+def train_generator(loss, layers):
+    key = {"digits": DIGITS, "units": UNITS, "layers": layers, "loss": loss, "n": len(queries), "seed": SEED,
+           "judge_epochs": JUDGE_EPOCHS, "char_loss_weight": CHAR_LOSS_WEIGHT, **cfg.as_dict()}
+
+    def build():
+        set_seed(SEED)
+        return build_text_to_image_model(DIGITS, units=UNITS, encoder_layers=layers)
+
+    return load_or_train(f"t2i_{loss}_{layers}", key, build=build,
+                         train=lambda m: train_text_to_image(m, rep, split.train, split.val, cfg, loss=loss,
+                                                         char_loss_weight=CHAR_LOSS_WEIGHT, seed=SEED))
+
+
+generators = {(loss, 1): train_generator(loss, 1) for loss in LOSSES}
+generators[(LOSSES[0], 1)][0].summary()
+
+# %% [markdown]
+# ## Scoring generated answers with the judge
+# For every held-out query: generate the answer glyphs and let the judge read them.
+# *Per digit*: answer positions holding a digit that the judge reads right. *Whole answer*:
+# every position right (digits, the minus sign and the blank padding).
+# *Grey pixels*: the share of pixels between 0.2 and 0.8 — a blur measure (MNIST: low).
+
+# %%
+def grey_share(images):
+    return float(np.mean((images > 0.2) & (images < 0.8)))
+
+
+true_test_images = render_answers(split.test, banks["test"], seed=SEED)
+generated = {}
+rows = [{"model": "real MNIST test digits (reference)", "loss": "", "encoder_layers": "",
+         **judge_generated(judge, true_test_images, split.test.answers),
+         "grey_pixels": grey_share(true_test_images), "train_seconds": ""}]
+for (loss, layers), (model, info) in generators.items():
+    generated[(loss, layers)] = generate_answer_images(model, split.test)
+    rows.append({"model": "text-to-image", "loss": loss, "encoder_layers": layers,
+                 **judge_generated(judge, generated[(loss, layers)], split.test.answers),
+                 "grey_pixels": grey_share(generated[(loss, layers)]), "train_seconds": round(info["seconds"], 1)})
+rows
+
+# %%
+fig, axes = plt.subplots(6, 3, figsize=(9, 6.5))
+show = np.random.default_rng(SEED).choice(len(split.test), 6, replace=False)
+columns = [("true answer (MNIST test digits)", true_test_images)] + [
+    (f"generated, {loss}", generated[(loss, 1)]) for loss in LOSSES]
+for r, i in enumerate(show):
+    for c, (title, imgs) in enumerate(columns):
+        ax = axes[r, c]
+        ax.imshow(glyph_grid(imgs[i]), vmin=0, vmax=1); ax.set_xticks([]); ax.set_yticks([])
+        if r == 0:
+            ax.set_title(title, fontsize=9)
+        if c == 0:
+            ax.set_ylabel(f"{split.test.queries[i].strip()}", rotation=0, ha="right", va="center", fontsize=10)
+save_fig(fig, "t2i_examples")
+
+# %% [markdown]
+# **What the losses do to the look.** Each training query has one random handwriting as its
+# target, so for a given answer digit the loss is lowest for a *blend* of many handwritings.
+# Under MSE that blend is the pixel-wise mean: soft, grey strokes. Binary cross-entropy treats
+# each pixel as a probability of ink; its optimum is the same mean, but it punishes ink on the
+# background and missing ink on a confident stroke much harder, which tends to give cleaner
+# backgrounds and a slightly bolder core. In the reference run (full profile, offline digits)
+# the difference was small: both drew recognisable but blurred averages (grey-pixel share
+# about 0.18 for both, real digits 0.04), the judge read them equally well (94% of digits),
+# and BCE trained a little faster per epoch. The blur comes from the random targets, not
+# from the loss: varied, sharp handwriting needs a generative model with a noise input
+# (VAE/GAN, notebook 01's topic).
+#
+# ## Depth
+# A second encoder LSTM layer, trained with the better loss of the two.
+
+# %%
+best_loss = max(LOSSES, key=lambda loss: (rows[1 + LOSSES.index(loss)]["whole_answer"], rows[1 + LOSSES.index(loss)]["per_digit"]))
+deep_model, deep_info = train_generator(best_loss, DEEP_LAYERS)
+generated[(best_loss, DEEP_LAYERS)] = generate_answer_images(deep_model, split.test)
+rows.append({"model": "text-to-image", "loss": best_loss, "encoder_layers": DEEP_LAYERS,
+             **judge_generated(judge, generated[(best_loss, DEEP_LAYERS)], split.test.answers),
+             "grey_pixels": grey_share(generated[(best_loss, DEEP_LAYERS)]), "train_seconds": round(deep_info["seconds"], 1)})
+save_table(rows, "04_text_to_image", title=f"Text-to-image, split {split.name}: the judge reads generated answers ({mnist.source})")
+rows
+
+# %% [markdown]
+# The encoder has to hand the decoder a summary from which every answer digit follows,
+# carries and borrows included. A second encoder layer can compute part of the arithmetic
+# (e.g. the carry) before the decoder sees the summary. In the reference run it helped
+# clearly: the judge read 98% of generated digits and 96% of whole answers, against 94% and
+# 87% with one layer.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+for (loss, layers), (_, info) in [*generators.items(), ((best_loss, DEEP_LAYERS), (deep_model, deep_info))]:
+    pixel_loss = np.array(info["history"]["draw_glyphs_loss"])
+    axes[0].plot(pixel_loss / pixel_loss[0], label=f"{loss}, {layers} layer(s)")
+    axes[1].plot(info["history"]["val_exact"], label=f"{loss}, {layers} layer(s)")
+axes[0].set(title="pixel loss (relative to epoch 1)", xlabel="epoch"); axes[0].legend()
+axes[1].set(title="validation: judge reads whole answer", xlabel="epoch", ylim=(0, 1)); axes[1].legend()
+save_fig(fig, "t2i_learning_curves")
+
+# %%
+record_results(NOTEBOOK, {"judge_digits": judge_scores["digits"], "text_to_image": rows,
+                          "best_loss": best_loss, "mnist_source": mnist.source}, seed=SEED)

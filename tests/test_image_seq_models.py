@@ -1,0 +1,93 @@
+"""Image-to-text and text-to-image models: shapes, a tiny training run, streaming, errors."""
+
+import numpy as np
+import pytest
+
+from idl_utils.config import set_seed
+from idl_utils.glyphs import GlyphBank, MnistQueryImages
+from idl_utils.image_seq_models import (
+    AnswerImages,
+    build_glyph_encoder,
+    build_image_to_text_model,
+    build_text_to_image_model,
+    generate_answer_images,
+    judge_generated,
+    peak_memory_gib,
+    read_answers,
+    train_text_to_image,
+)
+from idl_utils.judge import build_judge
+from idl_utils.queries import make_queries, split_queries
+from idl_utils.seq_models import QueryBatches, TrainConfig, predict_answers, train_seq_model
+
+
+@pytest.fixture(scope="module")
+def bank():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 5).astype(np.uint8)
+    return GlyphBank(rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), labels, "random")
+
+
+def test_image_to_text_shapes_and_depth():
+    for digits, steps in ((2, 5), (3, 7)):
+        model = build_image_to_text_model(digits, units=8, encoder_layers=2, features=8)
+        assert model.input_shape == (None, steps, 28, 28)
+        assert model.output_shape == (None, digits + 1, 13)
+        assert {"encoder_1_bi", "encoder_2_bi"} <= {layer.name for layer in model.layers}
+    with pytest.raises(ValueError, match="encoder_layers"):
+        build_image_to_text_model(2, encoder_layers=0)
+
+
+def test_image_to_text_trains_with_the_kit_loop(bank):
+    set_seed(0)
+    split = split_queries(make_queries(2).subset(np.arange(0, 20000, 50)), 0.5, 0, val_fraction=0.2)
+    rep = MnistQueryImages(bank, seed=0)
+    model = build_image_to_text_model(2, units=8, glyph_encoder=build_glyph_encoder(8))
+    cfg = TrainConfig(epochs=1, batch_size=64, verbose=0, streaming=True)
+    info = train_seq_model(model, rep, split.train, split.val, cfg, seed=0)
+    assert info["epochs_run"] == 1
+    assert predict_answers(model, rep, split.test).shape == (len(split.test),)
+
+
+def test_streamed_batches_are_reproducible_and_bounded(bank):
+    qs = make_queries(3)  # 2,000,000 queries: only a batch is ever rendered
+    rep = MnistQueryImages(bank, seed=3)
+    a = QueryBatches(qs, rep, 32, seed=1)
+    b = QueryBatches(qs, rep, 32, seed=1)
+    xa, ya = a[5]
+    xb, _ = b[5]
+    assert xa.shape == (32, 7, 28, 28) and ya.shape == (32, 4, 13)
+    np.testing.assert_array_equal(xa, xb)
+    assert peak_memory_gib() < 4
+
+
+def test_wrong_image_shapes_are_refused():
+    model = build_image_to_text_model(2, units=8, features=8)
+    with pytest.raises(ValueError, match="3-digit query|2-digit query"):
+        read_answers(model, np.zeros((4, 7, 28, 28)))
+    with pytest.raises(ValueError, match="shape"):
+        read_answers(model, np.zeros((4, 5, 32, 32)))
+    with pytest.raises(ValueError, match="no image"):
+        read_answers(model, np.zeros((0, 5, 28, 28)))
+
+
+def test_text_to_image_trains_and_is_judged(bank):
+    set_seed(0)
+    split = split_queries(make_queries(2).subset(np.arange(0, 20000, 80)), 0.5, 0, val_fraction=0.2)
+    judge = build_judge(seed=0)
+    rep = AnswerImages(bank, judge, seed=0)
+    model = build_text_to_image_model(2, units=8, encoder_layers=2)
+    assert model.output_shape == [(None, 3, 28, 28), (None, 3, 13)]
+    info = train_text_to_image(model, rep, split.train, split.val,
+                               TrainConfig(epochs=1, batch_size=32, verbose=0), loss="mse", seed=0)
+    assert info["epochs_run"] == 1 and 0 <= info["best_val_exact"] <= 1
+    images = generate_answer_images(model, split.test)
+    assert images.shape == (len(split.test), 3, 28, 28) and 0 <= images.min() and images.max() <= 1
+    scores = judge_generated(judge, images, split.test.answers)
+    assert set(scores) == {"per_digit", "per_glyph", "whole_answer"}
+    with pytest.raises(ValueError, match="loss"):
+        train_text_to_image(model, rep, split.train, split.val, TrainConfig(epochs=1), loss="l1")
+    with pytest.raises(ValueError, match="empty split"):
+        train_text_to_image(model, rep, split.train.subset(np.arange(0)), split.val, TrainConfig(epochs=1))
+    with pytest.raises(ValueError, match="reads queries"):
+        generate_answer_images(model, make_queries(3).subset(np.arange(3)))
