@@ -92,11 +92,16 @@ def build_image_to_text_model(digits: int = 2, *, units: int = 128, encoder_laye
     inputs = keras.Input((2 * digits + 1, IMAGE_SIZE, IMAGE_SIZE), name="query_images")
     x = keras.layers.TimeDistributed(encoder, name="read_glyphs")(inputs)
     x = _encoder_stack(x, units, encoder_layers, bidirectional)
+    return keras.Model(inputs, _answer_decoder(x, digits, units), name=name)
+
+
+def _answer_decoder(x, digits: int, units: int):
+    """The course's decoder, shared by the reader and its text twin: ``RepeatVector`` ->
+    ``LSTM`` -> a softmax over the 13 characters at each of the ``d+1`` answer steps."""
     x = keras.layers.RepeatVector(digits + 1, name="repeat")(x)
     x = _lstm(units, return_sequences=True, name="decoder")(x)
-    outputs = keras.layers.TimeDistributed(
+    return keras.layers.TimeDistributed(
         keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
-    return keras.Model(inputs, outputs, name=name)
 
 
 def build_text_twin_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
@@ -105,11 +110,7 @@ def build_text_twin_model(digits: int = 2, *, units: int = 128, encoder_layers: 
     encoder-decoder, minus the reading. Comparing the two isolates what reading costs."""
     inputs = keras.Input((2 * digits + 1, len(VOCAB)), name="query_text")
     x = _encoder_stack(inputs, units, encoder_layers, bidirectional)
-    x = keras.layers.RepeatVector(digits + 1, name="repeat")(x)
-    x = _lstm(units, return_sequences=True, name="decoder")(x)
-    outputs = keras.layers.TimeDistributed(
-        keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, _answer_decoder(x, digits, units), name=name)
 
 
 def check_images_fit(model: keras.Model, images: np.ndarray) -> np.ndarray:
