@@ -138,7 +138,11 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
     if runtimes:
         rows = [{"notebook": k, "wall time (s)": round(v, 1)} for k, v in runtimes.items()]
         rows.append({"notebook": "total", "wall time (s)": round(sum(runtimes.values()), 1)})
-        lines += ["## Runtimes", "", markdown_table(rows)]
+        lines += ["## Runtimes", "",
+                  "Wall time of the latest run of each notebook. Models trained in an earlier run "
+                  "are loaded from the cache (`data/cache/`), so a re-run is much faster than the "
+                  "first; each model's own training time is in the tables above (`train_seconds`, "
+                  "`s/epoch`).", "", markdown_table(rows)]
     env = results["environment"]
     hw = env["hardware"]
     lines += ["## Environment", "",
@@ -152,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="notebook stems to run (default: all)")
     parser.add_argument("--no-html", action="store_true", help="skip HTML renderings")
+    parser.add_argument("--collate-only", action="store_true",
+                        help="run no notebook; rebuild results.json and RESULTS.md from reports/")
     args = parser.parse_args(argv)
 
     profile = get_profile()
     out_dir = reports_dir()
-    paths = notebook_paths(args.only)
+    paths = [] if args.collate_only else notebook_paths(args.only)
     print(f"Reproducing {len(paths)} notebook(s) with profile '{profile.name}' -> {out_dir}",
           flush=True)
     # the notebooks' kernels inherit these, so they write where this run collates from

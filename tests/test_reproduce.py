@@ -45,3 +45,19 @@ def test_reproduce_is_deterministic_and_complete(tmp_path):
     assert (out / "notebooks" / "02_text_to_text.ipynb").exists()
     assert (out / "figures" / "t2t_error_heatmaps.png").exists()
     assert "02_splits" in (out / "RESULTS.md").read_text() or "exact" in (out / "RESULTS.md").read_text()
+
+
+def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypatch):
+    from idl_utils.reproduce import main
+    from idl_utils.results import atomic_write_json, record_results, save_table
+
+    monkeypatch.setenv("IDL_REPORTS_DIR", str(tmp_path))
+    record_results("02_text_to_text", {"kit": {"exact_match": 0.99}}, seed=42)
+    save_table([{"model": "kit", "exact_match": 0.99}], "02_splits", title="Splits")
+    atomic_write_json(tmp_path / "results" / "_runtimes.json", {"02_text_to_text": 60.0})
+    assert main(["--collate-only"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["notebooks"]["02_text_to_text"]["results"]["kit"]["exact_match"] == 0.99
+    assert results["notebooks"]["02_text_to_text"]["wall_seconds"] == 60.0
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "**Splits**" in text and "| 02_text_to_text | 60 |" in text and "from the cache" in text
