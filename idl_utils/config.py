@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -116,15 +116,3 @@ def set_seed(seed: int = DEFAULT_SEED, *, deterministic_ops: bool = True) -> int
         except Exception:  # pragma: no cover - very old TF; determinism is best effort there
             pass
     return seed
-
-
-def describe(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A small summary of the run settings for a notebook's setup cell."""
-    info: dict[str, Any] = {
-        "profile": get_profile().name,
-        "data_dir": str(data_dir()),
-        "reports_dir": str(reports_dir()),
-    }
-    if extra:
-        info.update(extra)
-    return info

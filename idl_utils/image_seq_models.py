@@ -27,7 +27,7 @@ import numpy as np
 from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
 from .judge import read_glyphs, read_text
 from .queries import VOCAB, QuerySet, encode_text, text_to_indices
-from .seq_models import ExactMatchCheckpoint, QueryBatches, TrainConfig
+from .seq_models import ExactMatchCheckpoint, QueryBatches, Representation, TrainConfig, train_seq_model
 
 LOSSES = ("mse", "binary_crossentropy")
 
@@ -102,6 +102,19 @@ def _answer_decoder(x, digits: int, units: int):
     x = _lstm(units, return_sequences=True, name="decoder")(x)
     return keras.layers.TimeDistributed(
         keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
+
+
+def train_reader(model: keras.Model, rep: Representation, train: QuerySet, val: QuerySet,
+                 cfg: TrainConfig, glyphs: np.ndarray, labels: np.ndarray, *,
+                 pretrain_epochs: int, seed: int = 0) -> dict[str, Any]:
+    """Train an image-to-text reader: first its glyph CNN (layer ``read_glyphs``) on labelled
+    single glyphs, then the whole model end to end with the kit's loop (model selection on
+    validation exact match). Returns the training info with ``pretrain_seconds`` and the total
+    ``seconds``."""
+    glyph_cnn = model.get_layer("read_glyphs").layer
+    pre = pretrain_glyph_encoder(glyph_cnn, glyphs, labels, epochs=pretrain_epochs, seed=seed)
+    info = train_seq_model(model, rep, train, val, cfg, seed=seed)
+    return {**info, "pretrain_seconds": pre["seconds"], "seconds": info["seconds"] + pre["seconds"]}
 
 
 def build_text_twin_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
@@ -235,6 +248,15 @@ def generate_answer_images(model: keras.Model, qs: QuerySet, *, batch_size: int 
                          f"but {qs.digits}-digit queries are {x.shape[1:]}")
     out = model.predict(x, batch_size=batch_size, verbose=0)
     return out[0] if isinstance(out, (list, tuple)) else out
+
+
+def grey_share(images: np.ndarray) -> float:
+    """Share of pixels between 0.2 and 0.8: a blur measure (crisp MNIST strokes score low,
+    blurred averages of many handwritings high)."""
+    images = np.asarray(images)
+    if images.size == 0:
+        raise ValueError("no images to measure")
+    return float(np.mean((images > 0.2) & (images < 0.8)))
 
 
 def judge_generated(judge: keras.Model, images: np.ndarray, answers: np.ndarray) -> dict[str, float]:

@@ -52,8 +52,8 @@ from idl_utils.image_seq_models import (
     build_image_to_text_model,
     build_text_twin_model,
     peak_memory_gib,
-    pretrain_glyph_encoder,
     read_answers,
+    train_reader,
 )
 from idl_utils.judge import glyph_dataset, judge_accuracy, read_text, trained_judge
 from idl_utils.mnist import load_mnist
@@ -175,17 +175,10 @@ glyphs_x, glyphs_y = glyph_dataset(banks["train"], n_per_symbol=300, seed=SEED)
 cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, verbose=2)
 
 
-def build_reader(layers):
+def build_reader(digits, layers=1):
     set_seed(SEED)
     encoder = build_glyph_encoder()
-    return build_image_to_text_model(DIGITS, units=UNITS, encoder_layers=layers, glyph_encoder=encoder)
-
-
-def train_reader(model):
-    glyph_cnn = model.get_layer("read_glyphs").layer
-    pre = pretrain_glyph_encoder(glyph_cnn, glyphs_x, glyphs_y, epochs=PRETRAIN_EPOCHS, seed=SEED)
-    info = train_seq_model(model, train_rep, split.train, split.val, cfg, seed=SEED)
-    return {**info, "pretrain_seconds": pre["seconds"], "seconds": info["seconds"] + pre["seconds"]}
+    return build_image_to_text_model(digits, units=UNITS, encoder_layers=layers, glyph_encoder=encoder)
 
 
 readers, reader_infos = {}, {}
@@ -193,7 +186,9 @@ for layers in DEPTHS:
     key = {"digits": DIGITS, "units": UNITS, "layers": layers, "mode": SPLIT_MODE, "n": len(queries),
            "seed": SEED, "pretrain": PRETRAIN_EPOCHS, "bank": banks["train"].name, **cfg.as_dict()}
     readers[layers], reader_infos[layers] = load_or_train(
-        f"i2t_reader_{layers}", key, build=lambda layers=layers: build_reader(layers), train=train_reader)
+        f"i2t_reader_{layers}", key, build=lambda layers=layers: build_reader(DIGITS, layers),
+        train=lambda m: train_reader(m, train_rep, split.train, split.val, cfg, glyphs_x, glyphs_y,
+                                     pretrain_epochs=PRETRAIN_EPOCHS, seed=SEED))
 readers[1].summary()
 
 # %%
@@ -303,24 +298,13 @@ cfg3 = TrainConfig(epochs=THREE_DIGIT_EPOCHS, batch_size=128, learning_rate=LEAR
                    streaming=True, verbose=2)
 
 
-def build_reader3():
-    set_seed(SEED)
-    return build_image_to_text_model(3, units=UNITS, glyph_encoder=build_glyph_encoder())
-
-
-
-def train_reader_3(model):
-    glyph_cnn = model.get_layer("read_glyphs").layer
-    pre = pretrain_glyph_encoder(glyph_cnn, glyphs_x, glyphs_y, epochs=PRETRAIN_EPOCHS, seed=SEED)
-    info = train_seq_model(model, MnistQueryImages(banks["train"], seed=SEED), split3.train, split3.val, cfg3, seed=SEED)
-    return {**info, "seconds": info["seconds"] + pre["seconds"]}
-
-
 reader3, reader3_info = load_or_train(
     "i2t_reader_3digit",
     {"n": len(queries3), "units": UNITS, "seed": SEED, "mode": SPLIT_MODE, "pretrain": PRETRAIN_EPOCHS,
      "bank": banks["train"].name, **cfg3.as_dict()},
-    build=build_reader3, train=train_reader_3)
+    build=lambda: build_reader(3),
+    train=lambda m: train_reader(m, MnistQueryImages(banks["train"], seed=SEED), split3.train, split3.val, cfg3,
+                                 glyphs_x, glyphs_y, pretrain_epochs=PRETRAIN_EPOCHS, seed=SEED))
 pred3 = predict_answers(reader3, test_rep, test3)
 three_digit = {
     "split": split3.name, "train_queries": len(split3.train), "test_queries_scored": len(test3),

@@ -49,6 +49,7 @@ from idl_utils.image_seq_models import (
     AnswerImages,
     build_text_to_image_model,
     generate_answer_images,
+    grey_share,
     judge_generated,
     train_text_to_image,
 )
@@ -156,10 +157,6 @@ generators[(LOSSES[0], 1)][0].summary()
 # *Grey pixels*: the share of pixels between 0.2 and 0.8 — a blur measure (MNIST: low).
 
 # %%
-def grey_share(images):
-    return float(np.mean((images > 0.2) & (images < 0.8)))
-
-
 true_test_images = render_answers(split.test, banks["test"], seed=SEED)
 generated = {}
 rows = [{"model": "real MNIST test digits (reference)", "loss": "", "encoder_layers": "",

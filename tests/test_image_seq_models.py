@@ -91,3 +91,32 @@ def test_text_to_image_trains_and_is_judged(bank):
         train_text_to_image(model, rep, split.train.subset(np.arange(0)), split.val, TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="reads queries"):
         generate_answer_images(model, make_queries(3).subset(np.arange(3)))
+
+
+def test_train_reader_pretrains_the_glyph_cnn_then_the_whole_reader(bank):
+    from idl_utils.image_seq_models import train_reader
+    from idl_utils.judge import glyph_dataset
+
+    set_seed(0)
+    split = split_queries(make_queries(2).subset(np.arange(0, 20000, 50)), 0.5, 0, val_fraction=0.2)
+    model = build_image_to_text_model(2, units=8, glyph_encoder=build_glyph_encoder(8))
+    glyph_cnn = model.get_layer("read_glyphs").layer
+    before = [w.copy() for w in glyph_cnn.get_weights()]
+    glyphs, labels = glyph_dataset(bank, n_per_symbol=10, seed=0)
+    info = train_reader(model, MnistQueryImages(bank, seed=0), split.train, split.val,
+                        TrainConfig(epochs=1, batch_size=64, verbose=0), glyphs, labels,
+                        pretrain_epochs=1, seed=0)
+    assert info["epochs_run"] == 1 and info["pretrain_seconds"] > 0
+    assert info["seconds"] >= info["pretrain_seconds"]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, glyph_cnn.get_weights(), strict=True))
+
+
+def test_grey_share_separates_crisp_from_blurred():
+    from idl_utils.image_seq_models import grey_share
+
+    crisp = np.zeros((2, 28, 28))
+    crisp[:, 10:18, 12:16] = 1.0
+    blurred = np.full((2, 28, 28), 0.5)
+    assert grey_share(crisp) == 0.0 and grey_share(blurred) == 1.0
+    with pytest.raises(ValueError, match="no images"):
+        grey_share(np.zeros((0, 28, 28)))
