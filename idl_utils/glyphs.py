@@ -28,7 +28,7 @@ reuse digit images seen in training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -233,11 +233,23 @@ class MnistQueryImages:
     ``bank`` with ``seed``; targets ``(n, d+1, 13)`` one-hot, as in text-to-text.
 
     Use one instance with the training bank for training and validation and another with
-    the test bank for testing (:func:`glyph_banks`)."""
+    the test bank for testing (:func:`glyph_banks`).
+
+    ``redraw=True`` (for training): :meth:`for_epoch` gives every epoch other MNIST images
+    and operator strokes for the same queries, so a reader cannot memorise which handwriting
+    went with which answer; the base ``seed`` (epoch 0, and validation) stays fixed.
+    ``idl_utils.seq_models.QueryBatches`` asks for the epoch's images."""
 
     bank: GlyphBank
     seed: int = 0
+    redraw: bool = False
     name: str = "mnist_query_images"
+
+    def for_epoch(self, epoch: int) -> MnistQueryImages:
+        """The representation training epoch ``epoch`` (0-based) draws its images with."""
+        if not self.redraw or epoch == 0:
+            return self
+        return replace(self, seed=int(hash_keys(self.seed, 4, epoch)[()] >> np.uint64(1)))
 
     def input_shape(self, digits: int) -> tuple[int, int, int]:
         return (2 * digits + 1, IMAGE_SIZE, IMAGE_SIZE)

@@ -230,7 +230,9 @@ class QueryBatches(keras.utils.PyDataset):
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         part = self.qs.subset(idx)
-        return self.rep.encode_inputs(part), self.rep.encode_targets(part)
+        # representations that vary with the epoch (redrawn glyph images) say so by for_epoch
+        rep = self.rep.for_epoch(self.epoch) if hasattr(self.rep, "for_epoch") else self.rep
+        return rep.encode_inputs(part), rep.encode_targets(part)
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

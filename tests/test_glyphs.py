@@ -124,3 +124,25 @@ def test_representation_matches_the_protocol(mnist):
     assert y.shape == (5, *rep.output_shape(2))
     assert list(rep.decode(y, 2)) == list(qs.answers)
     assert len(np.unique(query_ids(make_queries(2)))) == 20000
+
+
+def test_redraw_gives_each_epoch_new_handwriting(mnist):
+    from idl_utils.seq_models import QueryBatches
+
+    qs = make_queries(2).subset(np.arange(0, 20000, 50))
+    fixed = MnistQueryImages(glyph_banks(mnist)["train"], seed=0)
+    redraw = MnistQueryImages(glyph_banks(mnist)["train"], seed=0, redraw=True)
+    assert fixed.for_epoch(3) is fixed, "without redraw every epoch sees the same images"
+    np.testing.assert_array_equal(redraw.for_epoch(0).encode_inputs(qs), fixed.encode_inputs(qs))
+    copies = [redraw.for_epoch(e).encode_inputs(qs)[:, 0, 0, 1] for e in range(4)]
+    assert all(not np.array_equal(copies[0], c) for c in copies[1:]), "later epochs draw other copies"
+    again = redraw.for_epoch(2).encode_inputs(qs)
+    np.testing.assert_array_equal(redraw.for_epoch(2).encode_inputs(qs), again)
+    # the training stream asks for the epoch's images; targets (the answers) never change
+    batches = QueryBatches(qs, redraw, batch_size=len(qs), shuffle=False)
+    x0, y0 = batches[0]
+    batches.on_epoch_end()
+    x1, y1 = batches[0]
+    np.testing.assert_array_equal(x1, redraw.for_epoch(1).encode_inputs(qs))
+    assert not np.array_equal(x0, x1)
+    np.testing.assert_array_equal(y0, y1)

@@ -120,3 +120,15 @@ def test_grey_share_separates_crisp_from_blurred():
     assert grey_share(crisp) == 0.0 and grey_share(blurred) == 1.0
     with pytest.raises(ValueError, match="no images"):
         grey_share(np.zeros((0, 28, 28)))
+
+
+def test_glyph_encoder_augments_only_while_training():
+    x = np.zeros((4, 28, 28), "float32")
+    x[:, 10:18, 12:16] = 1.0
+    plain = build_glyph_encoder(8)
+    augmented = build_glyph_encoder(8, augment=True, seed=3)
+    assert {"random_tilt", "random_shift"} <= {layer.name for layer in augmented.layers}
+    assert not {"random_tilt", "random_shift"} & {layer.name for layer in plain.layers}
+    np.testing.assert_array_equal(augmented(x, training=False), augmented(x, training=False))
+    moved = np.asarray(augmented(x, training=True)) - np.asarray(augmented(x, training=False))
+    assert np.abs(moved).max() > 0
