@@ -16,8 +16,9 @@ returns a JSON-able record (history, seconds, seconds per epoch) for :func:`cach
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,45 @@ class GANMonitor(keras.callbacks.Callback):
             self.out_dir.mkdir(parents=True, exist_ok=True)
             grid = np.round(image_grid(images, self.ncols) * 255).astype(np.uint8)
             Image.fromarray(grid).save(self.out_dir / f"epoch_{epoch + 1:03d}.png")
+
+
+class WeightSnapshots(keras.callbacks.Callback):
+    """Save the model's weights after each epoch in ``epochs`` (counted from 1) as
+    ``<folder>/epoch_008.weights.h5``, written atomically. One 20-epoch run then also gives
+    the same run after 8 epochs -- to compare with a slower model at an equal budget without
+    training twice. Read them back with :func:`load_snapshot`."""
+
+    def __init__(self, epochs: Iterable[int], folder: str | Path) -> None:
+        super().__init__()
+        self.epochs, self.folder = {int(e) for e in epochs}, Path(folder)
+        if any(e < 1 for e in self.epochs):
+            raise ValueError(f"snapshot epochs count from 1, got {sorted(self.epochs)}")
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch + 1 not in self.epochs:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = snapshot_path(self.folder, epoch + 1)
+        tmp = final.with_name(f".tmp-{final.name}")
+        self.model.save_weights(tmp)
+        os.replace(tmp, final)
+
+
+def snapshot_path(folder: str | Path, epoch: int) -> Path:
+    """Where :class:`WeightSnapshots` keeps the weights after ``epoch``."""
+    return Path(folder) / f"epoch_{int(epoch):03d}.weights.h5"
+
+
+def load_snapshot(model: keras.Model, folder: str | Path, epoch: int) -> keras.Model:
+    """Load the weights :class:`WeightSnapshots` saved after ``epoch`` into the *built*
+    ``model`` (same class and settings) and return it."""
+    path = snapshot_path(folder, epoch)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no weights saved after epoch {epoch} in {folder}: train with "
+            f"WeightSnapshots([{epoch}], folder) in the callbacks (or retrain with IDL_RETRAIN=1)")
+    model.load_weights(path)
+    return model
 
 
 def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256) -> np.ndarray:

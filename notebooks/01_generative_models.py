@@ -62,9 +62,11 @@ from idl_utils.generative import (
     VAE,
     ConvAutoencoder,
     GANMonitor,
+    WeightSnapshots,
     decode,
     encode,
     generate,
+    load_snapshot,
     reconstruct,
     reconstruction_errors,
     train_generative,
@@ -93,8 +95,10 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 # images**, set `SOURCE` to a folder (searched recursively for PNG/JPEG/WebP/BMP/GIF) or to a
 # tensorflow-datasets name such as `"tfds:tf_flowers"` (needs a network once).
 #
-# The full profile trains at 32x32 so that everything fits in ~15 minutes on two CPU cores;
-# on a GPU (Colab) set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works) and more epochs.
+# The full profile trains at **32x32** so that everything, including the course comparison,
+# fits in about 15 minutes on two CPU cores. At 64x64 every epoch costs 2-4x more (measured
+# here: the kit's VAE ~19 s, its GAN ~29 s per epoch over the 4,495 emoji), so on a CPU expect
+# about an hour; on a GPU (Colab) set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works).
 
 # %% tags=["parameters"]
 SOURCE = "openmoji"               # "openmoji", a folder path, or "tfds:<name>"
@@ -112,6 +116,7 @@ GAN_EPOCHS = P.choose(smoke=1, default=10, full=20)
 AE_BATCH, AE_LR = 64, 1e-3
 GAN_BATCH, GAN_LR = 32, 2e-4      # small batches: more updates per epoch help the GAN most
 COMPARE_COURSE = True             # also train the course's builders (same data, same budget)
+COMPARE_EPOCHS = P.choose(smoke=1, default=5, full=8)  # the equal budget (epochs) of that comparison
 FID_FEATURES = "inception"        # "inception" (falls back, loudly, when offline) or "classifier"
 FEATURE_EPOCHS = P.choose(smoke=1, default=8, full=10)
 N_SCORE = P.choose(smoke=128, default=1000, full=2000)  # images per set for FID/KID
@@ -200,11 +205,21 @@ save_fig(fig, "gen_cae_reconstructions")
 # Same builders; the encoder now outputs `2 * AE_LATENT_DIM` numbers (mean and log-variance).
 
 # %%
+def snapshot_dir(name, cfg):
+    """Where a cached model keeps its weights from earlier epochs (see section 5)."""
+    folder = cache_path(name, cfg)
+    return folder.with_name(folder.name + "-snapshots")
+
+
 vae_cfg = {**base_cfg, "latent": AE_LATENT_DIM, "beta": BETA, "width": WIDTH, "epochs": VAE_EPOCHS, "batch": AE_BATCH, "lr": AE_LR}
+# WeightSnapshots keeps the weights after COMPARE_EPOCHS too: section 5 compares them with the
+# course's builders trained for that many epochs, without training the kit's VAE twice
+vae_kit_cfg = {**vae_cfg, "snapshots": [COMPARE_EPOCHS]}
 vae, vae_info = load_or_train(
-    "gen_vae_kit", vae_cfg,
+    "gen_vae_kit", vae_kit_cfg,
     build=lambda: fresh(VAE, latent_dim=AE_LATENT_DIM, beta=BETA, width=WIDTH, seed=SEED),
-    train=lambda m: train_generative(m, x, epochs=VAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED),
+    train=lambda m: train_generative(m, x, epochs=VAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED,
+                                     callbacks=[WeightSnapshots([COMPARE_EPOCHS], snapshot_dir("gen_vae_kit", vae_kit_cfg))]),
 )
 print(f"VAE: {vae_info['seconds_per_epoch']:.1f} s per epoch")
 
@@ -230,12 +245,14 @@ save_fig(plot_image_grid(vae_samples, 12, "VAE: decoded random codes z ~ N(0, I)
 
 # %%
 gan_cfg = {**base_cfg, "latent": GAN_LATENT_DIM, "width": WIDTH, "epochs": GAN_EPOCHS, "batch": GAN_BATCH, "lr": GAN_LR}
-progress_dir = cache_path("gen_gan_kit", gan_cfg).with_name(cache_path("gen_gan_kit", gan_cfg).name + "-progress")
+gan_kit_cfg = {**gan_cfg, "snapshots": [COMPARE_EPOCHS]}
+progress_dir = cache_path("gen_gan_kit", gan_kit_cfg).with_name(cache_path("gen_gan_kit", gan_kit_cfg).name + "-progress")
 monitor = GANMonitor(sample_latent(16, GAN_LATENT_DIM, seed=SEED), progress_dir, ncols=8)
 gan, gan_info = load_or_train(
-    "gen_gan_kit", gan_cfg,
+    "gen_gan_kit", gan_kit_cfg,
     build=lambda: fresh(GAN, latent_dim=GAN_LATENT_DIM, width=WIDTH, seed=SEED),
-    train=lambda m: train_generative(m, x, epochs=GAN_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED, callbacks=[monitor]),
+    train=lambda m: train_generative(m, x, epochs=GAN_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED,
+                                     callbacks=[monitor, WeightSnapshots([COMPARE_EPOCHS], snapshot_dir("gen_gan_kit", gan_kit_cfg))]),
 )
 print(f"GAN: {gan_info['seconds_per_epoch']:.1f} s per epoch")
 
@@ -370,22 +387,32 @@ real_a, real_b = x[perm[:n_score]], x[perm[n_score: 2 * n_score]]
 scores = {"real vs real (floor)": image_scores(real_a, real_b, extractor, seed=SEED)}
 
 # %% [markdown]
-# The course's builders, trained on the same images, with the same latent sizes, epochs, batch
-# sizes and learning rates. Only the networks differ: the course's use 128 filters everywhere and
-# ReLU without normalisation; the kit's widen as they go down, use batch normalisation and
-# LeakyReLU, and 4x4 kernels.
+# **Course builders vs kit builders, at the same budget.** The course's builders are trained on
+# the same images with the same latent sizes, batch sizes, learning rates and number of epochs
+# (`COMPARE_EPOCHS`) as the kit's models *after that many epochs* -- the weights
+# `WeightSnapshots` saved on the way, so the kit's models are not trained twice. Only the
+# networks differ: the course's use 128 filters everywhere and ReLU without normalisation; the
+# kit's widen as they go down, use batch normalisation and LeakyReLU, and 4x4 kernels. (An equal
+# number of epochs still favours the course: its epochs take about twice as long, see `s/epoch`.)
 
 # %%
 models = {"VAE (kit)": (vae, vae_info), "GAN (kit)": (gan, gan_info)}
 if COMPARE_COURSE:
-    models["VAE (course)"] = load_or_train(
-        "gen_vae_course", {**vae_cfg, "course": True},
+    budget = f"{COMPARE_EPOCHS} epochs"
+    for kind, model_cls, name, cfg, info, kwargs in (
+            ("VAE", VAE, "gen_vae_kit", vae_kit_cfg, vae_info, {"latent_dim": AE_LATENT_DIM, "beta": BETA}),
+            ("GAN", GAN, "gen_gan_kit", gan_kit_cfg, gan_info, {"latent_dim": GAN_LATENT_DIM})):
+        early = load_snapshot(fresh(model_cls, width=WIDTH, seed=SEED, **kwargs), snapshot_dir(name, cfg), COMPARE_EPOCHS)
+        models[f"{kind} (kit, {budget})"] = (early, {**info, "epochs": COMPARE_EPOCHS,
+                                                    "seconds": info["seconds_per_epoch"] * COMPARE_EPOCHS})
+    models[f"VAE (course, {budget})"] = load_or_train(
+        "gen_vae_course", {**vae_cfg, "epochs": COMPARE_EPOCHS, "course": True},
         build=lambda: fresh(VAE, latent_dim=AE_LATENT_DIM, beta=BETA, course=True, seed=SEED),
-        train=lambda m: train_generative(m, x, epochs=VAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED))
-    models["GAN (course)"] = load_or_train(
-        "gen_gan_course", {**gan_cfg, "course": True},
+        train=lambda m: train_generative(m, x, epochs=COMPARE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED))
+    models[f"GAN (course, {budget})"] = load_or_train(
+        "gen_gan_course", {**gan_cfg, "epochs": COMPARE_EPOCHS, "course": True},
         build=lambda: fresh(GAN, latent_dim=GAN_LATENT_DIM, course=True, seed=SEED),
-        train=lambda m: train_generative(m, x, epochs=GAN_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED))
+        train=lambda m: train_generative(m, x, epochs=COMPARE_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED))
 
 # %%
 for name, (model, _) in models.items():
@@ -410,15 +437,15 @@ display(Markdown(f"FID/KID with **{extractor.name}**, {n_score} images per set (
 # %%
 if COMPARE_COURSE:
     for kind in ("VAE", "GAN"):
-        kit, course = scores[f"{kind} (kit)"], scores[f"{kind} (course)"]
+        kit, course = scores[f"{kind} (kit, {budget})"], scores[f"{kind} (course, {budget})"]
         kid_gap, kid_noise = course["kid"] - kit["kid"], max(kit["kid_std"], course["kid_std"])
         verdict = "kit better" if kid_gap > kid_noise else "course better" if -kid_gap > kid_noise else "a tie (within 1 std)"
-        print(f"{kind}: FID kit {kit['fid']:.2f} vs course {course['fid']:.2f}; "
+        print(f"{kind} after {budget}: FID kit {kit['fid']:.2f} vs course {course['fid']:.2f}; "
               f"KID kit {kit['kid']:.3f} vs course {course['kid']:.3f} -> {verdict}")
 
 # %%
 if COMPARE_COURSE:
-    rows = {name: generate(model, 10, seed=SEED) for name, (model, _) in models.items()}
+    rows = {name: generate(model, 10, seed=SEED) for name, (model, _) in models.items() if budget in name}
     save_fig(plot_image_rows(rows, title="Same noise, course builders vs kit builders"), "gen_course_vs_kit_samples")
 
 # %% [markdown]

@@ -7,9 +7,11 @@ from idl_utils.generative import (
     VAE,
     ConvAutoencoder,
     GANMonitor,
+    WeightSnapshots,
     decode,
     encode,
     generate,
+    load_snapshot,
     reconstruction_errors,
     train_generative,
 )
@@ -65,3 +67,25 @@ def test_bad_arguments():
         GAN(40, 8)
     with pytest.raises(ValueError, match="fewer than one batch"):
         train_generative(ConvAutoencoder(16, 4, width=8).build_all(), IMAGES[:10], epochs=1, batch_size=32)
+
+
+def test_weight_snapshots_equal_a_shorter_run(tmp_path):
+    """The epoch-1 snapshot of a 3-epoch run *is* a 1-epoch run (same seed, same shuffles)."""
+    set_seed(0)
+    long_run = ConvAutoencoder(16, 4, width=8).build_all()
+    train_generative(long_run, IMAGES, epochs=3, batch_size=32, seed=5, verbose=0,
+                     callbacks=[WeightSnapshots([1, 3], tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_001.weights.h5", "epoch_003.weights.h5"]
+    set_seed(0)
+    short_run = ConvAutoencoder(16, 4, width=8).build_all()
+    train_generative(short_run, IMAGES, epochs=1, batch_size=32, seed=5, verbose=0)
+    z = np.random.default_rng(0).normal(size=(4, 4)).astype("float32")
+    snap1 = load_snapshot(ConvAutoencoder(16, 4, width=8).build_all(), tmp_path, 1)
+    snap3 = load_snapshot(ConvAutoencoder(16, 4, width=8).build_all(), tmp_path, 3)
+    np.testing.assert_allclose(decode(snap1, z), decode(short_run, z), atol=1e-6)
+    np.testing.assert_allclose(decode(snap3, z), decode(long_run, z), atol=1e-6)
+    assert np.abs(decode(snap1, z) - decode(snap3, z)).max() > 1e-3
+    with pytest.raises(FileNotFoundError, match="after epoch 2"):
+        load_snapshot(short_run, tmp_path, 2)
+    with pytest.raises(ValueError, match="count from 1"):
+        WeightSnapshots([0], tmp_path)
