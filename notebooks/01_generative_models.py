@@ -96,7 +96,7 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 # tensorflow-datasets name such as `"tfds:tf_flowers"` (needs a network once).
 #
 # The full profile trains at **32x32** so that everything, including the course comparison,
-# fits in about 15 minutes on two CPU cores. At 64x64 every epoch costs 2-4x more (measured
+# fits in about 10 minutes on two CPU cores. At 64x64 every epoch costs 2-4x more (measured
 # here: the kit's VAE ~19 s, its GAN ~29 s per epoch over the 4,495 emoji), so on a CPU expect
 # about an hour; on a GPU (Colab) set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works).
 
@@ -475,8 +475,11 @@ if COMPARE_COURSE:
 #   training is a balancing act (watch the losses and the progress grid), and samples can be
 #   less diverse than the data (mode collapse -- compare the course GAN's row above).
 # * **Builders matter**: the kit's networks (width growing with depth, batch normalisation,
-#   LeakyReLU) are several times cheaper per epoch than the course's 128-filter stacks at full
-#   resolution; the comparison cell above says whether they also scored better here.
+#   LeakyReLU) cost about half as much per epoch as the course's 128-filter stacks. In the
+#   reference run the kit's VAE scored better at equal epochs and at equal time; the kit's GAN
+#   was no better *per epoch* (FID a tie, KID worse after 8 epochs: the wide course GAN learns
+#   fast early) but much better *per second* (FID 26 vs 70 at equal time, KID a tie). Say which
+#   budget you compare at -- the conclusion can flip.
 # * **Scores**: FID/KID measure distribution distance in a feature space; state which features
 #   (InceptionV3 or the substitute) and how many images, and compare only like with like.
 
