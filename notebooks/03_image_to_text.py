@@ -78,7 +78,7 @@ SUBSAMPLE = P.choose(smoke=1500, default=None, full=None)
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=10)
 PRETRAIN_EPOCHS = P.choose(smoke=1, default=3, full=3)
 UNITS = P.choose(smoke=32, default=128, full=128)
-EPOCHS = P.choose(smoke=2, default=20, full=40)
+EPOCHS = P.choose(smoke=2, default=20, full=60)
 BATCH = 64
 LEARNING_RATE = 3e-3
 REDRAW = True                     # training queries get other MNIST images every epoch
