@@ -45,6 +45,18 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]  # no temporary left behind
 
 
+def test_atomic_write_gives_the_permissions_of_a_plain_write(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        plain, atomic = tmp_path / "plain.txt", tmp_path / "atomic.txt"
+        plain.write_text("x")
+        atomic_write_text(atomic, "x")
+    finally:
+        os.umask(old)
+    assert (atomic.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777) == 0o644
+
+
 def test_save_fig_is_byte_identical_on_rerun():
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3])
