@@ -32,11 +32,13 @@ def config_key(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def cache_path(name: str, config: Mapping[str, Any]) -> Path:
-    """The cache folder for model ``name`` with ``config``."""
+def cache_path(name: str, config: Mapping[str, Any], part: str = "") -> Path:
+    """The cache folder for model ``name`` with ``config``; with ``part`` (e.g. ``"snapshots"``)
+    a folder beside it for what that training run writes along the way (progress grids,
+    weights from earlier epochs), keyed the same way."""
     if not name or any(c in name for c in "/\\ "):
         raise ValueError(f"model name {name!r} must be a plain identifier such as 't2t_kit'")
-    return cache_dir() / f"{name}-{config_key(config)}"
+    return cache_dir() / (f"{name}-{config_key(config)}" + (f"-{part}" if part else ""))
 
 
 def load_or_train(

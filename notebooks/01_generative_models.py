@@ -208,12 +208,6 @@ save_fig(fig, "gen_cae_reconstructions")
 # Same builders; the encoder now outputs `2 * AE_LATENT_DIM` numbers (mean and log-variance).
 
 # %%
-def snapshot_dir(name, cfg):
-    """Where a cached model keeps its weights from earlier epochs (see section 5)."""
-    folder = cache_path(name, cfg)
-    return folder.with_name(folder.name + "-snapshots")
-
-
 vae_cfg = {**base_cfg, "latent": AE_LATENT_DIM, "beta": BETA, "width": WIDTH, "epochs": VAE_EPOCHS, "batch": AE_BATCH, "lr": AE_LR}
 # WeightSnapshots keeps the weights after the SNAPSHOTS epochs too: section 5 compares them with
 # the course's builders trained for COMPARE_EPOCHS, without training the kit's VAE again
@@ -222,7 +216,7 @@ vae, vae_info = load_or_train(
     "gen_vae_kit", vae_kit_cfg,
     build=lambda: fresh(VAE, latent_dim=AE_LATENT_DIM, beta=BETA, width=WIDTH, seed=SEED),
     train=lambda m: train_generative(m, x, epochs=VAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED,
-                                     callbacks=[WeightSnapshots(SNAPSHOTS, snapshot_dir("gen_vae_kit", vae_kit_cfg))]),
+                                     callbacks=[WeightSnapshots(SNAPSHOTS, cache_path("gen_vae_kit", vae_kit_cfg, "snapshots"))]),
 )
 print(f"VAE: {vae_info['seconds_per_epoch']:.1f} s per epoch")
 
@@ -249,13 +243,13 @@ save_fig(plot_image_grid(vae_samples, 12, "VAE: decoded random codes z ~ N(0, I)
 # %%
 gan_cfg = {**base_cfg, "latent": GAN_LATENT_DIM, "width": WIDTH, "epochs": GAN_EPOCHS, "batch": GAN_BATCH, "lr": GAN_LR}
 gan_kit_cfg = {**gan_cfg, "snapshots": SNAPSHOTS}
-progress_dir = cache_path("gen_gan_kit", gan_kit_cfg).with_name(cache_path("gen_gan_kit", gan_kit_cfg).name + "-progress")
+progress_dir = cache_path("gen_gan_kit", gan_kit_cfg, "progress")
 monitor = GANMonitor(sample_latent(16, GAN_LATENT_DIM, seed=SEED), progress_dir, ncols=8)
 gan, gan_info = load_or_train(
     "gen_gan_kit", gan_kit_cfg,
     build=lambda: fresh(GAN, latent_dim=GAN_LATENT_DIM, width=WIDTH, seed=SEED),
     train=lambda m: train_generative(m, x, epochs=GAN_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED,
-                                     callbacks=[monitor, WeightSnapshots(SNAPSHOTS, snapshot_dir("gen_gan_kit", gan_kit_cfg))]),
+                                     callbacks=[monitor, WeightSnapshots(SNAPSHOTS, cache_path("gen_gan_kit", gan_kit_cfg, "snapshots"))]),
 )
 print(f"GAN: {gan_info['seconds_per_epoch']:.1f} s per epoch")
 
@@ -410,7 +404,7 @@ if COMPARE_COURSE:
             ("VAE", VAE, "gen_vae_kit", vae_kit_cfg, vae_info, {"latent_dim": AE_LATENT_DIM, "beta": BETA}),
             ("GAN", GAN, "gen_gan_kit", gan_kit_cfg, gan_info, {"latent_dim": GAN_LATENT_DIM})):
         for epochs in SNAPSHOTS:
-            early = load_snapshot(fresh(model_cls, width=WIDTH, seed=SEED, **kwargs), snapshot_dir(name, cfg), epochs)
+            early = load_snapshot(fresh(model_cls, width=WIDTH, seed=SEED, **kwargs), cache_path(name, cfg, "snapshots"), epochs)
             label = budget if epochs == COMPARE_EPOCHS else f"{epochs} epochs = course's time"
             models[f"{kind} (kit, {label})"] = (early, {**info, "epochs": epochs,
                                                        "seconds": info["seconds_per_epoch"] * epochs})
