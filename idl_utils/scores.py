@@ -113,6 +113,17 @@ def image_scores(real: np.ndarray, generated: np.ndarray, extractor: FeatureExtr
             "features": extractor.name, "n_real": len(real), "n_generated": len(generated)}
 
 
+def kid_verdict(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("a", "b")) -> str:
+    """Which of two :func:`image_scores` results has the lower KID, honestly: a gap smaller than
+    the larger of the two KID standard deviations (over random subsets) is called a tie."""
+    gap, noise = b["kid"] - a["kid"], max(a["kid_std"], b["kid_std"])
+    if gap > noise:
+        return f"{names[0]} better"
+    if -gap > noise:
+        return f"{names[1]} better"
+    return "a tie (within 1 std)"
+
+
 # --------------------------------------------------------------------------- feature extractors
 
 def _weights_reachable() -> bool:

@@ -83,7 +83,7 @@ from idl_utils.latent import (
 )
 from idl_utils.notebook import start_notebook
 from idl_utils.results import atomic_write_text, markdown_table, record_results, save_fig, save_table
-from idl_utils.scores import get_feature_extractor, image_scores
+from idl_utils.scores import get_feature_extractor, image_scores, kid_verdict
 
 NOTEBOOK = "01_generative_models"
 SEED = 42
@@ -444,10 +444,9 @@ if COMPARE_COURSE:
         course = scores[f"{kind} (course, {budget})"]
         for label in [budget] + [f"{e} epochs = course's time" for e in SNAPSHOTS if e != COMPARE_EPOCHS]:
             kit = scores[f"{kind} (kit, {label})"]
-            kid_gap, kid_noise = course["kid"] - kit["kid"], max(kit["kid_std"], course["kid_std"])
-            verdict = "kit better" if kid_gap > kid_noise else "course better" if -kid_gap > kid_noise else "a tie (within 1 std)"
             comparison.append({"model": kind, "kit": label, "course": budget, "FID kit": kit["fid"], "FID course": course["fid"],
-                               "KID kit": kit["kid"], "KID course": course["kid"], "KID verdict": verdict})
+                               "KID kit": kit["kid"], "KID course": course["kid"],
+                               "KID verdict": kid_verdict(kit, course, ("kit", "course"))})
     display(Markdown(markdown_table(comparison, floatfmt=".4g")))
 
 # %%

@@ -9,6 +9,7 @@ from idl_utils.scores import (
     get_feature_extractor,
     image_scores,
     kernel_distance,
+    kid_verdict,
 )
 
 
@@ -73,3 +74,10 @@ def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch):
     assert extractor(images[:5]).shape == (5, 128)
     with pytest.raises(ValueError, match="needs labels"):
         get_feature_extractor(images, None, "x")
+
+
+def test_kid_verdict_calls_gaps_within_one_std_a_tie():
+    low, high = {"kid": 5.0, "kid_std": 0.5}, {"kid": 7.0, "kid_std": 0.8}
+    assert kid_verdict(low, high, ("kit", "course")) == "kit better"
+    assert kid_verdict(high, low, ("kit", "course")) == "course better"
+    assert kid_verdict(low, {"kid": 5.6, "kid_std": 0.8}) == "a tie (within 1 std)"
