@@ -69,6 +69,13 @@ def execute_notebook(path: Path, out_dir: Path, *, html: bool = True,
                             on_cell_executed=progress)
     try:
         client.execute()
+    except Exception as exc:
+        # nbclient answers Ctrl-C (SIGINT) and kill (SIGTERM) by shutting the kernel down, which
+        # surfaces here as an ordinary error; make it a stop, so the run does not go on with the
+        # next notebook as if this one had merely failed
+        if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            raise KeyboardInterrupt(f"{path.name}: stopped by a signal (Ctrl-C or kill)") from exc
+        raise
     finally:
         # even a failed run leaves its executed notebook for inspection
         atomic_write_text(out_dir / path.name, nbformat.writes(nb))
@@ -176,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== {path.stem}: running ...", flush=True)
         try:
             seconds = execute_notebook(path, out_dir / "notebooks", html=not args.no_html)
+        except KeyboardInterrupt as exc:
+            print(f"\n=== {exc}. Finished notebooks and trained models are kept; run the same "
+                  "command again to resume.", file=sys.stderr, flush=True)
+            return 130
         except Exception as exc:  # report every failure, then fail at the end
             print(f"=== {path.stem}: FAILED: {type(exc).__name__}: {str(exc)[-2000:]}",
                   file=sys.stderr, flush=True)

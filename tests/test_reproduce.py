@@ -61,3 +61,39 @@ def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypa
     assert results["notebooks"]["02_text_to_text"]["wall_seconds"] == 60.0
     text = (tmp_path / "RESULTS.md").read_text()
     assert "**Splits**" in text and "| 02_text_to_text | 60 |" in text and "from the cache" in text
+
+
+def test_sigterm_stops_the_run_and_its_kernel(tmp_path):
+    """``kill`` on a running reproduce must end it (and the notebook's kernel) promptly,
+    not count the notebook as failed and carry on with the next one."""
+    import signal
+    import time
+
+    import nbformat
+
+    started = tmp_path / "started"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('x')\ntime.sleep(120)")])
+    (tmp_path / "nb").mkdir()
+    nbformat.write(nb, tmp_path / "nb" / "sleeper.ipynb")
+    notebook, out_dir = str(tmp_path / "nb" / "sleeper.ipynb"), str(tmp_path / "out")
+    script = ("from pathlib import Path\n"
+              "from idl_utils.reproduce import execute_notebook\n"
+              f"execute_notebook(Path({notebook!r}), Path({out_dir!r}), html=False)\n"
+              "print('carried on')\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the kernel never started"
+        time.sleep(0.2)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+    kernels_before = children.stdout.split()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "carried on" not in out
+    assert "stopped by a signal" in err
+    time.sleep(1)
+    assert kernels_before
+    for pid in kernels_before:  # the kernel went with it
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
