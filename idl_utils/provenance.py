@@ -70,6 +70,7 @@ def hardware() -> dict[str, Any]:
         "system": platform.system(),
         "cpu_count": os.cpu_count(),
         "processor": _cpu_name(),
+        "cpu_features": cpu_features(),
     }
     try:
         import psutil
@@ -79,6 +80,33 @@ def hardware() -> dict[str, Any]:
         pass
     info["gpus"] = gpu_names()
     return info
+
+
+# SIMD extensions TensorFlow's CPU kernels choose between; two machines that differ here can
+# round differently, so the same seed may give slightly different numbers on them
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
+              "amx_tile", "asimd", "sve")
+
+
+def cpu_features(cpuinfo: str | None = None) -> list[str]:
+    """The SIMD extensions this CPU offers, out of :data:`SIMD_FLAGS` (from ``/proc/cpuinfo``;
+    empty where that file does not exist).
+
+    TensorFlow picks its CPU kernels by these, so results of the same seed match between two
+    machines only if this list matches too (a machine without ``avx2`` is also much slower).
+    ``cpuinfo`` is the file's text, for testing.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return []
+    for line in cpuinfo.splitlines():
+        if line.split(":", 1)[0].strip() in ("flags", "Features"):
+            flags = set(line.split(":", 1)[1].split())
+            return [name for name in SIMD_FLAGS if name in flags]
+    return []
 
 
 def gpu_names() -> list[str]:

@@ -120,6 +120,16 @@ def collate(runtimes: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def machine_summary(hw: dict[str, Any]) -> str:
+    """One line for a provenance ``hardware`` record: CPU, cores, memory, SIMD, GPU."""
+    if not hw:
+        return "not recorded"
+    simd = hw.get("cpu_features")
+    simd_text = f", SIMD {' '.join(simd) if simd else 'unknown'}" if simd is not None else ""
+    return (f"{hw.get('processor')}, {hw.get('cpu_count')} cores, {hw.get('memory_gib')} GiB"
+            f"{simd_text}, GPU: {', '.join(hw.get('gpus') or []) or 'none'}")
+
+
 def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str:
     """``RESULTS.md``: every saved table, grouped by notebook, then runtimes and provenance."""
     out_dir = reports_dir()
@@ -137,7 +147,8 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
         prov = nb.get("provenance", {})
         sources = ", ".join(f"{k}: {v.get('source')}" for k, v in prov.get("data_sources", {}).items())
         lines += [f"## {name}", "",
-                  f"Seed {prov.get('seed')}, data: {sources or 'generated'}.", ""]
+                  f"Seed {prov.get('seed')}, data: {sources or 'generated'}, "
+                  f"machine: {machine_summary(prov.get('hardware', {}))}.", ""]
         prefix = name.split("_", 1)[0]
         for table in tables:
             if table.stem.startswith(prefix + "_") or table.stem.startswith(name):
@@ -151,10 +162,8 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
                   "first; each model's own training time is in the tables above (`train_seconds`, "
                   "`s/epoch`).", "", markdown_table(rows)]
     env = results["environment"]
-    hw = env["hardware"]
     lines += ["## Environment", "",
-              f"{hw.get('processor')}, {hw.get('cpu_count')} cores, {hw.get('memory_gib')} GiB, "
-              f"GPU: {', '.join(hw.get('gpus') or []) or 'none'}.", "",
+              f"Collated on: {machine_summary(env['hardware'])}.", "",
               ", ".join(f"{k} {v}" for k, v in env["versions"].items()), ""]
     return "\n".join(lines)
 

@@ -61,6 +61,21 @@ def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypa
     assert results["notebooks"]["02_text_to_text"]["wall_seconds"] == 60.0
     text = (tmp_path / "RESULTS.md").read_text()
     assert "**Splits**" in text and "| 02_text_to_text | 60 |" in text and "from the cache" in text
+    # each notebook names the machine that made its numbers, SIMD extensions included
+    from idl_utils.provenance import hardware
+
+    simd = " ".join(hardware()["cpu_features"]) or "unknown"
+    assert ", machine: " in text and f"SIMD {simd}" in text
+
+
+def test_machine_summary_handles_old_and_new_records():
+    from idl_utils.reproduce import machine_summary
+
+    old = {"processor": "AMD EPYC", "cpu_count": 2, "memory_gib": 23.5, "gpus": []}
+    assert machine_summary(old) == "AMD EPYC, 2 cores, 23.5 GiB, GPU: none"
+    new = dict(old, cpu_features=["avx", "fma"], gpus=["/physical_device:GPU:0"])
+    assert machine_summary(new) == "AMD EPYC, 2 cores, 23.5 GiB, SIMD avx fma, GPU: /physical_device:GPU:0"
+    assert machine_summary({}) == "not recorded"
 
 
 def test_sigterm_stops_the_run_and_its_kernel(tmp_path):

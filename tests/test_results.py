@@ -75,3 +75,19 @@ def test_tables():
     assert path.read_text().startswith("**T**")
     with pytest.raises(ValueError, match="no rows"):
         markdown_table([])
+
+
+def test_cpu_features_reads_the_simd_flags_that_change_results():
+    from idl_utils.provenance import cpu_features
+
+    avx2 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx fma avx2 aes\n"
+    no_avx2 = "processor\t: 0\nflags\t\t: fpu sse4_2 avx fma f16c\n"
+    arm = "processor\t: 0\nFeatures\t: fp asimd evtstrm\n"
+    assert cpu_features(avx2) == ["sse4_2", "avx", "avx2", "fma"]
+    assert cpu_features(no_avx2) == ["sse4_2", "avx", "fma"]
+    assert cpu_features(arm) == ["asimd"]
+    assert cpu_features("no flags line here") == []
+    # this machine: recorded with every result
+    from idl_utils.provenance import hardware
+
+    assert hardware()["cpu_features"] == cpu_features()
