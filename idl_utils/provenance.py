@@ -92,8 +92,10 @@ def cpu_features(cpuinfo: str | None = None) -> list[str]:
     """The SIMD extensions this CPU offers, out of :data:`SIMD_FLAGS` (from ``/proc/cpuinfo``;
     empty where that file does not exist).
 
-    TensorFlow picks its CPU kernels by these, so results of the same seed match between two
-    machines only if this list matches too (a machine without ``avx2`` is also much slower).
+    TensorFlow (oneDNN) picks its CPU kernels by these, so the same seed can give slightly
+    different numbers on machines whose lists differ, and a model near a tipping point can
+    end up in a different place (this kit saw it between two CPUs both labelled "AMD EPYC").
+    Recorded with every result so a grader can tell one machine from another.
     ``cpuinfo`` is the file's text, for testing.
     """
     if cpuinfo is None:

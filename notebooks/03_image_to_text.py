@@ -310,7 +310,7 @@ mode_rows
 # Like the 2-digit readers, this one first sits on a plateau (a few percent exact match) and
 # then takes off within an epoch or two. With one encoder layer, whether that happens inside
 # 5 epochs turned out to be down to rounding: 50% test exact match on one 2-core machine, 6%
-# on another without AVX2 instructions (same code, seed and packages). With two layers, as
+# on another (same code, seed and packages, a slower CPU model). With two layers, as
 # in the depth study above, the take-off comes earlier (epoch 4 in the reference run) and the
 # reader reaches 68% on unseen handwriting (88% validation exact match on training
 # handwriting: without redrawing and augmenting, the memorising gap is back); that is why
