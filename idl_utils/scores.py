@@ -13,8 +13,9 @@ The matrix square root is computed through symmetric eigen-decompositions, which
 construction (no complex "1989424.07 - 0.003j" results), and tiny negative eigenvalues from
 rounding are clamped to 0.
 
-Feature extractors: :func:`inception_extractor` (Keras' InceptionV3 with ImageNet weights,
-the standard, when the weights can be had) or, offline, :func:`classifier_extractor`: a small
+Feature extractors: the standard FID network (:mod:`idl_utils.fid_inception`, weights from the
+package registry), :func:`inception_extractor` (Keras' InceptionV3 with ImageNet weights, when
+they can be downloaded; not the network papers use) or :func:`classifier_extractor`: a small
 CNN trained on the real images to predict a label that exists in the data, whose penultimate
 layer gives the features. :func:`get_feature_extractor` picks one and says which, loudly.
 Scores from different extractors are not comparable with each other or with published FIDs.
@@ -238,24 +239,37 @@ def classifier_extractor(images: np.ndarray, labels: np.ndarray, label_name: str
 
 def get_feature_extractor(images: np.ndarray, labels: np.ndarray | None, label_name: str, *,
                           prefer: str = "inception", epochs: int = 8, seed: int = 0) -> FeatureExtractor:
-    """InceptionV3 when ``prefer="inception"`` and its weights can be had; otherwise -- loudly --
-    the classifier trained on the real images (needs ``labels``)."""
-    if prefer not in ("inception", "classifier"):
-        raise ValueError(f"prefer must be 'inception' or 'classifier', got {prefer!r}")
-    if prefer == "inception":
+    """The feature extractor for FID/KID, chosen by ``prefer`` and said out loud:
+
+    * ``"fid-inception"``: the standard FID network (:mod:`idl_utils.fid_inception`; its weights
+      come from the package registry, so this works without other internet access). Scores are
+      comparable with published FIDs computed on the same number of images;
+    * ``"inception"``: Keras' InceptionV3 with ImageNet weights (downloaded from Google storage);
+    * ``"classifier"``: a CNN trained here on the real images to predict ``labels``.
+
+    When the preferred network cannot be had, a banner says why and the classifier is used."""
+    choices = ("fid-inception", "inception", "classifier")
+    if prefer not in choices:
+        raise ValueError(f"prefer must be one of {choices}, got {prefer!r}")
+    if prefer != "classifier":
         try:
-            extractor = inception_extractor()
+            if prefer == "fid-inception":
+                from .fid_inception import fid_inception_extractor
+
+                extractor = fid_inception_extractor()
+            else:
+                extractor = inception_extractor()
             record_source("fid_features", extractor.name)
             return extractor
         except RuntimeError as exc:
             reason = str(exc)
-        announce("FID/KID: InceptionV3 ImageNet weights unavailable -> using a SUBSTITUTE extractor.\n"
+        announce(f"FID/KID: the {prefer!r} network is unavailable -> using a SUBSTITUTE extractor.\n"
                  f"Why: {reason}.\n"
                  f"Features: a small CNN trained here on the real images to predict '{label_name}'.\n"
                  "Scores are comparable between models in this run, NOT with published FID values.")
     if labels is None:
         raise ValueError("the substitute feature extractor needs labels for the real images "
-                         "(e.g. OpenMoji's Unicode block); or connect to the internet for InceptionV3")
+                         "(e.g. OpenMoji's Unicode block); or use prefer='fid-inception'")
     extractor = classifier_extractor(images, labels, label_name, epochs=epochs, seed=seed)
     record_source("fid_features", extractor.name, substitute_for="InceptionV3")
     return extractor
