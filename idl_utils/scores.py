@@ -105,13 +105,29 @@ def kernel_distance(features_a: np.ndarray, features_b: np.ndarray, *, n_subsets
     return float(np.mean(values)), float(np.std(values))
 
 
+def _feature_scores(fa: np.ndarray, fb: np.ndarray, name: str, seed: int) -> dict[str, Any]:
+    # subsets of at most half of each set, so that they differ and the std measures sampling noise
+    subset = max(2, min(1000, len(fa) // 2, len(fb) // 2))
+    kid, kid_std = kernel_distance(fa, fb, seed=seed, subset_size=subset)
+    return {"fid": frechet_distance(fa, fb), "kid": kid, "kid_std": kid_std,
+            "features": name, "n_real": len(fa), "n_generated": len(fb)}
+
+
 def image_scores(real: np.ndarray, generated: np.ndarray, extractor: FeatureExtractor, *,
                  seed: int = 0) -> dict[str, Any]:
-    """FID and KID of ``generated`` against ``real`` images, labelled with the extractor."""
-    fa, fb = extractor(real), extractor(generated)
-    kid, kid_std = kernel_distance(fa, fb, seed=seed, subset_size=min(1000, len(fa), len(fb)))
-    return {"fid": frechet_distance(fa, fb), "kid": kid, "kid_std": kid_std,
-            "features": extractor.name, "n_real": len(real), "n_generated": len(generated)}
+    """FID and KID of ``generated`` against ``real`` images, labelled with the extractor. KID is
+    averaged over random subsets of half of each set (at most 1,000 images); its ``kid_std``
+    over those subsets is what :func:`kid_verdict` compares gaps with."""
+    return _feature_scores(extractor(real), extractor(generated), extractor.name, seed)
+
+
+def score_sets(real: np.ndarray, sets: dict[str, np.ndarray], extractor: FeatureExtractor, *,
+               seed: int = 0) -> dict[str, dict[str, Any]]:
+    """:func:`image_scores` of every image set in ``sets`` (name -> images) against ``real``,
+    with the real images' features computed once (it matters for an expensive extractor)."""
+    real_features = extractor(real)
+    return {name: _feature_scores(real_features, extractor(images), extractor.name, seed)
+            for name, images in sets.items()}
 
 
 def kid_verdict(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("a", "b")) -> str:

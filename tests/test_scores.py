@@ -10,6 +10,7 @@ from idl_utils.scores import (
     image_scores,
     kernel_distance,
     kid_verdict,
+    score_sets,
 )
 
 
@@ -59,6 +60,23 @@ def test_image_scores_with_a_toy_extractor():
     assert s_dark["features"] == "channel means"
     with pytest.raises(ValueError, match=r"\(n, h, w, 3\)"):
         extractor(real[..., 0])
+
+
+def test_score_sets_reads_the_real_images_once_and_matches_image_scores():
+    calls = []
+
+    def means(x):
+        calls.append(len(x))
+        return x.reshape(len(x), -1, 3).mean(1)
+
+    extractor = FeatureExtractor("channel means", means, 3)
+    rng = np.random.default_rng(0)
+    real, other = rng.random((64, 8, 8, 3)).astype("float32"), rng.random((48, 8, 8, 3)).astype("float32")
+    table = score_sets(real, {"dark": real * 0.5, "other": other}, extractor, seed=3)
+    assert calls == [64, 64, 48]                                  # real once, then each set
+    assert table["dark"] == image_scores(real, real * 0.5, extractor, seed=3)
+    assert table["other"]["n_generated"] == 48 and table["other"]["fid"] < table["dark"]["fid"]
+    assert table["other"]["kid_std"] > 0                          # subsets differ: the std is real noise
 
 
 def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch):
