@@ -73,8 +73,15 @@ def load_or_train(
         model.save_weights(tmp / "model.weights.h5")
         atomic_write_json(tmp / "info.json", info)
         if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            # another process (a parallel test worker) saved the same model meanwhile: the same
+            # configuration and seed give the same weights, so keep its copy
+            if not (folder / "model.weights.h5").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

