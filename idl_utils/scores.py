@@ -121,12 +121,38 @@ def image_scores(real: np.ndarray, generated: np.ndarray, extractor: FeatureExtr
     return _feature_scores(extractor(real), extractor(generated), extractor.name, seed)
 
 
+def cached_features(extractor: FeatureExtractor, images: np.ndarray) -> np.ndarray:
+    """``extractor(images)``, stored in the model cache (``features/<hash>.npy``) under a hash of
+    the extractor's name and the images' exact bytes, so that re-running a notebook does not
+    push the same images through an expensive network again. Only for extractors whose weights
+    are fixed by their name (such as the standard FID network); ``IDL_RETRAIN=1`` recomputes."""
+    import hashlib
+    import io
+
+    from .cache import RETRAIN_ENV
+    from .config import cache_dir
+    from .results import atomic_write_bytes
+
+    images = np.ascontiguousarray(images, dtype="float32")
+    digest = hashlib.sha256(f"{extractor.name}|{images.shape}|".encode() + images.tobytes()).hexdigest()[:20]
+    path = cache_dir() / "features" / f"{digest}.npy"
+    if path.exists() and os.environ.get(RETRAIN_ENV, "") not in {"1", "true"}:
+        return np.load(path)
+    features = extractor(images)
+    buffer = io.BytesIO()
+    np.save(buffer, features)
+    atomic_write_bytes(path, buffer.getvalue())
+    return features
+
+
 def score_sets(real: np.ndarray, sets: dict[str, np.ndarray], extractor: FeatureExtractor, *,
-               seed: int = 0) -> dict[str, dict[str, Any]]:
+               seed: int = 0, cache: bool = False) -> dict[str, dict[str, Any]]:
     """:func:`image_scores` of every image set in ``sets`` (name -> images) against ``real``,
-    with the real images' features computed once (it matters for an expensive extractor)."""
-    real_features = extractor(real)
-    return {name: _feature_scores(real_features, extractor(images), extractor.name, seed)
+    with the real images' features computed once (it matters for an expensive extractor).
+    ``cache=True`` keeps every set's features (see :func:`cached_features`)."""
+    features = (lambda images: cached_features(extractor, images)) if cache else extractor
+    real_features = features(real)
+    return {name: _feature_scores(real_features, features(images), extractor.name, seed)
             for name, images in sets.items()}
 
 

@@ -95,8 +95,9 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 # images**, set `SOURCE` to a folder (searched recursively for PNG/JPEG/WebP/BMP/GIF) or to a
 # tensorflow-datasets name such as `"tfds:tf_flowers"` (needs a network once).
 #
-# The full profile trains at **32x32** so that everything, including the course comparison,
-# fits in about 10 minutes on two CPU cores. At 64x64 every epoch costs 2-4x more (measured
+# The full profile trains at **32x32** so that everything, including the course comparison and
+# the standard FID network, runs in about 15-45 minutes on two CPU cores, depending on the
+# machine (the README lists measured times). At 64x64 every epoch costs 2-4x more (measured
 # here: the kit's VAE ~19 s, its GAN ~29 s per epoch over the 4,495 emoji), so on a CPU expect
 # about an hour; on a GPU (Colab) set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works).
 
@@ -118,14 +119,16 @@ AE_BATCH, AE_LR = 64, 1e-3
 GAN_BATCH, GAN_LR = 32, 2e-4      # small batches: more updates per epoch help the GAN most
 COMPARE_COURSE = True             # also train the course's builders (same data, same budget)
 COMPARE_EPOCHS = P.choose(smoke=1, default=5, full=8)  # the equal budget (epochs) of that comparison
-# section 5 also compares the kit after twice the epochs (about the course's training time for
-# the VAE); the kit's runs keep their weights after both numbers of epochs
-SNAPSHOTS = sorted({COMPARE_EPOCHS, min(2 * COMPARE_EPOCHS, VAE_EPOCHS, GAN_EPOCHS)})
+# section 5 also compares the kit after the epochs that take as long as the course's
+# COMPARE_EPOCHS (measured on a CPU: a kit VAE epoch costs about 1/2 of a course VAE epoch, a kit
+# GAN epoch about 2/3 of a course GAN epoch); the kit's runs keep their weights after both
+EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS), "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
+SNAPSHOTS = {kind: sorted({COMPARE_EPOCHS, e}) for kind, e in EQUAL_TIME_EPOCHS.items()}
 FID_FEATURES = "inception"        # "inception" (falls back, loudly, when offline) or "classifier"
 FEATURE_EPOCHS = P.choose(smoke=1, default=8, full=10)
 N_SCORE = P.choose(smoke=128, default=1000, full=2000)  # images per set for FID/KID
 STANDARD_FID = True               # also score the main models with the standard FID network (section 5)
-N_STANDARD = P.choose(smoke=16, default=250, full=500)  # images per set for it (~6 GFLOPs per image)
+N_STANDARD = P.choose(smoke=8, default=250, full=500)  # images per set for it (~6 GFLOPs per image)
 MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # 2-D latent map (t-SNE: ~10 s even for tiny sets)
 
 # %% [markdown]
@@ -214,12 +217,12 @@ save_fig(fig, "gen_cae_reconstructions")
 vae_cfg = {**base_cfg, "latent": AE_LATENT_DIM, "beta": BETA, "width": WIDTH, "epochs": VAE_EPOCHS, "batch": AE_BATCH, "lr": AE_LR}
 # WeightSnapshots keeps the weights after the SNAPSHOTS epochs too: section 5 compares them with
 # the course's builders trained for COMPARE_EPOCHS, without training the kit's VAE again
-vae_kit_cfg = {**vae_cfg, "snapshots": SNAPSHOTS}
+vae_kit_cfg = {**vae_cfg, "snapshots": SNAPSHOTS["VAE"]}
 vae, vae_info = load_or_train(
     "gen_vae_kit", vae_kit_cfg,
     build=lambda: fresh(VAE, latent_dim=AE_LATENT_DIM, beta=BETA, width=WIDTH, seed=SEED),
     train=lambda m: train_generative(m, x, epochs=VAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED,
-                                     callbacks=[WeightSnapshots(SNAPSHOTS, cache_path("gen_vae_kit", vae_kit_cfg, "snapshots"))]),
+                                     callbacks=[WeightSnapshots(SNAPSHOTS["VAE"], cache_path("gen_vae_kit", vae_kit_cfg, "snapshots"))]),
 )
 print(f"VAE: {vae_info['seconds_per_epoch']:.1f} s per epoch")
 
@@ -247,14 +250,14 @@ save_fig(plot_image_grid(vae_samples, 12, "VAE: decoded random codes z ~ N(0, I)
 
 # %%
 gan_cfg = {**base_cfg, "latent": GAN_LATENT_DIM, "width": GAN_WIDTH, "epochs": GAN_EPOCHS, "batch": GAN_BATCH, "lr": GAN_LR}
-gan_kit_cfg = {**gan_cfg, "snapshots": SNAPSHOTS}
+gan_kit_cfg = {**gan_cfg, "snapshots": SNAPSHOTS["GAN"]}
 progress_dir = cache_path("gen_gan_kit", gan_kit_cfg, "progress")
 monitor = GANMonitor(sample_latent(16, GAN_LATENT_DIM, seed=SEED), progress_dir, ncols=8)
 gan, gan_info = load_or_train(
     "gen_gan_kit", gan_kit_cfg,
     build=lambda: fresh(GAN, latent_dim=GAN_LATENT_DIM, width=GAN_WIDTH, seed=SEED),
     train=lambda m: train_generative(m, x, epochs=GAN_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED,
-                                     callbacks=[monitor, WeightSnapshots(SNAPSHOTS, cache_path("gen_gan_kit", gan_kit_cfg, "snapshots"))]),
+                                     callbacks=[monitor, WeightSnapshots(SNAPSHOTS["GAN"], cache_path("gen_gan_kit", gan_kit_cfg, "snapshots"))]),
 )
 print(f"GAN: {gan_info['seconds_per_epoch']:.1f} s per epoch")
 
@@ -398,12 +401,12 @@ scores = {"real vs real (floor)": image_scores(real_a, real_b, extractor, seed=S
 #
 # * **the same number of epochs**: the kit's models *after `COMPARE_EPOCHS` epochs* -- weights
 #   that `WeightSnapshots` saved on the way, so nothing is trained twice;
-# * **twice the epochs**: the kit's models after `2 * COMPARE_EPOCHS` epochs. A kit VAE epoch
-#   costs about half a course VAE epoch on a CPU, so for the VAE this is the *same training
-#   time*. The kit's wider GAN (below) costs about two thirds of a course GAN epoch, so its row
-#   took about 1.3x the course's time. The columns `kit seconds` and `course seconds` give the
-#   measured times on your machine. (A fixed number of epochs, not a stopwatch, keeps the numbers
-#   reproducible.)
+# * **the same training time**: the kit's models after `EQUAL_TIME_EPOCHS` epochs. A kit VAE
+#   epoch costs about half a course VAE epoch on a CPU, so the VAE gets twice the epochs; the
+#   kit's wider GAN (below) costs about two thirds of a course GAN epoch, so it gets 1.5x. The
+#   columns `kit seconds` and `course seconds` give the measured times on your machine. (A fixed
+#   number of epochs, not a stopwatch, keeps the numbers reproducible; the seconds show how close
+#   to equal the times came.)
 #
 # The kit's GAN uses `GAN_WIDTH = 48` filters in its first layer where the autoencoders use
 # `WIDTH = 32`. At 32 the kit's GAN was *twice* as fast per epoch as the course's but lost to it
@@ -417,7 +420,7 @@ if COMPARE_COURSE:
     for kind, model_cls, name, cfg, info, kwargs in (
             ("VAE", VAE, "gen_vae_kit", vae_kit_cfg, vae_info, {"latent_dim": AE_LATENT_DIM, "beta": BETA, "width": WIDTH}),
             ("GAN", GAN, "gen_gan_kit", gan_kit_cfg, gan_info, {"latent_dim": GAN_LATENT_DIM, "width": GAN_WIDTH})):
-        for epochs in SNAPSHOTS:
+        for epochs in SNAPSHOTS[kind]:
             early = load_snapshot(fresh(model_cls, seed=SEED, **kwargs), cache_path(name, cfg, "snapshots"), epochs)
             label = f"{epochs} epochs"
             models[f"{kind} (kit, {label})"] = (early, {**info, "epochs": epochs,
@@ -456,7 +459,7 @@ comparison = []
 if COMPARE_COURSE:
     for kind in ("VAE", "GAN"):
         course = scores[f"{kind} (course, {budget})"]
-        for label in [f"{e} epochs" for e in SNAPSHOTS]:
+        for label in [f"{e} epochs" for e in SNAPSHOTS[kind]]:
             kit = scores[f"{kind} (kit, {label})"]
             comparison.append({"model": kind, "kit": label, "course": budget, "FID kit": kit["fid"], "FID course": course["fid"],
                                "KID kit": kit["kid"], "KID course": course["kid"],
@@ -479,7 +482,7 @@ if COMPARE_COURSE:
 # needed). These scores use the same network as published FIDs. They are still not comparable
 # with a paper's numbers: those use 50,000 images at 64x64 and up, and FID rises as the number of
 # images falls. Each image costs about 6 GFLOPs at 299x299, so on a CPU we score `N_STANDARD`
-# images per set and only the rows the conclusions rest on. At this size FID is biased upwards
+# images per set, and only the kit's final models and the comparison's rows. At this size FID is biased upwards
 # (compare only rows with the same number of images); KID is unbiased, so lean on KID.
 
 # %%
@@ -488,18 +491,34 @@ if STANDARD_FID:
     from idl_utils.fid_inception import fid_inception_extractor
 
     fid_network = fid_inception_extractor()
-    picked = [name for name in models if name in ("VAE (kit)", "GAN (kit)") or name.endswith(f"{COMPARE_EPOCHS} epochs)")]
+    picked = list(models)   # the kit's final models and every row of the course comparison
     sets = {"real vs real (floor)": real_b[:N_STANDARD],
             **{name: generate(models[name][0], N_STANDARD, seed=SEED + 7) for name in picked}}
-    standard_scores = score_sets(real_a[:N_STANDARD], sets, fid_network, seed=SEED)
+    standard_scores = score_sets(real_a[:N_STANDARD], sets, fid_network, seed=SEED, cache=True)
     display(Markdown(f"FID/KID with the **{fid_network.name}**, {N_STANDARD} images per set\n\n" + markdown_table(
         [{"model": n, "FID": s["fid"], "KID": s["kid"], "KID std": s["kid_std"]} for n, s in standard_scores.items()],
         floatfmt=".4g")))
-    if COMPARE_COURSE:
-        for kind in ("VAE", "GAN"):
-            kit, course = standard_scores[f"{kind} (kit, {budget})"], standard_scores[f"{kind} (course, {budget})"]
-            print(f"{kind}, {budget} each: FID kit {kit['fid']:.1f} vs course {course['fid']:.1f};",
-                  f"KID verdict: {kid_verdict(kit, course, ('kit', 'course'))}")
+
+# %% [markdown]
+# **Both feature spaces side by side.** Each row pits the kit at one budget against the course at
+# `COMPARE_EPOCHS`. Where the two feature spaces agree, the conclusion is solid; where they
+# disagree, say so in your report.
+
+# %%
+verdicts = []
+if COMPARE_COURSE:
+    for row in comparison:
+        kit_name, course_name = f"{row['model']} (kit, {row['kit']})", f"{row['model']} (course, {budget})"
+        verdict = {"model": row["model"], "kit": row["kit"], "course": budget,
+                   "kit seconds": row["kit seconds"], "course seconds": row["course seconds"],
+                   "substitute features: FID": "kit better" if row["FID kit"] < row["FID course"] else "course better",
+                   "substitute features: KID": row["KID verdict"]}
+        if standard_scores:
+            kit, course = standard_scores[kit_name], standard_scores[course_name]
+            verdict["standard network: FID"] = "kit better" if kit["fid"] < course["fid"] else "course better"
+            verdict["standard network: KID"] = kid_verdict(kit, course, ("kit", "course"))
+        verdicts.append(verdict)
+    display(Markdown("Which builders score better (lower)?\n\n" + markdown_table(verdicts)))
 
 # %% [markdown]
 # ## 6 · What to take away (for your report)
@@ -515,15 +534,18 @@ if STANDARD_FID:
 #   training is a balancing act (watch the losses and the progress grid), and samples can be
 #   less diverse than the data (mode collapse -- compare the course GAN's row above).
 # * **Builders matter**: the kit's networks (width growing with depth, batch normalisation,
-#   LeakyReLU) cost half (VAE) to two thirds (GAN) as much per epoch as the course's 128-filter
-#   stacks. In the reference run the kit's VAE scored better on both FID and KID after 8 epochs
-#   and after 16 (which took as long as the course's 8). The kit's GAN scored better on FID after
-#   8 epochs, with KID a tie (the wide course GAN learns fast early), and better on both after 16
-#   (FID 16 vs 44), which took about 1.3x the course's time. At width 32 it had *lost* on KID
-#   after 8 epochs: how wide the discriminator is matters more than anything else here. Say
-#   which budget and which features you compare with -- the conclusion can flip.
+#   LeakyReLU) cost about half (VAE) to two thirds (GAN) as much per epoch as the course's
+#   128-filter stacks. The verdict table in section 5 says, per budget and per feature space,
+#   which builders won in *your* run (the reference run's tables are in `reports/RESULTS.md`).
+#   In every run we made, the kit's VAE won at both budgets in both feature spaces. The GAN at
+#   equal epochs is the close call: the wide course GAN learns fast early, and at width 32 the
+#   kit's GAN *lost* on KID after 8 epochs -- how wide the discriminator is matters more than
+#   anything else here. Say which budget and which features you compare with: the conclusion
+#   can flip.
 # * **Scores**: FID/KID measure distribution distance in a feature space; state which features
-#   (InceptionV3 or the substitute) and how many images, and compare only like with like.
+#   (the standard FID network, Keras' InceptionV3 or the substitute) and how many images, and
+#   compare only like with like. The substitute's numbers are not comparable with any paper's;
+#   the standard network's are computed the papers' way, but on 500 images instead of 50,000.
 
 # %%
 timings = {name: {"epochs": info["epochs"], "train_seconds": round(info["seconds"], 1),
@@ -532,8 +554,10 @@ save_table(score_rows, "01_scores", title=f"Generative models: FID/KID ({extract
            floatfmt=".4g")
 save_table([{"model": k, **v} for k, v in timings.items()], "01_timings", title="Generative models: training time")
 if comparison:
-    save_table(comparison, "01_course_vs_kit", title="Course vs kit builders at equal epochs, and the kit at twice the epochs (see the seconds)",
+    save_table(comparison, "01_course_vs_kit", title="Course vs kit builders at equal epochs and at (about) equal training time (see the seconds)",
                floatfmt=".4g")
+if verdicts:
+    save_table(verdicts, "01_verdicts", title="Which builders score better, in both feature spaces")
 if standard_scores:
     save_table([{"model": n, "FID": s["fid"], "KID": s["kid"], "KID std": s["kid_std"], "images": s["n_generated"]}
                 for n, s in standard_scores.items()], "01_standard_fid",
@@ -546,6 +570,7 @@ record_results(NOTEBOOK, {
                      for name, s in standard_scores.items()},
     "final_losses": {name: {k: v[-1] for k, v in info["history"].items()} for name, info in infos.items()},
     "course_vs_kit": comparison,
+    "verdicts": verdicts,
     "copy_check": copy_check,
     "cae_median_mse": float(np.median(errors)),
     "timings": timings,

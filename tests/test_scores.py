@@ -79,6 +79,31 @@ def test_score_sets_reads_the_real_images_once_and_matches_image_scores():
     assert table["other"]["kid_std"] > 0                          # subsets differ: the std is real noise
 
 
+def test_score_sets_can_keep_features_and_reuses_them_only_for_the_same_images(tmp_path, monkeypatch):
+    monkeypatch.setenv("IDL_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def means(x):
+        calls.append(len(x))
+        return x.reshape(len(x), -1, 3).mean(1)
+
+    extractor = FeatureExtractor("channel means", means, 3)
+    rng = np.random.default_rng(1)
+    real, other = rng.random((32, 8, 8, 3)).astype("float32"), rng.random((24, 8, 8, 3)).astype("float32")
+    first = score_sets(real, {"other": other}, extractor, seed=3, cache=True)
+    assert calls == [32, 24] and len(list((tmp_path / "features").glob("*.npy"))) == 2
+    again = score_sets(real, {"other": other}, extractor, seed=3, cache=True)
+    assert calls == [32, 24] and again == first                   # nothing recomputed, same scores
+    changed = other.copy()
+    changed[0, 0, 0, 0] += 0.25                                   # one value differs: a new key
+    score_sets(real, {"other": changed}, extractor, seed=3, cache=True)
+    assert calls == [32, 24, 24]
+    monkeypatch.setenv("IDL_RETRAIN", "1")                        # asked to recompute: it does
+    score_sets(real, {"other": other}, extractor, seed=3, cache=True)
+    assert calls == [32, 24, 24, 32, 24]
+    assert first == score_sets(real, {"other": other}, extractor, seed=3)
+
+
 def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch):
     monkeypatch.setenv("IDL_OFFLINE", "1")
     rng = np.random.default_rng(0)
