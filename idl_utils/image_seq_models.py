@@ -27,7 +27,14 @@ import numpy as np
 from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
 from .judge import read_glyphs, read_text
 from .queries import VOCAB, QuerySet, encode_text, text_to_indices
-from .seq_models import ExactMatchCheckpoint, QueryBatches, Representation, TrainConfig, train_seq_model
+from .seq_models import (
+    STEPS_PER_EXECUTION,
+    ExactMatchCheckpoint,
+    QueryBatches,
+    Representation,
+    TrainConfig,
+    train_seq_model,
+)
 
 LOSSES = ("mse", "binary_crossentropy")
 
@@ -218,7 +225,8 @@ class AnswerImages:
 
 def train_text_to_image(model: keras.Model, rep: AnswerImages, train: QuerySet, val: QuerySet,
                         cfg: TrainConfig, *, loss: str = "binary_crossentropy",
-                        char_loss_weight: float = 1.0, seed: int = 0) -> dict[str, Any]:
+                        char_loss_weight: float = 1.0, seed: int = 0,
+                        steps_per_execution: int = STEPS_PER_EXECUTION) -> dict[str, Any]:
     """Fit a text-to-image model with pixel ``loss`` (``'mse'`` or ``'binary_crossentropy'``)
     plus ``char_loss_weight`` x the auxiliary character cross-entropy,
     keeping the epoch whose generated validation answers the judge reads best (exact match).
@@ -228,7 +236,8 @@ def train_text_to_image(model: keras.Model, rep: AnswerImages, train: QuerySet, 
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=[loss, "categorical_crossentropy"], loss_weights=[1.0, char_loss_weight])
+                  loss=[loss, "categorical_crossentropy"], loss_weights=[1.0, char_loss_weight],
+                  steps_per_execution=steps_per_execution)
     checkpoint = ExactMatchCheckpoint(rep, val, patience=cfg.patience, max_seconds=cfg.max_seconds,
                                       batch_size=512)
     if cfg.streaming:

