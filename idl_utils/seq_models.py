@@ -354,8 +354,9 @@ def kit_recipe(digits: int = 2, n_train: int = 10_000, *, encoder_layers: int = 
 
 
 # Batches run per compiled call (Keras' ``steps_per_execution``). A small LSTM step is short,
-# so Python's per-step overhead counts: with 10, the kit's 2-digit model at batch 32 trained
-# 1.6-2.5x faster per epoch on a 2-core CPU, with the same numbers (tested).
+# so Python's per-step overhead counts: with 10, notebook 02's kit models trained 2-16% faster
+# on a slow 2-core CPU (more when the CPU is shared), with the same numbers (tested, and every
+# accuracy in 02's full run came out identical).
 STEPS_PER_EXECUTION = 10
 
 

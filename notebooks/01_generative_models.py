@@ -96,8 +96,8 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 # tensorflow-datasets name such as `"tfds:tf_flowers"` (needs a network once).
 #
 # The full profile trains at **32x32** so that everything, including the course comparison and
-# the standard FID network, runs in about 15-45 minutes on two CPU cores, depending on the
-# machine (the README lists measured times). At 64x64 every epoch costs 2-4x more (measured
+# the standard FID network, takes between about 15 minutes and an hour on two CPU cores,
+# depending on the machine (the README lists measured times). At 64x64 every epoch costs 2-4x more (measured
 # here: the kit's VAE ~19 s, its GAN ~29 s per epoch over the 4,495 emoji), so on a CPU expect
 # about an hour; on a GPU (Colab) set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works).
 
