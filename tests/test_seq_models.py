@@ -114,9 +114,12 @@ def test_several_steps_per_execution_train_exactly_like_one(streaming):
     def run(steps: int):
         set_seed(0)
         model = build_kit_model(2, units=16, dropout=0.3)
-        cfg = TrainConfig(epochs=2, batch_size=64, learning_rate=5e-3, verbose=0, streaming=streaming, keep="last")
-        info = train_seq_model(model, AlignedReversed(), sp.train, sp.val, cfg, seed=0, steps_per_execution=steps)
-        return info["history"], model.predict(AlignedReversed().encode_inputs(sp.test.subset(np.arange(64))), verbose=0)
+        cfg = TrainConfig(epochs=2, batch_size=64, learning_rate=5e-3, verbose=0, streaming=streaming,
+                          keep="last")
+        info = train_seq_model(model, AlignedReversed(), sp.train, sp.val, cfg, seed=0,
+                               steps_per_execution=steps)
+        test_inputs = AlignedReversed().encode_inputs(sp.test.subset(np.arange(64)))
+        return info["history"], model.predict(test_inputs, verbose=0)
 
     (hist_1, out_1), (hist_3, out_3) = run(1), run(3)
     assert len(sp.train) // 64 + 1 == 29
