@@ -62,14 +62,19 @@ def test_image_scores_with_a_toy_extractor():
         extractor(real[..., 0])
 
 
-def test_score_sets_reads_the_real_images_once_and_matches_image_scores():
-    calls = []
+def _counting_means() -> tuple[FeatureExtractor, list[int]]:
+    """A real (tiny) extractor: per-channel means, recording how many images each call saw."""
+    calls: list[int] = []
 
     def means(x):
         calls.append(len(x))
         return x.reshape(len(x), -1, 3).mean(1)
 
-    extractor = FeatureExtractor("channel means", means, 3)
+    return FeatureExtractor("channel means", means, 3), calls
+
+
+def test_score_sets_reads_the_real_images_once_and_matches_image_scores():
+    extractor, calls = _counting_means()
     rng = np.random.default_rng(0)
     real, other = rng.random((64, 8, 8, 3)).astype("float32"), rng.random((48, 8, 8, 3)).astype("float32")
     table = score_sets(real, {"dark": real * 0.5, "other": other}, extractor, seed=3)
@@ -81,13 +86,7 @@ def test_score_sets_reads_the_real_images_once_and_matches_image_scores():
 
 def test_score_sets_can_keep_features_and_reuses_them_only_for_the_same_images(tmp_path, monkeypatch):
     monkeypatch.setenv("IDL_CACHE_DIR", str(tmp_path))
-    calls = []
-
-    def means(x):
-        calls.append(len(x))
-        return x.reshape(len(x), -1, 3).mean(1)
-
-    extractor = FeatureExtractor("channel means", means, 3)
+    extractor, calls = _counting_means()
     rng = np.random.default_rng(1)
     real, other = rng.random((32, 8, 8, 3)).astype("float32"), rng.random((24, 8, 8, 3)).astype("float32")
     first = score_sets(real, {"other": other}, extractor, seed=3, cache=True)
