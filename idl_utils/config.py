@@ -30,6 +30,11 @@ CACHE_DIR_ENV = "IDL_CACHE_DIR"
 PROFILES = ("smoke", "default", "full")
 DEFAULT_PROFILE = "default"
 DEFAULT_SEED = 42
+# Batches per compiled call in every training loop (Keras' ``steps_per_execution``): it saves
+# Python's per-step overhead, which matters for the kit's small models on a slow CPU, and gives
+# the same numbers (tested). Measured on a slow 2-core CPU: the kit's GAN 17% faster per step,
+# notebook 02's kit models 2-16% faster, its streamed 3-digit models 1.4-1.7x faster.
+STEPS_PER_EXECUTION = 10
 
 #: The repository root when the kit is used from a checkout (``pip install -e .``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

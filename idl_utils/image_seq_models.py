@@ -24,11 +24,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from .config import STEPS_PER_EXECUTION
 from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
 from .judge import read_glyphs, read_text
 from .queries import VOCAB, QuerySet, encode_text, text_to_indices
 from .seq_models import (
-    STEPS_PER_EXECUTION,
     ExactMatchCheckpoint,
     QueryBatches,
     Representation,

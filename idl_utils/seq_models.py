@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
+from .config import STEPS_PER_EXECUTION
 from .queries import VOCAB, QuerySet, decode_text, encode_text, exact_match, text_to_indices
 
 _EYE = np.eye(len(VOCAB), dtype=np.float32)
@@ -351,13 +352,6 @@ def kit_recipe(digits: int = 2, n_train: int = 10_000, *, encoder_layers: int = 
                     max_seconds=max_seconds, streaming=digits == 3, keep="last"),
         digits,
     )
-
-
-# Batches run per compiled call (Keras' ``steps_per_execution``). A small LSTM step is short,
-# so Python's per-step overhead counts: with 10, notebook 02's kit models trained 2-16% faster
-# on a slow 2-core CPU (more when the CPU is shared), with the same numbers (tested, and every
-# accuracy in 02's full run came out identical).
-STEPS_PER_EXECUTION = 10
 
 
 def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
