@@ -167,6 +167,39 @@ def kid_verdict(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = (
     return "a tie (within 1 std)"
 
 
+def fid_verdict(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("a", "b")) -> str:
+    """Which of two :func:`image_scores` results has the lower FID. FID comes without a spread
+    here, so this is a plain comparison; lean on :func:`kid_verdict` for close calls."""
+    return f"{names[0]} better" if a["fid"] < b["fid"] else f"{names[1]} better"
+
+
+def comparison_row(model: str, kit_label: str, course_label: str, kit: dict[str, Any],
+                   course: dict[str, Any], kit_seconds: float, course_seconds: float) -> dict[str, Any]:
+    """One row of notebook 01's course-vs-kit table: FID and KID of both models (from
+    :func:`image_scores`), the KID verdict and the training seconds of each."""
+    return {"model": model, "kit": kit_label, "course": course_label,
+            "FID kit": kit["fid"], "FID course": course["fid"],
+            "KID kit": kit["kid"], "KID course": course["kid"],
+            "KID verdict": kid_verdict(kit, course, ("kit", "course")),
+            "kit seconds": round(kit_seconds), "course seconds": round(course_seconds)}
+
+
+def verdict_row(row: dict[str, Any], standard_kit: dict[str, Any] | None = None,
+                standard_course: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Which builders win a :func:`comparison_row`, by FID and by KID, in the features it was
+    scored with and, when given, in the standard FID network's (``standard_kit`` and
+    ``standard_course``: the two models' :func:`score_sets` results there)."""
+    names = ("kit", "course")
+    verdict = {k: row[k] for k in ("model", "kit", "course", "kit seconds", "course seconds")}
+    verdict["substitute features: FID"] = fid_verdict({"fid": row["FID kit"]}, {"fid": row["FID course"]},
+                                                      names)
+    verdict["substitute features: KID"] = row["KID verdict"]
+    if standard_kit is not None and standard_course is not None:
+        verdict["standard network: FID"] = fid_verdict(standard_kit, standard_course, names)
+        verdict["standard network: KID"] = kid_verdict(standard_kit, standard_course, names)
+    return verdict
+
+
 # --------------------------------------------------------------------------- feature extractors
 
 def _weights_reachable() -> bool:

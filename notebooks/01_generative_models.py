@@ -83,7 +83,7 @@ from idl_utils.latent import (
 )
 from idl_utils.notebook import start_notebook
 from idl_utils.results import atomic_write_text, markdown_table, record_results, save_fig, save_table
-from idl_utils.scores import get_feature_extractor, image_scores, kid_verdict, score_sets
+from idl_utils.scores import comparison_row, get_feature_extractor, image_scores, score_sets, verdict_row
 
 NOTEBOOK = "01_generative_models"
 SEED = 42
@@ -455,17 +455,12 @@ display(Markdown(f"FID/KID with **{extractor.name}**, {n_score} images per set (
 # than about one standard deviation is a tie at this sample size.
 
 # %%
-comparison = []
-if COMPARE_COURSE:
-    for kind in ("VAE", "GAN"):
-        course = scores[f"{kind} (course, {budget})"]
-        for label in [f"{e} epochs" for e in SNAPSHOTS[kind]]:
-            kit = scores[f"{kind} (kit, {label})"]
-            comparison.append({"model": kind, "kit": label, "course": budget, "FID kit": kit["fid"], "FID course": course["fid"],
-                               "KID kit": kit["kid"], "KID course": course["kid"],
-                               "KID verdict": kid_verdict(kit, course, ("kit", "course")),
-                               "kit seconds": round(infos[f"{kind} (kit, {label})"]["seconds"]),
-                               "course seconds": round(infos[f"{kind} (course, {budget})"]["seconds"])})
+# every kit snapshot against the course model of its kind: (kind, kit model, course model)
+pairs = [(kind, f"{kind} (kit, {e} epochs)", f"{kind} (course, {budget})")
+         for kind in ("VAE", "GAN") for e in SNAPSHOTS[kind]] if COMPARE_COURSE else []
+comparison = [comparison_row(kind, f"{infos[kit]['epochs']} epochs", budget, scores[kit], scores[course],
+                             infos[kit]["seconds"], infos[course]["seconds"]) for kind, kit, course in pairs]
+if comparison:
     display(Markdown(markdown_table(comparison, floatfmt=".4g")))
 
 # %%
@@ -505,19 +500,9 @@ if STANDARD_FID:
 # disagree, say so in your report.
 
 # %%
-verdicts = []
-if COMPARE_COURSE:
-    for row in comparison:
-        kit_name, course_name = f"{row['model']} (kit, {row['kit']})", f"{row['model']} (course, {budget})"
-        verdict = {"model": row["model"], "kit": row["kit"], "course": budget,
-                   "kit seconds": row["kit seconds"], "course seconds": row["course seconds"],
-                   "substitute features: FID": "kit better" if row["FID kit"] < row["FID course"] else "course better",
-                   "substitute features: KID": row["KID verdict"]}
-        if standard_scores:
-            kit, course = standard_scores[kit_name], standard_scores[course_name]
-            verdict["standard network: FID"] = "kit better" if kit["fid"] < course["fid"] else "course better"
-            verdict["standard network: KID"] = kid_verdict(kit, course, ("kit", "course"))
-        verdicts.append(verdict)
+verdicts = [verdict_row(row, standard_scores.get(kit), standard_scores.get(course))
+            for row, (_, kit, course) in zip(comparison, pairs, strict=True)]
+if verdicts:
     display(Markdown("Which builders score better (lower)?\n\n" + markdown_table(verdicts)))
 
 # %% [markdown]

@@ -5,12 +5,15 @@ import pytest
 
 from idl_utils.scores import (
     FeatureExtractor,
+    comparison_row,
+    fid_verdict,
     frechet_distance,
     get_feature_extractor,
     image_scores,
     kernel_distance,
     kid_verdict,
     score_sets,
+    verdict_row,
 )
 
 
@@ -123,3 +126,23 @@ def test_kid_verdict_calls_gaps_within_one_std_a_tie():
     assert kid_verdict(low, high, ("kit", "course")) == "kit better"
     assert kid_verdict(high, low, ("kit", "course")) == "course better"
     assert kid_verdict(low, {"kid": 5.6, "kid_std": 0.8}) == "a tie (within 1 std)"
+
+
+def test_comparison_and_verdict_rows_say_who_wins_in_each_feature_space():
+    kit, course = {"fid": 40.0, "kid": 2.77, "kid_std": 0.1}, {"fid": 44.0, "kid": 2.76, "kid_std": 0.1}
+    row = comparison_row("GAN", "8 epochs", "8 epochs", kit, course, 381.7, 543.9)
+    assert row["FID kit"] == 40.0 and row["KID course"] == 2.76
+    assert row["KID verdict"] == "a tie (within 1 std)"
+    assert (row["kit seconds"], row["course seconds"]) == (382, 544)
+    # without the standard network: only the substitute features' verdicts
+    verdict = verdict_row(row)
+    assert verdict["substitute features: FID"] == "kit better"
+    assert verdict["substitute features: KID"] == "a tie (within 1 std)"
+    assert "standard network: FID" not in verdict and verdict["kit seconds"] == 382
+    # the standard network may disagree, and then the table says so
+    std_kit = {"fid": 225.0, "kid": 0.216, "kid_std": 0.004}
+    std_course = {"fid": 223.4, "kid": 0.199, "kid_std": 0.002}
+    verdict = verdict_row(row, std_kit, std_course)
+    assert verdict["standard network: FID"] == "course better"
+    assert verdict["standard network: KID"] == "course better"
+    assert fid_verdict(std_course, std_kit, ("course", "kit")) == "course better"
