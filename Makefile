@@ -2,6 +2,7 @@
 #   make test       unit tests + every notebook end to end (smoke profile), < 15 min on 2 cores
 #   make reproduce  every notebook at full scale -> reports/ (figures, tables, results.json)
 #   make export     .py copies of the notebooks + a submission archive in dist/
+#   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,7 +20,7 @@ XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
 
-.PHONY: setup test unit notebooks reproduce export sync lint clean help
+.PHONY: setup test unit notebooks reproduce speed export sync lint clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -46,6 +47,9 @@ notebooks: $(STAMP)
 
 reproduce: $(STAMP)
 	IDL_PROFILE=full $(PY) -m idl_utils.reproduce $(ARGS)
+
+speed: $(STAMP)
+	$(PY) -m idl_utils.speed
 
 export: $(STAMP)
 	$(PY) -m idl_utils.export $(ARGS)

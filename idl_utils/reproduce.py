@@ -8,11 +8,14 @@ the active profile (``full`` from ``make reproduce``), then writes -- atomically
 * ``reports/RESULTS.md``: the tables each notebook saved under ``reports/tables/``, plus
   runtimes and provenance, ready to copy into a report.
 
-Trained models are cached (:mod:`idl_utils.cache`), so an interrupted run resumes where it
-stopped and a second run only re-evaluates. ``results.json`` of two runs on one machine is
-identical except for keys that end in ``seconds`` (see :func:`without_timings`).
+Under the ``full`` profile it first runs the speed probe (:mod:`idl_utils.speed`, under a
+minute), prints how long the run should take on this machine, and records the probe beside
+each notebook's wall time. Trained models are cached (:mod:`idl_utils.cache`), so an
+interrupted run resumes where it stopped and a second run only re-evaluates. ``results.json``
+of two runs on one machine is identical except for measurements of the machine (see
+:func:`without_timings`).
 
-Usage: ``python -m idl_utils.reproduce [--only 02_text_to_text ...] [--no-html]``
+Usage: ``python -m idl_utils.reproduce [--only 02_text_to_text ...] [--no-html] [--no-probe]``
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -88,12 +92,12 @@ def execute_notebook(path: Path, out_dir: Path, *, html: bool = True,
     return seconds
 
 
-MEASUREMENT_SUFFIXES = ("seconds", "memory_gib")
+MEASUREMENT_SUFFIXES = ("seconds", "memory_gib", "_ms")
 
 
 def without_timings(obj: Any) -> Any:
-    """``obj`` without measurements of the machine (keys ending in ``seconds`` or
-    ``memory_gib``): what must be identical between two runs of the same seed on the same
+    """``obj`` without measurements of the machine (keys ending in ``seconds``,
+    ``memory_gib`` or ``_ms``): what must be identical between two runs of the same seed on the same
     machine."""
     if isinstance(obj, dict):
         return {k: without_timings(v) for k, v in obj.items()
@@ -103,14 +107,18 @@ def without_timings(obj: Any) -> Any:
     return obj
 
 
-def collate(runtimes: dict[str, float]) -> dict[str, Any]:
-    """Gather ``reports/results/*.json`` into one results document."""
+def collate(runtimes: dict[str, float], speeds: dict[str, dict[str, float]] | None = None
+            ) -> dict[str, Any]:
+    """Gather ``reports/results/*.json`` into one results document. ``speeds``: the speed
+    probe of the machine that last ran each notebook (:mod:`idl_utils.speed`)."""
     out_dir = reports_dir()
     notebooks: dict[str, Any] = {}
     for path in sorted((out_dir / "results").glob("[!_]*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         if path.stem in runtimes:
             data["wall_seconds"] = round(runtimes[path.stem], 1)
+        if speeds and path.stem in speeds:
+            data["machine_speed"] = speeds[path.stem]
         notebooks[path.stem] = data
     return {
         "profile": get_profile().name,
@@ -128,6 +136,18 @@ def machine_summary(hw: dict[str, Any]) -> str:
     simd_text = f", SIMD {' '.join(simd) if simd else 'unknown'}" if simd is not None else ""
     return (f"{hw.get('processor')}, {hw.get('cpu_count')} cores, {hw.get('memory_gib')} GiB"
             f"{simd_text}, GPU: {', '.join(hw.get('gpus') or []) or 'none'}")
+
+
+def run_speed_probe() -> dict[str, float] | None:
+    """The speed probe, in a child process (so this one never loads TensorFlow); None, with a
+    message, if it fails: a probe must never stop a run."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "idl_utils.speed"], capture_output=True,
+                              text=True, timeout=600, check=True, cwd=PROJECT_ROOT)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        print(f"(speed probe failed, no run-time estimate: {type(exc).__name__})", flush=True)
+        return None
 
 
 def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str:
@@ -154,13 +174,21 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
             if table.stem.startswith(prefix + "_") or table.stem.startswith(name):
                 lines += [table.read_text(encoding="utf-8").rstrip(), ""]
     if runtimes:
-        rows = [{"notebook": k, "wall time (s)": round(v, 1)} for k, v in runtimes.items()]
-        rows.append({"notebook": "total", "wall time (s)": round(sum(runtimes.values()), 1)})
+        rows = []
+        for name, seconds in runtimes.items():
+            speed = results["notebooks"].get(name, {}).get("machine_speed", {})
+            rows.append({"notebook": name, "wall time (s)": round(seconds, 1),
+                         "GAN step (ms)": speed.get("gan_step_ms", ""),
+                         "LSTM step (ms)": speed.get("lstm_step_ms", "")})
+        rows.append({"notebook": "total", "wall time (s)": round(sum(runtimes.values()), 1),
+                     "GAN step (ms)": "", "LSTM step (ms)": ""})
         lines += ["## Runtimes", "",
                   "Wall time of the latest run of each notebook. Models trained in an earlier run "
                   "are loaded from the cache (`data/cache/`), so a re-run is much faster than the "
                   "first; each model's own training time is in the tables above (`train_seconds`, "
-                  "`s/epoch`).", "", markdown_table(rows)]
+                  "`s/epoch`). The step times are the speed probe (`make speed`) of the machine "
+                  "that ran the notebook: a machine with half the step time runs about twice "
+                  "as fast.", "", markdown_table(rows)]
     env = results["environment"]
     lines += ["## Environment", "",
               f"Collated on: {machine_summary(env['hardware'])}.", "",
@@ -172,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="notebook stems to run (default: all)")
     parser.add_argument("--no-html", action="store_true", help="skip HTML renderings")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="skip the speed probe and run-time estimate (full profile only)")
     parser.add_argument("--collate-only", action="store_true",
                         help="run no notebook; rebuild results.json and RESULTS.md from reports/")
     args = parser.parse_args(argv)
@@ -184,9 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     # the notebooks' kernels inherit these, so they write where this run collates from
     os.environ["IDL_REPORTS_DIR"] = str(out_dir)
     runtimes_file = out_dir / "results" / "_runtimes.json"
+    speeds_file = out_dir / "results" / "_speed.json"
     runtimes: dict[str, float] = {}
+    speeds: dict[str, dict[str, float]] = {}
     if runtimes_file.exists():
         runtimes = json.loads(runtimes_file.read_text(encoding="utf-8"))
+    if speeds_file.exists():
+        speeds = json.loads(speeds_file.read_text(encoding="utf-8"))
+    measured = None
+    if paths and profile.name == "full" and not args.no_probe:
+        from .speed import describe
+
+        print("Timing this machine (under a minute) ...", flush=True)
+        measured = run_speed_probe()
+        if measured:
+            print(describe(measured, [p.stem for p in paths]), flush=True)
     failures = []
     for path in paths:
         print(f"\n=== {path.stem}: running ...", flush=True)
@@ -203,9 +245,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         runtimes[path.stem] = seconds
         atomic_write_json(runtimes_file, runtimes)
+        if measured:
+            speeds[path.stem] = measured
+        else:  # an old probe would describe another run's machine
+            speeds.pop(path.stem, None)
+        atomic_write_json(speeds_file, speeds)
         print(f"=== {path.stem}: done in {seconds / 60:.1f} min", flush=True)
     ordered = {k: runtimes[k] for k in sorted(runtimes)}
-    results = collate(ordered)
+    results = collate(ordered, speeds)
     atomic_write_json(out_dir / "results.json", results)
     atomic_write_text(out_dir / "RESULTS.md", results_markdown(results, ordered))
     print("\nSummary (wall time per notebook):")

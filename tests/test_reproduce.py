@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_without_timings_strips_measurements_only():
     data = {"acc": 0.9, "train_seconds": 3.0, "rows": [{"peak_memory_gib": 1.2, "epochs": 4}],
-            "wall_seconds": 9}
-    assert without_timings(data) == {"acc": 0.9, "rows": [{"epochs": 4}]}
+            "wall_seconds": 9, "machine_speed": {"gan_step_ms": 340.0, "lstm_step_ms": 19.0}}
+    assert without_timings(data) == {"acc": 0.9, "rows": [{"epochs": 4}], "machine_speed": {}}
 
 
 def test_notebook_selection():
@@ -55,12 +55,16 @@ def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypa
     record_results("02_text_to_text", {"kit": {"exact_match": 0.99}}, seed=42)
     save_table([{"model": "kit", "exact_match": 0.99}], "02_splits", title="Splits")
     atomic_write_json(tmp_path / "results" / "_runtimes.json", {"02_text_to_text": 60.0})
+    speed = {"gan_step_ms": 340.5, "lstm_step_ms": 19.25}
+    atomic_write_json(tmp_path / "results" / "_speed.json", {"02_text_to_text": speed})
     assert main(["--collate-only"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["notebooks"]["02_text_to_text"]["results"]["kit"]["exact_match"] == 0.99
     assert results["notebooks"]["02_text_to_text"]["wall_seconds"] == 60.0
+    assert results["notebooks"]["02_text_to_text"]["machine_speed"] == speed
     text = (tmp_path / "RESULTS.md").read_text()
-    assert "**Splits**" in text and "| 02_text_to_text | 60 |" in text and "from the cache" in text
+    assert "**Splits**" in text and "| 02_text_to_text | 60 | 340.5 | 19.25 |" in text
+    assert "from the cache" in text and "make speed" in text
     # each notebook names the machine that made its numbers, SIMD extensions included
     from idl_utils.provenance import hardware
 

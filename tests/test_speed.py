@@ -1,0 +1,37 @@
+import pytest
+
+from idl_utils.speed import CALIBRATION, describe, estimate_minutes, probe
+
+
+def test_estimate_on_the_calibration_machine_is_its_own_measurement():
+    estimate = estimate_minutes(CALIBRATION["probe"])
+    assert estimate == {name: minutes for name, (minutes, _) in CALIBRATION["minutes"].items()}
+
+
+def test_estimate_scales_each_notebook_by_its_own_kind_of_step():
+    ref = CALIBRATION["probe"]
+    base = estimate_minutes(ref)
+    slow_gan = estimate_minutes({**ref, "gan_step_ms": 2 * ref["gan_step_ms"]})
+    fast_lstm = estimate_minutes({**ref, "lstm_step_ms": ref["lstm_step_ms"] / 4})
+    assert slow_gan["01_generative_models"] == pytest.approx(2 * base["01_generative_models"], abs=0.1)
+    assert slow_gan["02_text_to_text"] == base["02_text_to_text"]
+    assert fast_lstm["03_image_to_text"] == pytest.approx(base["03_image_to_text"] / 4, abs=0.1)
+    assert fast_lstm["01_generative_models"] == base["01_generative_models"]
+
+
+def test_estimate_needs_both_probes():
+    with pytest.raises(ValueError, match="lstm_step_ms"):
+        estimate_minutes({"gan_step_ms": 100.0})
+
+
+def test_describe_lists_the_chosen_notebooks_and_their_total():
+    text = describe(CALIBRATION["probe"], ["02_text_to_text", "04_text_to_image"])
+    assert "02_text_to_text" in text and "04_text_to_image" in text
+    assert "01_generative_models" not in text and "total" in text
+
+
+def test_probe_times_real_training_steps():
+    measured = probe(gan_steps=10, lstm_steps=10)
+    assert set(measured) == {"gan_step_ms", "lstm_step_ms"}
+    # a GAN step (two networks, forward and backward, batch 32) costs more than an LSTM step
+    assert measured["gan_step_ms"] > measured["lstm_step_ms"] > 0
