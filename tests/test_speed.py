@@ -35,3 +35,24 @@ def test_probe_times_real_training_steps():
     assert set(measured) == {"gan_step_ms", "lstm_step_ms"}
     # a GAN step (two networks, forward and backward, batch 32) costs more than an LSTM step
     assert measured["gan_step_ms"] > measured["lstm_step_ms"] > 0
+
+
+def test_cli_prints_the_estimate_and_ends_with_the_probe_as_json(monkeypatch, capsys):
+    import json
+
+    from idl_utils import speed
+
+    # probe() itself is timed for real above; here only what the command line makes of it
+    monkeypatch.setattr(speed, "probe", lambda: {"gan_step_ms": 640.0, "lstm_step_ms": 34.0})
+    assert speed.main([]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(out[-1]) == {"gan_step_ms": 640.0, "lstm_step_ms": 34.0}
+    assert any("01_generative_models" in line and "98 min" in line for line in out)
+
+
+def test_a_failing_probe_never_stops_reproduce(monkeypatch, capsys):
+    from idl_utils import reproduce
+
+    monkeypatch.setattr(reproduce.sys, "executable", "/bin/false")
+    assert reproduce.run_speed_probe() is None
+    assert "speed probe failed" in capsys.readouterr().out
