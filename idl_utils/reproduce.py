@@ -15,7 +15,16 @@ interrupted run resumes where it stopped and a second run only re-evaluates. ``r
 of two runs on one machine is identical except for measurements of the machine (see
 :func:`without_timings`).
 
-Usage: ``python -m idl_utils.reproduce [--only 02_text_to_text ...] [--no-html] [--no-probe]``
+With ``--jobs 2`` (what ``make reproduce`` uses on a machine without a GPU) two notebooks run
+at once, each in its own process with its own kernel. On two CPU cores this shortens the
+whole run because much of a small model's training step is single-threaded Python that
+leaves the other core idle; each notebook's numbers are the same as when it runs alone (each
+kernel keeps TensorFlow's thread settings and deterministic ops; a test checks it for the
+smoke profile). Per-notebook wall times then include the sharing, and ``results.json``
+records the elapsed time of the whole run beside them.
+
+Usage: ``python -m idl_utils.reproduce [--only 02_text_to_text ...] [--jobs N] [--no-html]
+[--no-probe]``
 """
 
 from __future__ import annotations
@@ -23,8 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -93,6 +105,8 @@ def execute_notebook(path: Path, out_dir: Path, *, html: bool = True,
 
 
 MEASUREMENT_SUFFIXES = ("seconds", "memory_gib", "_ms")
+#: records of how a run was made (parallel jobs, elapsed time), not of what it found
+RUN_RECORD_KEYS = ("last_run",)
 
 
 def without_timings(obj: Any) -> Any:
@@ -101,16 +115,17 @@ def without_timings(obj: Any) -> Any:
     machine."""
     if isinstance(obj, dict):
         return {k: without_timings(v) for k, v in obj.items()
-                if not k.endswith(MEASUREMENT_SUFFIXES)}
+                if not k.endswith(MEASUREMENT_SUFFIXES) and k not in RUN_RECORD_KEYS}
     if isinstance(obj, list):
         return [without_timings(v) for v in obj]
     return obj
 
 
-def collate(runtimes: dict[str, float], speeds: dict[str, dict[str, float]] | None = None
-            ) -> dict[str, Any]:
+def collate(runtimes: dict[str, float], speeds: dict[str, dict[str, float]] | None = None,
+            last_run: dict[str, Any] | None = None) -> dict[str, Any]:
     """Gather ``reports/results/*.json`` into one results document. ``speeds``: the speed
-    probe of the machine that last ran each notebook (:mod:`idl_utils.speed`)."""
+    probe of the machine that last ran each notebook (:mod:`idl_utils.speed`); ``last_run``:
+    how the latest ``make reproduce`` ran (notebooks, parallel jobs, elapsed seconds)."""
     out_dir = reports_dir()
     notebooks: dict[str, Any] = {}
     for path in sorted((out_dir / "results").glob("[!_]*.json")):
@@ -125,6 +140,7 @@ def collate(runtimes: dict[str, float], speeds: dict[str, dict[str, float]] | No
         "notebooks": notebooks,
         "environment": {"versions": package_versions(), "hardware": hardware()},
         "total_wall_seconds": round(sum(runtimes.values()), 1),
+        **({"last_run": last_run} if last_run else {}),
     }
 
 
@@ -189,6 +205,12 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
                   "`s/epoch`). The step times are the speed probe (`make speed`) of the machine "
                   "that ran the notebook: a machine with half the step time runs about twice "
                   "as fast.", "", markdown_table(rows)]
+        last = results.get("last_run")
+        if last and last.get("elapsed_seconds") is not None:
+            at_once = (f", {last['jobs']} at a time (each notebook's wall time above includes "
+                       "sharing the machine)" if last.get("jobs", 1) > 1 else ", one at a time")
+            lines += ["", f"The latest run executed {len(last['notebooks'])} notebook(s)"
+                      f"{at_once}, in {last['elapsed_seconds'] / 60:.1f} min elapsed."]
     env = results["environment"]
     lines += ["## Environment", "",
               f"Collated on: {machine_summary(env['hardware'])}.", "",
@@ -196,25 +218,114 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
     return "\n".join(lines)
 
 
+def default_jobs() -> int:
+    """Notebooks to run at once: 2 on a CPU-only machine with at least 2 cores, else 1 (two
+    kernels would compete for one GPU's memory; one core gains nothing)."""
+    if shutil.which("nvidia-smi") or (os.cpu_count() or 1) < 2:
+        return 1
+    return 2
+
+
+def _run_child(path: Path, out_dir: Path, result_file: Path, *, html: bool) -> int:
+    """``--child``: execute one notebook for a parallel parent and leave its wall seconds in
+    ``result_file``; the parent does all the bookkeeping."""
+    try:
+        seconds = execute_notebook(path, out_dir / "notebooks", html=html)
+    except KeyboardInterrupt as exc:
+        print(f"=== {exc}", file=sys.stderr, flush=True)
+        return 130
+    except Exception as exc:
+        print(f"=== {path.stem}: FAILED: {type(exc).__name__}: {str(exc)[-2000:]}",
+              file=sys.stderr, flush=True)
+        return 1
+    atomic_write_json(result_file, {"seconds": seconds})
+    return 0
+
+
+def run_parallel(paths: list[Path], jobs: int, *, html: bool,
+                 on_done: Any) -> tuple[list[str], bool]:
+    """Run ``paths`` in order, at most ``jobs`` at a time, each in a child process with its
+    own kernel. ``on_done(path, seconds)`` is called in this process as each one finishes.
+    Returns ``(failed stems, interrupted)``; on Ctrl-C or ``kill`` every child is stopped
+    (their kernels with them) and finished notebooks are kept."""
+    pending = list(paths)
+    running: dict[str, tuple[subprocess.Popen, Path, Path]] = {}
+    failures: list[str] = []
+    scratch = Path(tempfile.mkdtemp(prefix="idl-reproduce-"))
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):  # kill -> the same clean stop as Ctrl-C
+        raise KeyboardInterrupt("stopped by a signal (kill)")
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                path = pending.pop(0)
+                result_file = scratch / f"{path.stem}.json"
+                print(f"\n=== {path.stem}: running ({len(running) + 1} of {jobs} at a time) ...",
+                      flush=True)
+                cmd = [sys.executable, "-m", "idl_utils.reproduce", "--child", str(path),
+                       "--result-file", str(result_file)] + ([] if html else ["--no-html"])
+                running[path.stem] = (subprocess.Popen(cmd, cwd=PROJECT_ROOT), path, result_file)
+            time.sleep(0.5)
+            for stem, (proc, path, result_file) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[stem]
+                if proc.returncode == 0 and result_file.exists():
+                    seconds = json.loads(result_file.read_text(encoding="utf-8"))["seconds"]
+                    on_done(path, seconds)
+                elif proc.returncode == 130:
+                    raise KeyboardInterrupt(f"{stem}: stopped by a signal")
+                else:
+                    print(f"=== {stem}: FAILED (exit code {proc.returncode}, see above)",
+                          file=sys.stderr, flush=True)
+                    failures.append(stem)
+        return failures, False
+    except KeyboardInterrupt:
+        for proc, _, _ in running.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # nbclient shuts its kernel down
+        for proc, _, _ in running.values():
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        return failures, True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="notebook stems to run (default: all)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks to run at once (default: 2 on a CPU-only machine with "
+                             "2 or more cores, else 1)")
     parser.add_argument("--no-html", action="store_true", help="skip HTML renderings")
     parser.add_argument("--no-probe", action="store_true",
                         help="skip the speed probe and run-time estimate (full profile only)")
     parser.add_argument("--collate-only", action="store_true",
                         help="run no notebook; rebuild results.json and RESULTS.md from reports/")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     profile = get_profile()
     out_dir = reports_dir()
+    if args.child:
+        return _run_child(args.child, out_dir, args.result_file, html=not args.no_html)
     paths = [] if args.collate_only else notebook_paths(args.only)
-    print(f"Reproducing {len(paths)} notebook(s) with profile '{profile.name}' -> {out_dir}",
-          flush=True)
+    jobs = max(1, min(args.jobs or default_jobs(), len(paths) or 1))
+    print(f"Reproducing {len(paths)} notebook(s) with profile '{profile.name}' -> {out_dir}"
+          + (f", {jobs} at a time" if jobs > 1 else ""), flush=True)
     # the notebooks' kernels inherit these, so they write where this run collates from
     os.environ["IDL_REPORTS_DIR"] = str(out_dir)
     runtimes_file = out_dir / "results" / "_runtimes.json"
     speeds_file = out_dir / "results" / "_speed.json"
+    run_file = out_dir / "results" / "_run.json"
     runtimes: dict[str, float] = {}
     speeds: dict[str, dict[str, float]] = {}
     if runtimes_file.exists():
@@ -228,21 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         print("Timing this machine (under a minute) ...", flush=True)
         measured = run_speed_probe()
         if measured:
-            print(describe(measured, [p.stem for p in paths]), flush=True)
-    failures = []
-    for path in paths:
-        print(f"\n=== {path.stem}: running ...", flush=True)
-        try:
-            seconds = execute_notebook(path, out_dir / "notebooks", html=not args.no_html)
-        except KeyboardInterrupt as exc:
-            print(f"\n=== {exc}. Finished notebooks and trained models are kept; run the same "
-                  "command again to resume.", file=sys.stderr, flush=True)
-            return 130
-        except Exception as exc:  # report every failure, then fail at the end
-            print(f"=== {path.stem}: FAILED: {type(exc).__name__}: {str(exc)[-2000:]}",
-                  file=sys.stderr, flush=True)
-            failures.append(path.stem)
-            continue
+            print(describe(measured, [p.stem for p in paths], jobs=jobs), flush=True)
+
+    def done(path: Path, seconds: float) -> None:
         runtimes[path.stem] = seconds
         atomic_write_json(runtimes_file, runtimes)
         if measured:
@@ -251,14 +350,48 @@ def main(argv: list[str] | None = None) -> int:
             speeds.pop(path.stem, None)
         atomic_write_json(speeds_file, speeds)
         print(f"=== {path.stem}: done in {seconds / 60:.1f} min", flush=True)
+
+    resume = ("Finished notebooks and trained models are kept; run the same command again to "
+              "resume.")
+    started = time.perf_counter()
+    failures: list[str] = []
+    if jobs > 1:
+        failures, interrupted = run_parallel(paths, jobs, html=not args.no_html, on_done=done)
+        if interrupted:
+            print(f"\n=== Stopped (Ctrl-C or kill). {resume}", file=sys.stderr, flush=True)
+            return 130
+    for path in paths if jobs == 1 else []:
+        print(f"\n=== {path.stem}: running ...", flush=True)
+        try:
+            seconds = execute_notebook(path, out_dir / "notebooks", html=not args.no_html)
+        except KeyboardInterrupt as exc:
+            print(f"\n=== {exc}. {resume}", file=sys.stderr, flush=True)
+            return 130
+        except Exception as exc:  # report every failure, then fail at the end
+            print(f"=== {path.stem}: FAILED: {type(exc).__name__}: {str(exc)[-2000:]}",
+                  file=sys.stderr, flush=True)
+            failures.append(path.stem)
+            continue
+        done(path, seconds)
+    elapsed = time.perf_counter() - started
+    last_run = None
+    if paths:
+        last_run = {"notebooks": [p.stem for p in paths], "jobs": jobs,
+                    "elapsed_seconds": round(elapsed, 1)}
+        atomic_write_json(run_file, last_run)
+    elif run_file.exists():
+        last_run = json.loads(run_file.read_text(encoding="utf-8"))
     ordered = {k: runtimes[k] for k in sorted(runtimes)}
-    results = collate(ordered, speeds)
+    results = collate(ordered, speeds, last_run)
     atomic_write_json(out_dir / "results.json", results)
     atomic_write_text(out_dir / "RESULTS.md", results_markdown(results, ordered))
     print("\nSummary (wall time per notebook):")
     for name, seconds in ordered.items():
         print(f"  {name:<28} {seconds / 60:6.1f} min")
-    print(f"  {'total':<28} {sum(ordered.values()) / 60:6.1f} min")
+    print(f"  {'sum':<28} {sum(ordered.values()) / 60:6.1f} min")
+    if paths:
+        print(f"  {'elapsed, this run':<28} {elapsed / 60:6.1f} min"
+              + (f" ({jobs} notebooks at a time)" if jobs > 1 else ""))
     print(f"Wrote {out_dir / 'results.json'} and {out_dir / 'RESULTS.md'}")
     if failures:
         print(f"FAILED notebooks: {', '.join(failures)}", file=sys.stderr)

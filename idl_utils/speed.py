@@ -50,6 +50,10 @@ CALIBRATION: dict[str, Any] = {
     },
 }
 
+# How much longer a notebook takes when ``make reproduce`` runs another one beside it on two
+# cores (placeholder until measured).
+PARALLEL_SLOWDOWN = 1.4
+
 
 def _time_fit(model, data, steps: int, repeats: int) -> float:
     """Seconds per step of ``model.fit`` over ``steps`` batches: the median of ``repeats``
@@ -113,8 +117,24 @@ def estimate_minutes(measured: dict[str, float],
             for name, (minutes, kind) in calibration["minutes"].items()}
 
 
-def describe(measured: dict[str, float], notebooks: list[str] | None = None) -> str:
-    """A few lines for a person: the probe, and the estimated first run per notebook."""
+def parallel_minutes(minutes: dict[str, float], jobs: int,
+                     slowdown: float = PARALLEL_SLOWDOWN) -> float:
+    """Elapsed minutes when the notebooks (in this order, taking ``minutes`` each when alone)
+    run ``jobs`` at a time, each started as soon as a slot frees: a notebook that shares the
+    machine takes ``slowdown`` times longer. Never more than running them one by one."""
+    if jobs <= 1 or len(minutes) <= 1:
+        return sum(minutes.values())
+    free_at = [0.0] * jobs
+    for length in minutes.values():
+        slot = free_at.index(min(free_at))
+        free_at[slot] += length * slowdown
+    return min(max(free_at), sum(minutes.values()))
+
+
+def describe(measured: dict[str, float], notebooks: list[str] | None = None,
+             jobs: int = 1) -> str:
+    """A few lines for a person: the probe, the estimated first run per notebook and, with
+    ``jobs`` > 1, the whole run's elapsed time when that many notebooks run at once."""
     estimate = estimate_minutes(measured)
     if notebooks is not None:
         estimate = {k: v for k, v in estimate.items() if k in notebooks}
@@ -126,7 +146,10 @@ def describe(measured: dict[str, float], notebooks: list[str] | None = None) -> 
              "machine's speed drifts; cached models make re-runs much faster):"]
     lines += [f"  {name:<28} {minutes:6.0f} min" for name, minutes in estimate.items()]
     if len(estimate) > 1:
-        lines.append(f"  {'total':<28} {sum(estimate.values()):6.0f} min")
+        lines.append(f"  {'total, one at a time':<28} {sum(estimate.values()):6.0f} min")
+        if jobs > 1:
+            lines.append(f"  {f'elapsed, {jobs} at a time':<28} "
+                         f"{parallel_minutes(estimate, jobs):6.0f} min")
     return "\n".join(lines)
 
 

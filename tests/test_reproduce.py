@@ -15,6 +15,8 @@ def test_without_timings_strips_measurements_only():
     data = {"acc": 0.9, "train_seconds": 3.0, "rows": [{"peak_memory_gib": 1.2, "epochs": 4}],
             "wall_seconds": 9, "machine_speed": {"gan_step_ms": 340.0, "lstm_step_ms": 19.0}}
     assert without_timings(data) == {"acc": 0.9, "rows": [{"epochs": 4}], "machine_speed": {}}
+    # how a run was made (one notebook at a time or two) is not what it found
+    assert without_timings({"acc": 0.9, "last_run": {"jobs": 2}}) == {"acc": 0.9}
 
 
 def test_notebook_selection():
@@ -23,24 +25,30 @@ def test_notebook_selection():
         notebook_paths(["99_nope"])
 
 
-def _reproduce(tmp: Path, name: str) -> dict:
+def _reproduce(tmp: Path, name: str, *args: str) -> dict:
     env = {**os.environ, "IDL_PROFILE": "smoke", "IDL_REPORTS_DIR": str(tmp / name / "reports"),
            "IDL_CACHE_DIR": str(tmp / name / "cache")}
-    subprocess.run([sys.executable, "-m", "idl_utils.reproduce", "--only", "02_text_to_text", "--no-html"],
+    subprocess.run([sys.executable, "-m", "idl_utils.reproduce", "--no-html", *args],
                    cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
     return json.loads((tmp / name / "reports" / "results.json").read_text())
 
 
 @pytest.mark.slow
 def test_reproduce_is_deterministic_and_complete(tmp_path):
-    """Two runs from scratch (separate model caches) give the same results.json, timings and
-    memory readings aside; and the run leaves the executed notebook, figures and tables."""
-    first = _reproduce(tmp_path, "a")
-    second = _reproduce(tmp_path, "b")
+    """Two runs from scratch (separate model caches), one notebook at a time and two at once,
+    give the same results.json, timings and memory readings aside; and the run leaves the
+    executed notebooks, figures and tables."""
+    pair = ["--only", "02_text_to_text", "04_text_to_image"]
+    first = _reproduce(tmp_path, "a", *pair, "--jobs", "1")
+    second = _reproduce(tmp_path, "b", *pair, "--jobs", "2")
+    assert set(first["notebooks"]) == {"02_text_to_text", "04_text_to_image"}
     assert without_timings(first) == without_timings(second)
+    assert first["last_run"]["jobs"] == 1 and second["last_run"]["jobs"] == 2
+    assert second["last_run"]["elapsed_seconds"] > 0
     nb = first["notebooks"]["02_text_to_text"]
     assert nb["provenance"]["seed"] == 42 and nb["provenance"]["profile"] == "smoke"
     assert nb["wall_seconds"] > 0 and first["total_wall_seconds"] > 0
+    assert "2 at a time" in (tmp_path / "b" / "reports" / "RESULTS.md").read_text()
     out = tmp_path / "a" / "reports"
     assert (out / "notebooks" / "02_text_to_text.ipynb").exists()
     assert (out / "figures" / "t2t_error_heatmaps.png").exists()
@@ -116,3 +124,63 @@ def test_sigterm_stops_the_run_and_its_kernel(tmp_path):
     assert kernels_before
     for pid in kernels_before:  # the kernel went with it
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def _sleeper(folder: Path, name: str, started: Path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('x')\ntime.sleep(120)")])
+    nbformat.write(nb, folder / f"{name}.ipynb")
+    return folder / f"{name}.ipynb"
+
+
+def test_parallel_run_stops_every_notebook_and_kernel_on_kill(tmp_path):
+    """``kill`` on a run with two notebooks at once stops both child processes and their
+    kernels, reports the stop and does not start the notebook still waiting."""
+    import signal
+    import time
+
+    (tmp_path / "nb").mkdir()
+    flags = [tmp_path / f"started{i}" for i in range(3)]
+    paths = [str(_sleeper(tmp_path / "nb", f"sleeper{i}", flags[i])) for i in range(3)]
+    script = ("import sys\nfrom pathlib import Path\n"
+              "from idl_utils.reproduce import run_parallel\n"
+              f"failed, stopped = run_parallel([Path(p) for p in {paths!r}], 2, html=False,"
+              " on_done=lambda p, s: print('done', p))\n"
+              "print('stopped' if stopped else 'carried on', failed)\n")
+    env = {**os.environ, "IDL_REPORTS_DIR": str(tmp_path / "out")}
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not (flags[0].exists() and flags[1].exists()):
+        assert proc.poll() is None and time.monotonic() < deadline, "the notebooks never started"
+        time.sleep(0.2)
+    descendants, parents = [], [str(proc.pid)]
+    while parents:  # the child processes, their kernels, and so on
+        found = subprocess.run(["pgrep", "-P", ",".join(parents)], capture_output=True,
+                               text=True).stdout.split()
+        descendants += found
+        parents = found
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "stopped" in out and "done" not in out, (out, err)
+    assert not flags[2].exists()  # the third never started
+    time.sleep(1)
+    assert len(descendants) >= 4  # two children, two kernels
+    for pid in descendants:
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "zombie" in status.read_text()
+
+
+def test_default_jobs_is_two_on_a_cpu_only_machine(monkeypatch):
+    from idl_utils import reproduce
+
+    monkeypatch.setattr(reproduce.shutil, "which", lambda name: None)
+    monkeypatch.setattr(reproduce.os, "cpu_count", lambda: 2)
+    assert reproduce.default_jobs() == 2
+    monkeypatch.setattr(reproduce.os, "cpu_count", lambda: 1)
+    assert reproduce.default_jobs() == 1
+    monkeypatch.setattr(reproduce.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(reproduce.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    assert reproduce.default_jobs() == 1

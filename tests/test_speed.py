@@ -30,6 +30,26 @@ def test_describe_lists_the_chosen_notebooks_and_their_total():
     assert "01_generative_models" not in text and "total" in text
 
 
+def test_parallel_minutes_packs_notebooks_into_free_slots():
+    from idl_utils.speed import parallel_minutes
+
+    minutes = {"a": 20.0, "b": 20.0, "c": 15.0, "d": 5.0}
+    assert parallel_minutes(minutes, 1) == 60.0
+    # a and b share the machine (x1.5), then c and d take the freed slots
+    assert parallel_minutes(minutes, 2, slowdown=1.5) == 30.0 + 22.5
+    # sharing that costs more than it gives never makes the estimate worse than one at a time
+    assert parallel_minutes(minutes, 2, slowdown=3.0) == 60.0
+    assert parallel_minutes({"a": 7.0}, 2, slowdown=1.5) == 7.0
+
+
+def test_describe_gives_the_elapsed_time_of_a_parallel_run():
+    from idl_utils.speed import CALIBRATION, describe
+
+    text = describe(CALIBRATION["probe"], jobs=2)
+    assert "one at a time" in text and "elapsed, 2 at a time" in text
+    assert "at a time" not in describe(CALIBRATION["probe"], ["02_text_to_text"], jobs=2)
+
+
 def test_probe_times_real_training_steps():
     measured = probe(gan_steps=10, lstm_steps=10)
     assert set(measured) == {"gan_step_ms", "lstm_step_ms"}
