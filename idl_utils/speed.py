@@ -2,7 +2,8 @@
 
 Machines sold as "2 CPU cores" differ a lot. Of two 2-core machines that both report "AMD
 EPYC", one trained the kit's LSTMs 2.6x and its GAN 5x slower than the other: a full first
-run took about 50 minutes on the faster one, and would take about two hours on the slower.
+run (one notebook at a time) took 71 minutes on the faster one, and about two hours on the
+slower.
 A short probe (under a minute, most of it starting TensorFlow and building two models) times
 the two kinds of training step the notebooks spend their time in:
 
@@ -13,7 +14,7 @@ the two kinds of training step the notebooks spend their time in:
 
 :func:`estimate_minutes` scales each notebook's measured first-run time (empty model cache,
 :data:`CALIBRATION`) by the ratio of this machine's probe to the calibration machine's. It is
-a rough guide: each notebook is treated as all-GAN or all-LSTM, and a machine shared with
+a rough guide: each notebook is treated as all-GAN, all-LSTM or a mix, and a machine shared with
 others drifts (one here probed 301 ms and, half an hour later, 511 ms per GAN step). It is
 good enough to tell "about an hour" from "about three". ``make reproduce`` prints the
 estimate before it starts and records the probe beside each notebook's wall time, so every
@@ -34,25 +35,30 @@ import numpy as np
 
 from .config import STEPS_PER_EXECUTION, set_seed
 
-# First-run minutes of each notebook (full profile, empty model cache) on the slower kind of
-# 2-core "AMD EPYC" machine, measured there in November 2026, and the probe of that kind
-# (median of three probes, 2026-11-23: GAN 301-341 ms, LSTM 17.0 ms). 04: 15.6 min, measured
-# the same day as the probe; 02: 30.8 min and 03: 37.9 min, measured in earlier sessions on
-# machines of the same kind; 01: about 49 min, its GANs and scoring in one run (39.5 min) plus
-# its autoencoders (9.3 min) from an earlier one.
+# First-run minutes of each notebook (full profile, empty model cache, one notebook at a time,
+# from a fresh clone) on the faster kind of 2-core "AMD EPYC" machine (with AVX-512), measured
+# in one run on 2026-11-30, and the probe of that machine (the median of three probes that day:
+# GAN 126-127 ms; LSTM 6.7, 12.6 and 12.7 ms -- the LSTM step is the noisier reading). Each
+# notebook scales with the step it spends its time in; 03 and 04 (convolutional glyph encoders
+# and decoders around LSTMs) with both, as the geometric mean of the two ratios. Checked
+# against the slower kind (GAN 320 ms, LSTM 17.0 ms), where the same scaling predicts 55, 28,
+# 39 and 14 min against about 49, 30.8, 37.9 and 15.6 min measured there.
 CALIBRATION: dict[str, Any] = {
-    "probe": {"gan_step_ms": 320.0, "lstm_step_ms": 17.0},
+    "probe": {"gan_step_ms": 126.0, "lstm_step_ms": 12.6},
     "minutes": {
-        "01_generative_models": (49.0, "gan_step_ms"),
-        "02_text_to_text": (30.8, "lstm_step_ms"),
-        "03_image_to_text": (37.9, "lstm_step_ms"),
-        "04_text_to_image": (15.6, "lstm_step_ms"),
+        "01_generative_models": (21.5, "gan_step_ms"),
+        "02_text_to_text": (21.1, "lstm_step_ms"),
+        "03_image_to_text": (21.0, "both"),
+        "04_text_to_image": (7.7, "both"),
     },
 }
+KINDS = ("gan_step_ms", "lstm_step_ms")
 
 # How much longer a notebook takes when ``make reproduce`` runs another one beside it on two
-# cores (placeholder until measured).
-PARALLEL_SLOWDOWN = 1.4
+# cores, fitted to the calibration machine's two-at-a-time run (2026-11-30: 56.8 min of
+# notebooks against 71.4 one at a time; 01 took 1.87x as long as alone, 02 1.38x, 03 1.31x,
+# 04 1.58x).
+PARALLEL_SLOWDOWN = 1.35
 
 
 def _time_fit(model, data, steps: int, repeats: int) -> float:
@@ -108,12 +114,15 @@ def probe(*, gan_steps: int = 10, lstm_steps: int = 100, repeats: int = 3, seed:
 def estimate_minutes(measured: dict[str, float],
                      calibration: dict[str, Any] | None = None) -> dict[str, float]:
     """First-run minutes of each notebook on a machine whose probe gave ``measured``:
-    the calibration machine's minutes times ``measured[kind] / calibration[kind]``."""
+    the calibration machine's minutes times ``measured[kind] / calibration[kind]`` for the
+    kind of step the notebook spends its time in ("both": the geometric mean of the two)."""
     calibration = calibration or CALIBRATION
-    missing = {kind for _, kind in calibration["minutes"].values()} - set(measured)
+    missing = set(KINDS) - set(measured)
     if missing:
         raise ValueError(f"probe result lacks {sorted(missing)}; run idl_utils.speed.probe()")
-    return {name: round(minutes * measured[kind] / calibration["probe"][kind], 1)
+    ratio = {kind: measured[kind] / calibration["probe"][kind] for kind in KINDS}
+    ratio["both"] = float(np.sqrt(ratio["gan_step_ms"] * ratio["lstm_step_ms"]))
+    return {name: round(minutes * ratio[kind], 1)
             for name, (minutes, kind) in calibration["minutes"].items()}
 
 

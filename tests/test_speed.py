@@ -15,8 +15,11 @@ def test_estimate_scales_each_notebook_by_its_own_kind_of_step():
     fast_lstm = estimate_minutes({**ref, "lstm_step_ms": ref["lstm_step_ms"] / 4})
     assert slow_gan["01_generative_models"] == pytest.approx(2 * base["01_generative_models"], abs=0.1)
     assert slow_gan["02_text_to_text"] == base["02_text_to_text"]
-    assert fast_lstm["03_image_to_text"] == pytest.approx(base["03_image_to_text"] / 4, abs=0.1)
+    assert fast_lstm["02_text_to_text"] == pytest.approx(base["02_text_to_text"] / 4, abs=0.1)
     assert fast_lstm["01_generative_models"] == base["01_generative_models"]
+    # notebooks that spend their time in both kinds of step scale with the geometric mean
+    assert fast_lstm["03_image_to_text"] == pytest.approx(base["03_image_to_text"] / 2, abs=0.1)
+    assert slow_gan["04_text_to_image"] == pytest.approx(base["04_text_to_image"] * 2 ** 0.5, abs=0.1)
 
 
 def test_estimate_needs_both_probes():
@@ -63,11 +66,13 @@ def test_cli_prints_the_estimate_and_ends_with_the_probe_as_json(monkeypatch, ca
     from idl_utils import speed
 
     # probe() itself is timed for real above; here only what the command line makes of it
-    monkeypatch.setattr(speed, "probe", lambda: {"gan_step_ms": 640.0, "lstm_step_ms": 34.0})
+    twice_as_slow = {kind: 2 * ms for kind, ms in CALIBRATION["probe"].items()}
+    monkeypatch.setattr(speed, "probe", lambda: twice_as_slow)
     assert speed.main([]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert json.loads(out[-1]) == {"gan_step_ms": 640.0, "lstm_step_ms": 34.0}
-    assert any("01_generative_models" in line and "98 min" in line for line in out)
+    assert json.loads(out[-1]) == twice_as_slow
+    minutes = 2 * CALIBRATION["minutes"]["01_generative_models"][0]
+    assert any("01_generative_models" in line and f"{minutes:.0f} min" in line for line in out)
 
 
 def test_a_failing_probe_never_stops_reproduce(monkeypatch, capsys):
