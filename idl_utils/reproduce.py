@@ -218,6 +218,11 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
     return "\n".join(lines)
 
 
+def _report_failure(stem: str, exc: BaseException) -> None:
+    print(f"=== {stem}: FAILED: {type(exc).__name__}: {str(exc)[-2000:]}", file=sys.stderr,
+          flush=True)
+
+
 def default_jobs() -> int:
     """Notebooks to run at once: 2 on a CPU-only machine with at least 2 cores, else 1 (two
     kernels would compete for one GPU's memory; one core gains nothing)."""
@@ -235,8 +240,7 @@ def _run_child(path: Path, out_dir: Path, result_file: Path, *, html: bool) -> i
         print(f"=== {exc}", file=sys.stderr, flush=True)
         return 130
     except Exception as exc:
-        print(f"=== {path.stem}: FAILED: {type(exc).__name__}: {str(exc)[-2000:]}",
-              file=sys.stderr, flush=True)
+        _report_failure(path.stem, exc)
         return 1
     atomic_write_json(result_file, {"seconds": seconds})
     return 0
@@ -312,13 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: give 1 (one notebook at a time) or more")
 
     profile = get_profile()
     out_dir = reports_dir()
     if args.child:
         return _run_child(args.child, out_dir, args.result_file, html=not args.no_html)
     paths = [] if args.collate_only else notebook_paths(args.only)
-    jobs = max(1, min(args.jobs or default_jobs(), len(paths) or 1))
+    jobs = min(args.jobs or default_jobs(), max(len(paths), 1))
     print(f"Reproducing {len(paths)} notebook(s) with profile '{profile.name}' -> {out_dir}"
           + (f", {jobs} at a time" if jobs > 1 else ""), flush=True)
     # the notebooks' kernels inherit these, so they write where this run collates from
@@ -368,8 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n=== {exc}. {resume}", file=sys.stderr, flush=True)
             return 130
         except Exception as exc:  # report every failure, then fail at the end
-            print(f"=== {path.stem}: FAILED: {type(exc).__name__}: {str(exc)[-2000:]}",
-                  file=sys.stderr, flush=True)
+            _report_failure(path.stem, exc)
             failures.append(path.stem)
             continue
         done(path, seconds)

@@ -184,3 +184,11 @@ def test_default_jobs_is_two_on_a_cpu_only_machine(monkeypatch):
     monkeypatch.setattr(reproduce.os, "cpu_count", lambda: 8)
     monkeypatch.setattr(reproduce.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
     assert reproduce.default_jobs() == 1
+
+
+def test_jobs_below_one_is_a_clear_error(capsys):
+    from idl_utils.reproduce import main
+
+    with pytest.raises(SystemExit):
+        main(["--jobs", "0", "--collate-only"])
+    assert "--jobs 0: give 1" in capsys.readouterr().err
