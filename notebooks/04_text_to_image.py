@@ -29,13 +29,16 @@
 # ## Setup
 
 # %%
+# On Colab: fetch and install the kit (anywhere else this cell does nothing)
 import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and not os.path.isdir("idl-kit"):
-    subprocess.run(["git", "clone", "-q", "--depth=1", "https://github.com/idl-kit/idl-kit"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "idl-kit"], check=True)
+KIT_REPO = "https://github.com/idl-kit/idl-kit"
+if "google.colab" in sys.modules:
+    if not os.path.isdir("idl-kit"):
+        subprocess.run(["git", "clone", "-q", "--depth=1", KIT_REPO, "idl-kit"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./idl-kit"], check=True)
     sys.path.insert(0, "idl-kit")
 
 # %%

@@ -7,6 +7,8 @@ import jupytext
 import nbformat
 import pytest
 
+from idl_utils.notebook import COLAB_SETUP_CELL, colab_badge
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 
@@ -41,7 +43,12 @@ def test_committed_ipynb_has_no_outputs(source):
 def test_notebook_shape(source):
     nb = jupytext.read(source)
     text = "\n".join(c.source for c in nb.cells)
-    assert "colab.research.google.com" in nb.cells[0].source, "first cell needs the Colab badge"
+    assert colab_badge(source.stem) in nb.cells[0].source, (
+        f"the first cell needs the Colab badge: {colab_badge(source.stem)}")
+    first_code = next(c.source for c in nb.cells if c.cell_type == "code")
+    assert first_code == COLAB_SETUP_CELL, (
+        "the first code cell must be idl_utils.notebook.COLAB_SETUP_CELL, verbatim (one source for the "
+        "Colab setup and the repository's URL): copy it from there")
     assert "start_notebook(" in text, "one setup call seeds and prints the run"
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), "a parameters cell"
     assert "record_results(" in text, "results must be recorded for make reproduce"
