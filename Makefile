@@ -3,6 +3,7 @@
 #   make reproduce  every notebook at full scale -> reports/ (figures, tables, results.json)
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
+#   make lab        JupyterLab on notebooks/ with the kit's kernel (prints the URL to open)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,7 +21,7 @@ XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
 
-.PHONY: setup test unit notebooks reproduce speed export sync lint clean help
+.PHONY: setup test unit notebooks reproduce speed export sync lint lab clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -53,6 +54,10 @@ speed: $(STAMP)
 
 export: $(STAMP)
 	$(PY) -m idl_utils.export $(ARGS)
+
+# the dev extra (installed by setup) includes the lab extra; ARGS="--port 8899 --no-browser" etc.
+lab: $(STAMP)
+	$(PY) -m idl_utils.lab $(ARGS)
 
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync notebooks/*.py
