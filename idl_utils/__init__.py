@@ -3,6 +3,7 @@
 Modules, by responsibility:
 
 * :mod:`idl_utils.config` -- profiles (``IDL_PROFILE``), seeding, paths
+* :mod:`idl_utils.quiet` -- TensorFlow's native log chatter kept out of notebooks and ``make reproduce``
 * :mod:`idl_utils.provenance` -- data sources, versions, hardware
 * :mod:`idl_utils.results` -- figures, tables and results files (atomic writes)
 * :mod:`idl_utils.narrate` -- sentences about a run's own numbers (notebook conclusions)
@@ -24,7 +25,11 @@ Modules, by responsibility:
 * :mod:`idl_utils.reproduce` / :mod:`idl_utils.export` -- ``make reproduce`` / ``make export``
 """
 
-from .config import get_profile, set_seed
+from .quiet import quiet_native_logs
+
+quiet_native_logs()  # before anything imports TensorFlow: its C++ start-up chatter stays out of the output
+
+from .config import get_profile, set_seed  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["get_profile", "set_seed", "__version__"]
