@@ -109,30 +109,30 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 SOURCE = "openmoji"               # "openmoji", a folder path, or "tfds:<name>"
 SUBSET = "all"                    # openmoji only: "all", "single" (no skin-tone/flag variants), "faces"
 IMAGE_SIZE = 32                   # a power of two, 16..128
-LIMIT = P.choose(smoke=256, default=None, full=None)  # smoke: a small random subset
+LIMIT = P.choose(smoke=256, default=2000, full=None)  # smoke: a small random subset
 AUGMENT = False                   # True adds mirrored copies (emoji are not mirror-symmetric)
 AE_LATENT_DIM = 64                # CAE and VAE code size
 GAN_LATENT_DIM = 128              # GAN noise size
 BETA = 1.0                        # VAE: weight of the KL term
 WIDTH = 32                        # kit builders (CAE, VAE): filters of the first conv layer (doubling per layer)
 GAN_WIDTH = 48                    # the kit GAN is wider: at 32 it lost to the course GAN at equal epochs
-CAE_EPOCHS = P.choose(smoke=1, default=5, full=8)
-VAE_EPOCHS = P.choose(smoke=1, default=10, full=20)
-GAN_EPOCHS = P.choose(smoke=1, default=10, full=20)
+CAE_EPOCHS = P.choose(smoke=1, default=4, full=8)
+VAE_EPOCHS = P.choose(smoke=1, default=8, full=20)
+GAN_EPOCHS = P.choose(smoke=1, default=8, full=20)
 AE_BATCH, AE_LR = 64, 1e-3
 GAN_BATCH, GAN_LR = 32, 2e-4      # small batches: more updates per epoch help the GAN most
 COMPARE_COURSE = True             # also train the course's builders (same data, same budget)
-COMPARE_EPOCHS = P.choose(smoke=1, default=5, full=8)  # the equal budget (epochs) of that comparison
+COMPARE_EPOCHS = P.choose(smoke=1, default=4, full=8)  # the equal budget (epochs) of that comparison
 # section 5 also compares the kit after the epochs that take as long as the course's
 # COMPARE_EPOCHS (measured on a CPU: a kit VAE epoch costs about 1/2 of a course VAE epoch, a kit
 # GAN epoch about 2/3 of a course GAN epoch); the kit's runs keep their weights after both
 EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS), "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
 SNAPSHOTS = {kind: sorted({COMPARE_EPOCHS, e}) for kind, e in EQUAL_TIME_EPOCHS.items()}
 FID_FEATURES = "inception"        # "inception" (falls back, loudly, when offline) or "classifier"
-FEATURE_EPOCHS = P.choose(smoke=1, default=8, full=10)
-N_SCORE = P.choose(smoke=128, default=1000, full=2000)  # images per set for FID/KID
+FEATURE_EPOCHS = P.choose(smoke=1, default=5, full=10)
+N_SCORE = P.choose(smoke=128, default=500, full=2000)  # images per set for FID/KID
 STANDARD_FID = True               # also score the main models with the standard FID network (section 5)
-N_STANDARD = P.choose(smoke=8, default=250, full=500)  # images per set for it (~6 GFLOPs per image)
+N_STANDARD = P.choose(smoke=8, default=100, full=500)  # images per set for it (~6 GFLOPs per image)
 MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # 2-D latent map (t-SNE: ~10 s even for tiny sets)
 
 # %% [markdown]

@@ -78,11 +78,11 @@ DIGITS = 2                        # 2: five-image queries (2025); 3: seven-image
 TRAIN_FRACTION = 0.5              # the course's 50/50 split of the 20,000 queries
 VAL_FRACTION = 0.1                # of the training part, for model selection
 SPLIT_MODE = "honest"             # test queries use MNIST *test* digits only ("course_mixed": all digits)
-SUBSAMPLE = P.choose(smoke=1500, default=None, full=None)
+SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=10)
 PRETRAIN_EPOCHS = P.choose(smoke=1, default=3, full=3)
 UNITS = P.choose(smoke=32, default=128, full=128)
-EPOCHS = P.choose(smoke=2, default=20, full=60)
+EPOCHS = P.choose(smoke=2, default=10, full=60)
 BATCH = 64
 LEARNING_RATE = 3e-3
 REDRAW = True                     # training queries get other MNIST images every epoch
@@ -91,10 +91,10 @@ GLYPH_FEATURES = 128              # features per glyph from the CNN (trial: 128 
 DEPTHS = (1, 2)                   # encoder LSTM layers compared
 # the 3-digit variant: 2,000,000 queries, streamed; a 5/95 split trained for a fixed number of epochs
 THREE_DIGIT_TRAIN_FRACTION = 0.05
-THREE_DIGIT_SUBSAMPLE = P.choose(smoke=20_000, default=None, full=None)
+THREE_DIGIT_SUBSAMPLE = P.choose(smoke=20_000, default=200_000, full=None)
 THREE_DIGIT_EPOCHS = P.choose(smoke=1, default=2, full=5)  # fixed epochs (not a time budget): same numbers on any machine
 THREE_DIGIT_LAYERS = 2            # encoder LSTM layers: the second one shortens the slow start (see Depth)
-THREE_DIGIT_TEST = P.choose(smoke=500, default=5_000, full=10_000)
+THREE_DIGIT_TEST = P.choose(smoke=500, default=2_000, full=10_000)
 
 # %% [markdown]
 # ## Queries as images

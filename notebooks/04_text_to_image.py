@@ -75,10 +75,10 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 DIGITS = 2                        # answers of 3 glyphs ('198', '-99', '7  ')
 TRAIN_FRACTION = 0.5
 VAL_FRACTION = 0.1
-SUBSAMPLE = P.choose(smoke=1500, default=None, full=None)
+SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=10)   # same as notebook 03: the judge is shared (cached)
 UNITS = P.choose(smoke=32, default=128, full=128)
-EPOCHS = P.choose(smoke=2, default=20, full=30)
+EPOCHS = P.choose(smoke=2, default=15, full=30)
 BATCH = 64
 LEARNING_RATE = 3e-3
 LOSSES = ("mse", "binary_crossentropy")
