@@ -76,6 +76,8 @@ DIGITS = 2                        # answers of 3 glyphs ('198', '-99', '7  ')
 TRAIN_FRACTION = 0.5
 VAL_FRACTION = 0.1
 SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
+MNIST_TRAIN = P.choose(smoke=6_000, default=10_000, full=None)  # as in notebook 03, so the judge is shared
+MNIST_TEST = P.choose(smoke=2_000, default=None, full=None)
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=10)   # same as notebook 03: the judge is shared (cached)
 UNITS = P.choose(smoke=32, default=128, full=128)
 EPOCHS = P.choose(smoke=2, default=15, full=30)
@@ -92,7 +94,7 @@ DEEP_LAYERS = 2                   # the depth study: 1 vs 2 encoder LSTM layers 
 # drawn from MNIST test digits only for the pictures.
 
 # %%
-mnist = load_mnist()
+mnist = load_mnist(max_train=MNIST_TRAIN, max_test=MNIST_TEST)
 banks = glyph_banks(mnist, "honest")
 queries = make_queries(DIGITS)
 if SUBSAMPLE:
@@ -139,6 +141,7 @@ cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, 
 
 def train_generator(loss, layers):
     key = {"digits": DIGITS, "units": UNITS, "layers": layers, "loss": loss, "n": len(queries), "seed": SEED,
+           "bank_size": len(banks["train"]), "mnist": mnist.source,
            "judge_epochs": JUDGE_EPOCHS, "char_loss_weight": CHAR_LOSS_WEIGHT, **cfg.as_dict()}
 
     def build():

@@ -52,6 +52,10 @@ def test_notebook_shape(source):
     assert "start_notebook(" in text, "one setup call seeds and prints the run"
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), "a parameters cell"
     assert "record_results(" in text, "results must be recorded for make reproduce"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            headings = [line for line in cell.source.splitlines() if line.startswith(("# #", "# **"))]
+            assert not headings, f"markdown inside a code cell (a missing '# %% [markdown]'?): {headings}"
 
 
 # Markdown states ideas and what to look for; a figure from one particular run (an accuracy, a
