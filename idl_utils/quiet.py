@@ -1,7 +1,8 @@
 """Keep TensorFlow's start-up chatter out of the notebooks and of ``make reproduce``'s output.
 
 TensorFlow's C++ core writes straight to file descriptor 2, past Python: a oneDNN banner at
-import, absl's "All log messages before absl::InitializeLog() ..." notice, a
+import, absl's "All log messages before absl::InitializeLog() ..." notice, oneDNN's note that
+it falls back for int32 on CPUs without AVX-512, a
 ``NodeDef mentions attribute use_unbounded_threadpool`` line (logged as an *error*) whenever a
 ``tf.data`` pipeline starts, and a Google-auth-token notice when tensorflow-datasets looks for
 cloud storage offline. None of these is a problem with the run, and ``TF_CPP_MIN_LOG_LEVEL``
@@ -32,6 +33,7 @@ NOISE = tuple(re.compile(p) for p in (
     r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$",
     r"^[IWE]\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on\.",
     r"^[IWE]\d{4} [\d:. ]+\d+ node_def_util\.cc:\d+\] NodeDef mentions attribute use_unbounded_threadpool ",
+    r"^[IWE]\d{4} [\d:. ]+\d+ util\.cc:\d+\] oneDNN supports DT_INT32 only on platforms with AVX-512\.",
     r"^[IWE]\d{4} [\d:. ]+\d+ (cpu_feature_guard|cpu_utils)\.cc:\d+\] This TensorFlow binary is optimized",
     r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$",
     r"^[IWE]\d{4} [\d:. ]+\d+ google_auth_provider\.cc:\d+\] All attempts to get a Google authentication",

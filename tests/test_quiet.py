@@ -19,6 +19,8 @@ NOISE_LINES = [
     "to use available CPU instructions in performance-critical operations.",
     "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow "
     "with the appropriate compiler flags.",
+    "E0000 00:00:1796078284.263741   19001 util.cc:131] oneDNN supports DT_INT32 only on platforms with "
+    "AVX-512. Falling back to the default Eigen-based implementation if present.",
     "W0000 00:00:1796076986.293665   25209 google_auth_provider.cc:184] All attempts to get a Google "
     "authentication bearer token failed, returning an empty token.",
 ]
