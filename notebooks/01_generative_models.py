@@ -109,7 +109,7 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 SOURCE = "openmoji"               # "openmoji", a folder path, or "tfds:<name>"
 SUBSET = "all"                    # openmoji only: "all", "single" (no skin-tone/flag variants), "faces"
 IMAGE_SIZE = 32                   # a power of two, 16..128
-LIMIT = P.choose(smoke=256, default=2000, full=None)  # smoke: a small random subset
+LIMIT = P.choose(smoke=256, default=1500, full=None)  # smoke: a small random subset
 AUGMENT = False                   # True adds mirrored copies (emoji are not mirror-symmetric)
 AE_LATENT_DIM = 64                # CAE and VAE code size
 GAN_LATENT_DIM = 128              # GAN noise size
@@ -117,12 +117,12 @@ BETA = 1.0                        # VAE: weight of the KL term
 WIDTH = 32                        # kit builders (CAE, VAE): filters of the first conv layer (doubling per layer)
 GAN_WIDTH = 48                    # the kit GAN is wider: at 32 it lost to the course GAN at equal epochs
 CAE_EPOCHS = P.choose(smoke=1, default=4, full=8)
-VAE_EPOCHS = P.choose(smoke=1, default=8, full=20)
-GAN_EPOCHS = P.choose(smoke=1, default=8, full=20)
+VAE_EPOCHS = P.choose(smoke=1, default=6, full=20)
+GAN_EPOCHS = P.choose(smoke=1, default=6, full=20)
 AE_BATCH, AE_LR = 64, 1e-3
 GAN_BATCH, GAN_LR = 32, 2e-4      # small batches: more updates per epoch help the GAN most
 COMPARE_COURSE = True             # also train the course's builders (same data, same budget)
-COMPARE_EPOCHS = P.choose(smoke=1, default=4, full=8)  # the equal budget (epochs) of that comparison
+COMPARE_EPOCHS = P.choose(smoke=1, default=3, full=8)  # the equal budget (epochs) of that comparison
 # section 5 also compares the kit after the epochs that take as long as the course's
 # COMPARE_EPOCHS (measured on a CPU: a kit VAE epoch costs about 1/2 of a course VAE epoch, a kit
 # GAN epoch about 2/3 of a course GAN epoch); the kit's runs keep their weights after both
@@ -132,7 +132,7 @@ FID_FEATURES = "inception"        # "inception" (falls back, loudly, when offlin
 FEATURE_EPOCHS = P.choose(smoke=1, default=5, full=10)
 N_SCORE = P.choose(smoke=128, default=500, full=2000)  # images per set for FID/KID
 STANDARD_FID = True               # also score the main models with the standard FID network (section 5)
-N_STANDARD = P.choose(smoke=8, default=100, full=500)  # images per set for it (~6 GFLOPs per image)
+N_STANDARD = P.choose(smoke=8, default=64, full=500)  # images per set for it (~6 GFLOPs per image)
 MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # 2-D latent map (t-SNE: ~10 s even for tiny sets)
 
 # %% [markdown]
