@@ -283,14 +283,12 @@ def fid_bias_note(n_images: int, floor_fid: float | None = None) -> str:
     equal set sizes, while KID's expected value does not depend on the number of images."""
     if n_images < 2:
         raise ValueError(f"n_images must be the number of images per scored set (>= 2), got {n_images}")
-    floor = "" if floor_fid is None else f" (two sets of real images score {floor_fid:.3g} here)"
+    floor = "its floor is above 0" if floor_fid is None else f"real vs real scores {floor_fid:.3g}, not 0"
     if n_images >= PUBLISHED_FID_IMAGES:
-        return (f"FID at {n_images:,} images per set, as in published FIDs; its floor{floor} is the "
-                "real-vs-real row.")
-    return (f"FID at {n_images:,} images per set is biased upward: it falls as the sets grow, so its "
-            f"floor is above 0{floor} and it compares only with FIDs at {n_images:,} images, not with "
-            f"published ones ({PUBLISHED_FID_IMAGES:,} images). KID is unbiased (its floor is about 0): "
-            "it is the headline score.")
+        return f"FID at {n_images:,} images per set, as in published FIDs; real vs real is its floor."
+    return (f"FID at {n_images:,} images is biased upward: {floor}, and FIDs compare only at "
+            f"{n_images:,} images (published ones use {PUBLISHED_FID_IMAGES:,}). KID is unbiased "
+            "(floor about 0): the headline.")
 
 
 def score_table(scores: Mapping[str, Mapping[str, Any]], *, floor: str | None = "real vs real (floor)",
