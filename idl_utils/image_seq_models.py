@@ -26,7 +26,6 @@ from .judge import read_glyphs, read_text
 from .queries import VOCAB, QuerySet, encode_text, text_to_indices
 from .seq_models import Representation, TrainConfig, lstm_layer, train_seq_model
 from .training import fit_timed
-from .training import peak_memory_gib as peak_memory_gib  # notebook 03 imports it from here
 
 LOSSES = ("mse", "binary_crossentropy")
 

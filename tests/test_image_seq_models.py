@@ -12,13 +12,13 @@ from idl_utils.image_seq_models import (
     build_text_to_image_model,
     generate_answer_images,
     judge_generated,
-    peak_memory_gib,
     read_answers,
     train_text_to_image,
 )
 from idl_utils.judge import build_judge
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.seq_models import QueryBatches, TrainConfig, predict_answers, train_seq_model
+from idl_utils.training import peak_memory_gib
 
 
 @pytest.fixture(scope="module")
