@@ -22,7 +22,9 @@ Modules, by responsibility:
 * :mod:`idl_utils.builders` -- ``build_conv_net`` / ``build_deconv_net`` (course and kit versions)
 * :mod:`idl_utils.generative` -- CAE, VAE and GAN as ``keras.Model`` subclasses; training
 * :mod:`idl_utils.latent` -- sampling, interpolation, latent arithmetic, 2-D maps, nearest neighbours
-* :mod:`idl_utils.scores` -- FID and KID, feature extractors
+* :mod:`idl_utils.features` -- the feature-extractor interface every image score uses
+* :mod:`idl_utils.fid_inception` -- the standard FID network (weights from the package registry)
+* :mod:`idl_utils.scores` -- KID, FID, precision and recall; the substitute feature extractor
 * :mod:`idl_utils.reproduce` / :mod:`idl_utils.export` -- ``make reproduce`` / ``make export``
 """
 
