@@ -9,15 +9,17 @@ shape, and learns every step:
 1. **aligned ordinal digits** (:class:`ColumnDigits`): column ``i`` holds digit ``i`` of both
    operands, ones first, each as its value (``7`` -> 7/9), so neighbouring digits share what
    they learn; one extra zero column leaves room for the last carry.
-2. **sign pass**: a linear recurrence with a one-number state reads the columns from the most
-   significant one down and ends with a score of ``a - b``; a sigmoid of it says "``a < b``".
-   If so, the operands swap (a hard swap in the forward pass, soft for the gradient), so the
-   columns always compute larger minus smaller.
-3. **one shared column cell**, applied to every column: it folds the two digits (the second
-   one signed by the operator) and the incoming carry into **one number** ``s`` -- the
-   bottleneck that forces it to compute a column sum instead of memorising digit pairs --
-   then a small shared network reads the answer digit (a softmax over 0-9) and the outgoing
-   carry (or borrow) off ``s``.
+2. **sign pass**: reading from the most significant column down, a learned comparison of
+   the two digits (``tanh`` of a linear function of their values) feeds a one-number state
+   through a gate that closes once a column has decided, so the first column whose digits
+   differ decides; a sigmoid of the state says "``a < b``" and is trained by the answer's
+   sign alone. If so, the operands swap, so the columns always compute larger minus smaller.
+3. **one shared column cell**, applied to every column: a linear layer folds the two digits
+   (the second one signed by the operator) and the incoming carry into **one number** ``s``
+   -- the bottleneck that forces it to compute a column sum instead of memorising digit
+   pairs -- then a learned table over whole-number values of ``s`` (linear layers on soft
+   steps at every half unit) gives the answer digit (a softmax over 0-9) and the outgoing
+   carry or borrow (``tanh``: about +1, 0 or -1).
 4. The answer: one digit per column, then ``'-'`` if the operator is ``-`` and ``a < b``.
 
 Inputs ``(n, d+1, 23)`` from :class:`ColumnDigits`; outputs ``(n, d+2, 13)`` probabilities in
@@ -26,8 +28,8 @@ first, then the sign), so :func:`~idl_utils.seq_models.train_seq_model` trains i
 kit's loss and its answers decode to the same strings the other models are scored on.
 
 The switches of :func:`build_column_model` (``codes``, ``shared``, ``sign_pass``,
-``sum_units``) and ``ColumnDigits(aligned=False)`` take one ingredient out each; see
-:func:`column_ablation`.
+``readout``) and ``ColumnDigits(aligned=False)`` take one ingredient out each; see
+:func:`idl_utils.ablation.column_ablation`.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ N_FEATURES = 23
 CODES = ("ordinal", "onehot")
 READOUTS = ("steps", "mlp")
 #: Where the sum read-out steps: every half unit over more than the sums a column can take
-#: (``0-9-1 = -10`` ... ``9+9+1 = 19``), so any scale the cell settles on can be read.
-SUM_STEPS = np.arange(-15.25, 30.0, 0.5, dtype=np.float32)
+#: (``0-9-1 = -10`` ... ``9+9+1 = 19``), both ways round, so whatever scale and sign the cell
+#: settles on can be read.
+SUM_STEPS = np.arange(-29.75, 30.0, 0.5, dtype=np.float32)
 
 
 def _operand_columns(values: np.ndarray, columns: int, digits: int, aligned: bool) -> np.ndarray:
@@ -118,19 +121,28 @@ class ColumnArithmetic(keras.layers.Layer):
         cells = 1 if shared else columns
         # one column cell (or one per column, for the ablation): (digits, carry) -> sum s ->
         # a learned table on s gives the answer digit and the carry
-        self.sums = [keras.layers.Dense(1, name=f"column_sum_{i}") for i in range(cells)]
+        # the sum starts as the plain total of its inputs (weights 1) and learns from there: a
+        # random start often settled on unequal weights for the two digits, so that different
+        # columns gave the same sum and the table could not tell them apart
+        self.sums = [keras.layers.Dense(1, kernel_initializer="ones", name=f"column_sum_{i}")
+                     for i in range(cells)]
         self.readers = ([keras.layers.Dense(len(SUM_STEPS), activation="relu", name=f"read_sum_{i}")
                          for i in range(cells)] if readout == "mlp" else [])
         self.digit_heads = [keras.layers.Dense(10, name=f"digit_{i}") for i in range(cells)]
-        self.carry_heads = [keras.layers.Dense(1, name=f"carry_{i}") for i in range(cells)]
+        # the carry starts at zero everywhere (nothing carried), not saturated either way
+        self.carry_heads = [keras.layers.Dense(1, kernel_initializer="zeros", name=f"carry_{i}")
+                            for i in range(cells)]
         if sign_pass:
-            self.compare = keras.layers.Dense(1, use_bias=False, name="compare")
+            # starts undecided (all zeros): a random start can saturate the tanh below on
+            # every query and never learn which operand is larger
+            self.compare = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
+                                              name="compare")
         self.sign_head = keras.layers.Dense(1, name="sign")
 
     def build(self, input_shape):
         width = 1 if self.codes == "ordinal" else 10
         for i in range(len(self.sums)):
-            self.sums[i].build((None, 2 * width + 1))
+            self.sums[i].build((None, 2 if self.codes == "ordinal" else 2 * width + 1))
             if self.readers:
                 self.readers[i].build((None, 1))
             self.digit_heads[i].build((None, len(SUM_STEPS)))
@@ -149,7 +161,7 @@ class ColumnArithmetic(keras.layers.Layer):
 
     def call(self, x):
         if self.codes == "ordinal":
-            a, b = x[:, :, 0:1], x[:, :, 1:2]  # digit / 9
+            a, b = 9.0 * x[:, :, 0:1], 9.0 * x[:, :, 1:2]  # back to digit units: 0 ... 9
         else:
             a, b = x[:, :, 3:13], x[:, :, 13:23]
         op = x[:, 0, 2:3]  # +1 for '+', -1 for '-' (the same in every column)
@@ -167,15 +179,16 @@ class ColumnArithmetic(keras.layers.Layer):
             # swap to larger minus smaller; the comparison learns from the sign alone
             swap = ops.stop_gradient(ops.round(a_smaller))[:, :, None]
             a, b = a + swap * (b - a), b + swap * (a - b)
-        if self.codes == "ordinal":  # sums in digit units: 0 ... 9
-            a, b = 9.0 * a, 9.0 * b
         carry, digits = zero, []
         for i in range(self.columns):
             k = 0 if self.shared else i
-            s = self.sums[k](ops.concatenate([a[:, i], op * b[:, i], carry], axis=-1))
+            if self.codes == "ordinal":  # the carry joins the upper digit, as on paper
+                s = self.sums[k](ops.concatenate([a[:, i] + carry, op * b[:, i]], axis=-1))
+            else:
+                s = self.sums[k](ops.concatenate([a[:, i], op * b[:, i], carry], axis=-1))
             h = self._read(k, s)
             digits.append(ops.softmax(self.digit_heads[k](h), axis=-1))
-            carry = self.carry_heads[k](h)
+            carry = ops.tanh(self.carry_heads[k](h))  # about -1 (borrow), 0 or +1 (carry)
         if not self.sign_pass:  # the borrow out of the top column has to say it
             a_smaller = ops.sigmoid(self.sign_head(carry))
         p_minus = is_minus * a_smaller
