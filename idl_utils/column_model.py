@@ -228,7 +228,7 @@ def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool 
 
 def column_recipe(digits: int = 2, n_train: int = 10_000, *, aligned: bool = True,
                   max_seconds: float | None = None, **model_kwargs: Any) -> Recipe:
-    """The column model and how the kit trains it: Adam at 0.05 with a cosine decay, the
+    """The column model and how the kit trains it: Adam at 0.02 with a cosine decay, the
     *final* weights kept, batches of 32 (8 below 500 training queries), and about 1,200
     updates whatever the data size (10 to 150 epochs). ``aligned`` and ``model_kwargs``
     (see :func:`build_column_model`) switch ingredients off for the ablation."""
@@ -237,7 +237,7 @@ def column_recipe(digits: int = 2, n_train: int = 10_000, *, aligned: bool = Tru
     epochs = int(min(150, max(10, -(-1200 // steps_per_epoch))))
     return Recipe(
         "column", ColumnDigits(aligned=aligned), dict(model_kwargs),
-        TrainConfig(epochs=epochs, batch_size=batch, learning_rate=0.05, lr_schedule="cosine",
+        TrainConfig(epochs=epochs, batch_size=batch, learning_rate=0.02, lr_schedule="cosine",
                     max_seconds=max_seconds, keep="last"),
         digits, builder=build_column_model,
     )
