@@ -46,13 +46,13 @@ notebooks: $(STAMP)
 	$(SMOKE_ENV) $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 $(XDIST)
 
 reproduce: $(STAMP)
-	IDL_PROFILE=full $(PY) -m idl_utils.reproduce $(ARGS)
+	IDL_PROFILE=full $(PY) -m idl_utils.tools.reproduce $(ARGS)
 
 speed: $(STAMP)
-	$(PY) -m idl_utils.speed
+	$(PY) -m idl_utils.tools.speed
 
 export: $(STAMP)
-	$(PY) -m idl_utils.export $(ARGS)
+	$(PY) -m idl_utils.tools.export $(ARGS)
 
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync notebooks/*.py

@@ -20,7 +20,10 @@ Modules, by responsibility:
 * :mod:`idl_utils.generative` -- CAE, VAE and GAN as ``keras.Model`` subclasses; training
 * :mod:`idl_utils.latent` -- sampling, interpolation, latent arithmetic, 2-D maps, nearest neighbours
 * :mod:`idl_utils.scores` -- FID and KID, feature extractors
-* :mod:`idl_utils.reproduce` / :mod:`idl_utils.export` -- ``make reproduce`` / ``make export``
+
+The commands behind ``make`` are tools, not course material, and live apart in
+:mod:`idl_utils.tools`: ``reproduce`` (``make reproduce``), ``speed`` (``make speed``)
+and ``export`` (``make export``).
 """
 
 from .config import get_profile, set_seed

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from idl_utils.reproduce import notebook_paths, without_timings
+from idl_utils.tools.reproduce import notebook_paths, without_timings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def test_notebook_selection():
 def _reproduce(tmp: Path, name: str, *args: str) -> dict:
     env = {**os.environ, "IDL_PROFILE": "smoke", "IDL_REPORTS_DIR": str(tmp / name / "reports"),
            "IDL_CACHE_DIR": str(tmp / name / "cache")}
-    subprocess.run([sys.executable, "-m", "idl_utils.reproduce", "--no-html", *args],
+    subprocess.run([sys.executable, "-m", "idl_utils.tools.reproduce", "--no-html", *args],
                    cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
     return json.loads((tmp / name / "reports" / "results.json").read_text())
 
@@ -56,8 +56,8 @@ def test_reproduce_is_deterministic_and_complete(tmp_path):
 
 
 def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypatch):
-    from idl_utils.reproduce import main
     from idl_utils.results import atomic_write_json, record_results, save_table
+    from idl_utils.tools.reproduce import main
 
     monkeypatch.setenv("IDL_REPORTS_DIR", str(tmp_path))
     record_results("02_text_to_text", {"kit": {"exact_match": 0.99}}, seed=42)
@@ -81,7 +81,7 @@ def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypa
 
 
 def test_machine_summary_handles_old_and_new_records():
-    from idl_utils.reproduce import machine_summary
+    from idl_utils.tools.reproduce import machine_summary
 
     old = {"processor": "AMD EPYC", "cpu_count": 2, "memory_gib": 23.5, "gpus": []}
     assert machine_summary(old) == "AMD EPYC, 2 cores, 23.5 GiB, GPU: none"
@@ -105,7 +105,7 @@ def test_sigterm_stops_the_run_and_its_kernel(tmp_path):
     nbformat.write(nb, tmp_path / "nb" / "sleeper.ipynb")
     notebook, out_dir = str(tmp_path / "nb" / "sleeper.ipynb"), str(tmp_path / "out")
     script = ("from pathlib import Path\n"
-              "from idl_utils.reproduce import execute_notebook\n"
+              "from idl_utils.tools.reproduce import execute_notebook\n"
               f"execute_notebook(Path({notebook!r}), Path({out_dir!r}), html=False)\n"
               "print('carried on')\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
@@ -145,7 +145,7 @@ def test_parallel_run_stops_every_notebook_and_kernel_on_kill(tmp_path):
     flags = [tmp_path / f"started{i}" for i in range(3)]
     paths = [str(_sleeper(tmp_path / "nb", f"sleeper{i}", flags[i])) for i in range(3)]
     script = ("import sys\nfrom pathlib import Path\n"
-              "from idl_utils.reproduce import run_parallel\n"
+              "from idl_utils.tools.reproduce import run_parallel\n"
               f"failed, stopped = run_parallel([Path(p) for p in {paths!r}], 2, html=False,"
               " on_done=lambda p, s: print('done', p))\n"
               "print('stopped' if stopped else 'carried on', failed)\n")
@@ -174,7 +174,7 @@ def test_parallel_run_stops_every_notebook_and_kernel_on_kill(tmp_path):
 
 
 def test_default_jobs_is_two_on_a_cpu_only_machine(monkeypatch):
-    from idl_utils import reproduce
+    from idl_utils.tools import reproduce
 
     monkeypatch.setattr(reproduce.shutil, "which", lambda name: None)
     monkeypatch.setattr(reproduce.os, "cpu_count", lambda: 2)
@@ -187,7 +187,7 @@ def test_default_jobs_is_two_on_a_cpu_only_machine(monkeypatch):
 
 
 def test_jobs_below_one_is_a_clear_error(capsys):
-    from idl_utils.reproduce import main
+    from idl_utils.tools.reproduce import main
 
     with pytest.raises(SystemExit):
         main(["--jobs", "0", "--collate-only"])
