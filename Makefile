@@ -1,6 +1,7 @@
 # idl-kit: every target installs what it needs into .venv by itself.
 #   make test       unit tests + every notebook end to end (smoke profile), < 15 min on 2 cores
 #   make reproduce  every notebook at full scale -> reports/ (figures, tables, results.json)
+#   make compare    this run's reports/results.json against the committed one, with tolerances
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
 
@@ -20,7 +21,7 @@ XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
 
-.PHONY: setup test unit notebooks reproduce speed export sync lint clean help
+.PHONY: setup test unit notebooks reproduce compare speed export sync lint clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -47,6 +48,10 @@ notebooks: $(STAMP)
 
 reproduce: $(STAMP)
 	IDL_PROFILE=full $(PY) -m idl_utils.tools.reproduce $(ARGS)
+
+# ARGS: [RUN] [REFERENCE] [--only NOTEBOOK ...] [--failures-only] [--exact]; exit 1 if a number differs
+compare: $(STAMP)
+	$(PY) -m idl_utils.tools.compare $(ARGS)
 
 speed: $(STAMP)
 	$(PY) -m idl_utils.tools.speed

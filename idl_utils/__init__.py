@@ -22,8 +22,8 @@ Modules, by responsibility:
 * :mod:`idl_utils.scores` -- FID and KID, feature extractors
 
 The commands behind ``make`` are tools, not course material, and live apart in
-:mod:`idl_utils.tools`: ``reproduce`` (``make reproduce``), ``speed`` (``make speed``)
-and ``export`` (``make export``).
+:mod:`idl_utils.tools`: ``reproduce`` (``make reproduce``), ``speed`` (``make speed``),
+``compare`` (``make compare``) and ``export`` (``make export``).
 """
 
 from .config import get_profile, set_seed
