@@ -270,7 +270,7 @@ def compare_results(reference: dict[str, Any], run: dict[str, Any], *,
     for name in names:
         if name not in run_nbs:
             count = _count_numbers(without_timings(ref_nbs[name].get("results", {})))
-            rows.append(Row(f"{name} (whole notebook)", f"{count} numbers", "missing", "", "MISSING"))
+            rows.append(Row(f"{name} (whole notebook)", f"{count} values", "missing", "", "MISSING"))
         elif name not in ref_nbs:
             rows.append(Row(f"{name} (whole notebook)", "missing", "present", "", "EXTRA"))
         else:
@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{counts['EXTRA']} not in the reference.")
     if failed:
         names = [r.metric for r in rows if r.failed]
-        print(f"Verdict: DIFFERENT -- {failed} value(s) not within tolerance: "
+        print(f"Verdict: DIFFERENT -- {failed} of {len(rows)} outside their tolerance or missing: "
               + "; ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
         if not differences:
             print("Same machine kind, packages and data: the kit's runs are identical there, so "
