@@ -24,7 +24,7 @@ smoke profile). Per-notebook wall times then include the sharing, and ``results.
 records the elapsed time of the whole run beside them.
 
 Usage: ``python -m idl_utils.tools.reproduce [--only 02_text_to_text ...] [--jobs N] [--no-html]
-[--no-probe]``
+[--no-probe] [--notebooks DIR]``
 """
 
 from __future__ import annotations
@@ -48,9 +48,12 @@ from ..results import atomic_write_json, atomic_write_text, markdown_table
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 
-def notebook_paths(only: list[str] | None = None) -> list[Path]:
-    """The kit's notebooks in run order, optionally only those whose stem is in ``only``."""
-    paths = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+def notebook_paths(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The notebooks (``NN_*.ipynb``) of ``folder`` (default: the kit's) in run order,
+    optionally only those whose stem is in ``only``."""
+    paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise SystemExit(f"No notebooks (NN_name.ipynb) in {folder}")
     if only:
         known = {p.stem for p in paths}
         unknown = [name for name in only if name not in known]
@@ -311,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-html", action="store_true", help="skip HTML renderings")
     parser.add_argument("--no-probe", action="store_true",
                         help="skip the speed probe and run-time estimate (full profile only)")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR",
+                        help="folder of NN_name.ipynb notebooks to run (default: notebooks/)")
     parser.add_argument("--collate-only", action="store_true",
                         help="run no notebook; rebuild results.json and RESULTS.md from reports/")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -323,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = reports_dir()
     if args.child:
         return _run_child(args.child, out_dir, args.result_file, html=not args.no_html)
-    paths = [] if args.collate_only else notebook_paths(args.only)
+    paths = [] if args.collate_only else notebook_paths(args.only, args.notebooks)
     jobs = min(args.jobs or default_jobs(), max(len(paths), 1))
     print(f"Reproducing {len(paths)} notebook(s) with profile '{profile.name}' -> {out_dir}"
           + (f", {jobs} at a time" if jobs > 1 else ""), flush=True)
