@@ -1,5 +1,6 @@
 # idl-kit: every target installs what it needs into .venv by itself.
-#   make test       unit tests + every notebook end to end (smoke profile), < 15 min on 2 cores
+#   make test       unit tests + every notebook end to end (smoke profile), what CI runs
+#   make test-all   make test plus the very_slow tests (all 4,495 SVGs, the 81 MB FID network)
 #   make reproduce  every notebook at full scale -> reports/ (figures, tables, results.json)
 #   make compare    this run's reports/results.json against the committed one, with tolerances
 #   make export     .py copies of the notebooks + a submission archive in dist/
@@ -21,7 +22,12 @@ XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
 
-.PHONY: setup test unit notebooks reproduce compare speed export sync lint clean help
+# make test leaves out the tests marked very_slow: each repeats at full size what a fast test
+# checks on a fixed sample (and the notebooks load the full data in every run anyway)
+FAST := -m "not very_slow"
+PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=15 $(XDIST)
+
+.PHONY: setup test test-all unit notebooks reproduce compare speed export sync lint clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -38,10 +44,15 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
 	rm -rf build/smoke
-	$(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=15 $(XDIST)
+	$(PYTEST_ALL) $(FAST)
+
+test-all: $(STAMP)
+	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
+	rm -rf build/smoke
+	$(PYTEST_ALL)
 
 unit: $(STAMP)
-	$(SMOKE_ENV) $(PY) -m pytest tests $(XDIST)
+	$(SMOKE_ENV) $(PY) -m pytest tests $(XDIST) $(FAST)
 
 notebooks: $(STAMP)
 	$(SMOKE_ENV) $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 $(XDIST)
