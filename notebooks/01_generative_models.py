@@ -41,13 +41,16 @@
 # (`make reproduce`).
 
 # %%
+# On Colab: fetch and install the kit (anywhere else this cell does nothing)
 import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and not os.path.isdir("idl-kit"):
-    subprocess.run(["git", "clone", "-q", "--depth=1", "https://github.com/idl-kit/idl-kit"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "idl-kit"], check=True)
+KIT_REPO = "https://github.com/idl-kit/idl-kit"
+if "google.colab" in sys.modules:
+    if not os.path.isdir("idl-kit"):
+        subprocess.run(["git", "clone", "-q", "--depth=1", KIT_REPO, "idl-kit"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./idl-kit"], check=True)
     sys.path.insert(0, "idl-kit")
 
 # %%
@@ -81,9 +84,17 @@ from idl_utils.latent import (
     plot_latent_map,
     sample_latent,
 )
+from idl_utils.narrate import ratio, tally
 from idl_utils.notebook import start_notebook
 from idl_utils.results import atomic_write_text, markdown_table, record_results, save_fig, save_table
-from idl_utils.scores import comparison_row, get_feature_extractor, image_scores, score_sets, verdict_row
+from idl_utils.scores import (
+    comparison_row,
+    get_feature_extractor,
+    image_scores,
+    score_sets,
+    score_table,
+    verdict_row,
+)
 
 NOTEBOOK = "01_generative_models"
 SEED = 42
@@ -95,11 +106,11 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 # images**, set `SOURCE` to a folder (searched recursively for PNG/JPEG/WebP/BMP/GIF) or to a
 # tensorflow-datasets name such as `"tfds:tf_flowers"` (needs a network once).
 #
-# The full profile trains at **32x32** so that everything, including the course comparison and
-# the standard FID network, takes between about 15 minutes and an hour on two CPU cores,
-# depending on the machine (the README lists measured times). At 64x64 every epoch costs 2-4x more (measured
-# here: the kit's VAE ~19 s, its GAN ~29 s per epoch over the 4,495 emoji), so on a CPU expect
-# about an hour; on a GPU (Colab) set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works).
+# The profiles train at **32x32** so that everything, including the course comparison and the
+# standard FID network, fits in a CPU session (`docs/performance.md` lists measured times).
+# Each doubling of `IMAGE_SIZE` makes every epoch several times more expensive: on a GPU (Colab)
+# set `IMAGE_SIZE = 64` (any power of two from 16 to 128 works). Each model prints its seconds
+# per epoch below, so you can estimate a bigger run from this one.
 
 # %% tags=["parameters"]
 SOURCE = "openmoji"               # "openmoji", a folder path, or "tfds:<name>"
@@ -124,9 +135,9 @@ COMPARE_EPOCHS = P.choose(smoke=1, default=5, full=8)  # the equal budget (epoch
 # GAN epoch about 2/3 of a course GAN epoch); the kit's runs keep their weights after both
 EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS), "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
 SNAPSHOTS = {kind: sorted({COMPARE_EPOCHS, e}) for kind, e in EQUAL_TIME_EPOCHS.items()}
-FID_FEATURES = "inception"        # "inception" (falls back, loudly, when offline) or "classifier"
+FID_FEATURES = "classifier"       # "classifier" (a CNN trained here) or "fid-inception" (slow at N_SCORE)
 FEATURE_EPOCHS = P.choose(smoke=1, default=8, full=10)
-N_SCORE = P.choose(smoke=128, default=1000, full=2000)  # images per set for FID/KID
+N_SCORE = P.choose(smoke=128, default=1000, full=2000)  # images per set for KID/FID/precision/recall
 STANDARD_FID = True               # also score the main models with the standard FID network (section 5)
 N_STANDARD = P.choose(smoke=8, default=250, full=500)  # images per set for it (~6 GFLOPs per image)
 MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # 2-D latent map (t-SNE: ~10 s even for tiny sets)
@@ -371,13 +382,19 @@ save_fig(plot_image_rows(rows, title="Generated images and their nearest trainin
 copy_check
 
 # %% [markdown]
-# ## 5 · Scores: FID and KID
-# Both compare the *distribution* of generated images with that of real ones in a feature space:
-# FID fits a Gaussian to each set of features (lower is better, 0 = identical statistics);
-# KID is a kernel two-sample statistic that is unbiased for small sets. The standard features
-# come from InceptionV3 trained on ImageNet; when its weights cannot be downloaded the kit says
-# so loudly and uses a CNN trained here on the real images to predict their label -- those
-# scores are labelled as such and only comparable *within* this notebook.
+# ## 5 · Scores: KID, FID, precision and recall
+# All compare generated images with real ones in a feature space. **KID** (the headline) is a
+# kernel two-sample statistic whose expected value does not depend on the number of images; it
+# comes with a standard deviation over random subsets. **FID** fits a Gaussian to each set of
+# features (lower is better); with few images it is biased upward, so it compares only at equal
+# set sizes. **Precision and recall** (Kynkäänniemi et al., 2019) split the distance in two:
+# precision is the share of generated images that lie near some real one (realism), recall the
+# share of real images that lie near some generated one (coverage of the data's variety). Both
+# use the k = 3 nearest neighbours of each image in feature space.
+#
+# This first table uses a CNN trained here on the real images to predict their label: cheap
+# enough for `N_SCORE` images per set, and labelled as such; its scores are comparable only
+# *within* this notebook. The standard FID network follows below.
 #
 # As a floor, "real vs real" scores two disjoint halves of the real images. The CAE row decodes
 # samples of a Gaussian fitted to the CAE's codes (it has no prior of its own to sample from).
@@ -401,17 +418,18 @@ scores = {"real vs real (floor)": image_scores(real_a, real_b, extractor, seed=S
 #
 # * **the same number of epochs**: the kit's models *after `COMPARE_EPOCHS` epochs* -- weights
 #   that `WeightSnapshots` saved on the way, so nothing is trained twice;
-# * **the same training time**: the kit's models after `EQUAL_TIME_EPOCHS` epochs. A kit VAE
-#   epoch costs about half a course VAE epoch on a CPU, so the VAE gets twice the epochs; the
-#   kit's wider GAN (below) costs about two thirds of a course GAN epoch, so it gets 1.5x. The
-#   columns `kit seconds` and `course seconds` give the measured times on your machine. (A fixed
-#   number of epochs, not a stopwatch, keeps the numbers reproducible; the seconds show how close
-#   to equal the times came.)
+# * **the same training time**: the kit's models after `EQUAL_TIME_EPOCHS` epochs: as many as
+#   fit in the time the course's models take for `COMPARE_EPOCHS`, by the per-epoch costs
+#   measured on a CPU when the kit was written (the kit's epochs are the cheaper ones). The
+#   columns `kit seconds` and `course seconds` give the measured times on *your* machine. (A
+#   fixed number of epochs, not a stopwatch, keeps the numbers reproducible; the seconds show
+#   how close to equal the times came.)
 #
-# The kit's GAN uses `GAN_WIDTH = 48` filters in its first layer where the autoencoders use
-# `WIDTH = 32`. At 32 the kit's GAN was *twice* as fast per epoch as the course's but lost to it
-# on KID after 8 epochs: its discriminator was too weak to teach the generator much per epoch.
-# 48 costs about 1.2x more per epoch and learns much more from each.
+# The kit's GAN uses `GAN_WIDTH` filters in its first layer, more than the autoencoders'
+# `WIDTH`. When the kit was tuned, a GAN as narrow as the autoencoders was faster per epoch than
+# the course's but lost to it at equal epochs: its discriminator was too weak to teach the
+# generator much per epoch. The wider one costs a little more per epoch and learns more from
+# each.
 
 # %%
 models = {"VAE (kit)": (vae, vae_info), "GAN (kit)": (gan, gan_info)}
@@ -443,12 +461,12 @@ fitted = np.random.default_rng(SEED).multivariate_normal(cae_codes.mean(0), np.c
 scores["CAE (kit)"] = image_scores(real_a, decode(cae, fitted.astype("float32")), extractor, seed=SEED)
 
 infos = {"CAE (kit)": cae_info, **{k: v[1] for k, v in models.items()}}
-score_rows = [{"model": name, "FID": s["fid"], "KID": s["kid"], "KID std": s["kid_std"],
-               "epochs": infos[name]["epochs"] if name in infos else "",
-               "s/epoch": round(infos[name]["seconds_per_epoch"], 1) if name in infos else ""}
-              for name, s in scores.items()]
-display(Markdown(f"FID/KID with **{extractor.name}**, {n_score} images per set (lower is better)\n\n"
-                 + markdown_table(score_rows)))
+training = {name: {"epochs": info["epochs"], "s/epoch": round(info["seconds_per_epoch"], 1)}
+            for name, info in infos.items()}
+score_rows = score_table(scores, extra=training)
+display(Markdown(f"Scores with **{extractor.name}**, {n_score} images per set (KID and FID: lower is "
+                 "better; precision and recall: higher is better)\n\n"
+                 + markdown_table(score_rows, floatfmt=".4g")))
 
 # %% [markdown]
 # Is a difference real? KID comes with a standard deviation over random subsets: a gap smaller
@@ -490,9 +508,8 @@ if STANDARD_FID:
     sets = {"real vs real (floor)": real_b[:N_STANDARD],
             **{name: generate(models[name][0], N_STANDARD, seed=SEED + 7) for name in picked}}
     standard_scores = score_sets(real_a[:N_STANDARD], sets, fid_network, seed=SEED, cache=True)
-    display(Markdown(f"FID/KID with the **{fid_network.name}**, {N_STANDARD} images per set\n\n" + markdown_table(
-        [{"model": n, "FID": s["fid"], "KID": s["kid"], "KID std": s["kid_std"]} for n, s in standard_scores.items()],
-        floatfmt=".4g")))
+    display(Markdown(f"Scores with the **{fid_network.name}**, {N_STANDARD} images per set\n\n"
+                     + markdown_table(score_table(standard_scores), floatfmt=".4g")))
 
 # %% [markdown]
 # **Both feature spaces side by side.** Each row pits the kit at one budget against the course at
@@ -519,24 +536,37 @@ if verdicts:
 #   training is a balancing act (watch the losses and the progress grid), and samples can be
 #   less diverse than the data (mode collapse -- compare the course GAN's row above).
 # * **Builders matter**: the kit's networks (width growing with depth, batch normalisation,
-#   LeakyReLU) cost about half (VAE) to two thirds (GAN) as much per epoch as the course's
-#   128-filter stacks. The verdict table in section 5 says, per budget and per feature space,
-#   which builders won in *your* run (the reference run's tables are in `reports/RESULTS.md`).
-#   In every run we made, the kit's VAE won at both budgets in both feature spaces. The GAN at
-#   equal epochs is the close call: the wide course GAN learns fast early, and at width 32 the
-#   kit's GAN *lost* on KID after 8 epochs -- how wide the discriminator is matters more than
-#   anything else here. Say which budget and which features you compare with: the conclusion
+#   LeakyReLU) are cheaper per epoch than the course's 128-filter stacks. The verdict table in
+#   section 5 says, per budget and per feature space, which builders won in *your* run; the cell
+#   below sums it up (the reference run's tables are in `reports/RESULTS.md`). Look for where the
+#   scores agree and where they disagree: the GAN at equal epochs is the usual close call (the
+#   wide course GAN learns fast early, and how wide the discriminator is matters more than
+#   anything else here). Say which budget and which features you compare with: the conclusion
 #   can flip.
-# * **Scores**: FID/KID measure distribution distance in a feature space; state which features
-#   (the standard FID network, Keras' InceptionV3 or the substitute) and how many images, and
-#   compare only like with like. The substitute's numbers are not comparable with any paper's;
-#   the standard network's are computed the papers' way, but on 500 images instead of 50,000.
+# * **Scores**: KID and FID measure distribution distance in a feature space; state which
+#   features (the standard FID network or the substitute) and how many images, and compare only
+#   like with like. Precision and recall say *why* a model is far: a blurry VAE tends to keep
+#   recall (its samples spread over the data) but lose precision (few look real); a GAN that
+#   drops modes keeps precision but loses recall -- check which your tables show.
+#   The substitute's numbers are not comparable with any paper's;
+#   the standard network's are computed the papers' way, but on `N_STANDARD` images instead of
+#   50,000.
 
 # %%
+# this run's verdicts, and what a kit epoch cost against a course epoch on this machine
+for verdict in verdicts:
+    scores_only = {k: v for k, v in verdict.items() if k.startswith(("substitute", "standard"))}
+    print(tally(f"{verdict['model']}, kit at {verdict['kit']} vs course at {verdict['course']}", scores_only))
+for kind in ("VAE", "GAN") if COMPARE_COURSE else ():
+    print(ratio("kit", infos[f"{kind} (kit)"]["seconds_per_epoch"], "course",
+                infos[f"{kind} (course, {budget})"]["seconds_per_epoch"], what=f"{kind} seconds per epoch"))
+
+# %%
+SCORE_KEYS = ("kid", "kid_std", "fid", "precision", "recall")
 timings = {name: {"epochs": info["epochs"], "train_seconds": round(info["seconds"], 1),
                   "epoch_seconds": round(info["seconds_per_epoch"], 2)} for name, info in infos.items()}
-save_table(score_rows, "01_scores", title=f"Generative models: FID/KID ({extractor.name}, {n_score} images per set)",
-           floatfmt=".4g")
+save_table(score_rows, "01_scores", floatfmt=".4g",
+           title=f"Generative models: KID, FID, precision, recall ({extractor.name}, {n_score} images)")
 save_table([{"model": k, **v} for k, v in timings.items()], "01_timings", title="Generative models: training time")
 if comparison:
     save_table(comparison, "01_course_vs_kit", title="Course vs kit builders at equal epochs and at (about) equal training time (see the seconds)",
@@ -544,14 +574,13 @@ if comparison:
 if verdicts:
     save_table(verdicts, "01_verdicts", title="Which builders score better, in both feature spaces")
 if standard_scores:
-    save_table([{"model": n, "FID": s["fid"], "KID": s["kid"], "KID std": s["kid_std"], "images": s["n_generated"]}
-                for n, s in standard_scores.items()], "01_standard_fid",
-               title=f"FID/KID with the standard FID network ({N_STANDARD} images per set)", floatfmt=".4g")
+    save_table(score_table(standard_scores), "01_standard_fid", floatfmt=".4g",
+               title=f"KID, FID, precision, recall with the standard FID network ({N_STANDARD} images)")
 record_results(NOTEBOOK, {
     "dataset": data.card.as_dict(),
     "features": extractor.name,
-    "scores": {name: {"fid": s["fid"], "kid": s["kid"], "kid_std": s["kid_std"]} for name, s in scores.items()},
-    "standard_fid": {name: {"fid": s["fid"], "kid": s["kid"], "kid_std": s["kid_std"], "images": s["n_generated"]}
+    "scores": {name: {k: s[k] for k in SCORE_KEYS} for name, s in scores.items()},
+    "standard_fid": {name: {**{k: s[k] for k in SCORE_KEYS}, "images": s["n_generated"]}
                      for name, s in standard_scores.items()},
     "final_losses": {name: {k: v[-1] for k, v in info["history"].items()} for name, info in infos.items()},
     "course_vs_kit": comparison,

@@ -42,13 +42,16 @@
 # tests), `default` (minutes on a laptop) or `full` (`make reproduce`).
 
 # %%
+# On Colab: fetch and install the kit (anywhere else this cell does nothing)
 import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and not os.path.isdir("idl-kit"):
-    subprocess.run(["git", "clone", "-q", "--depth=1", "https://github.com/idl-kit/idl-kit"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "idl-kit"], check=True)
+KIT_REPO = "https://github.com/idl-kit/idl-kit"
+if "google.colab" in sys.modules:
+    if not os.path.isdir("idl-kit"):
+        subprocess.run(["git", "clone", "-q", "--depth=1", KIT_REPO, "idl-kit"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./idl-kit"], check=True)
     sys.path.insert(0, "idl-kit")
 
 # %%
@@ -56,6 +59,7 @@ import numpy as np
 
 from idl_utils.benchmark import make_recipe, train_and_score, val_fraction_for
 from idl_utils.error_analysis import CATEGORIES, categorise, error_grid, error_report
+from idl_utils.narrate import proportion_tie, trend
 from idl_utils.notebook import start_notebook
 from idl_utils.plots import (
     plot_bars,
@@ -109,7 +113,7 @@ x_demo[0].astype(int)
 # %% [markdown]
 # ### A fair split
 # The test queries are set aside first and never touched until the end. From the training part
-# we hold out 10% as a **validation** set for watching training and choosing weights (the
+# we hold out a small **validation** set for watching training and choosing weights (the
 # baseline keeps its best validation epoch), so model selection never peeks at the test set,
 # a common leak in reports.
 
@@ -167,13 +171,13 @@ show_examples(main_split, course_run.predicted)
 # - a **skip connection** handing the raw column digits to the decoder LSTM next to the
 #   encoder's output for that column, so the decoder's forward recurrence can work like a
 #   column-by-column adder while the encoder supplies the context;
-# - **dropout** 0.3 and a cosine-decaying learning rate, which matter most with little data;
+# - **dropout** and a cosine-decaying learning rate, which matter most with little data;
 #   training runs the whole schedule and keeps the final weights (a few hundred validation
 #   queries are too few to pick a "best" epoch reliably once the model is nearly perfect).
 #
 # (A variant that gives the decoder one *global* summary of the query instead, like the
 # course's `RepeatVector`, never got a sign wrong in our tuning runs but learned carries much
-# worse: about 91% against 97% at 10/90. `build_kit_model(context="global")` lets you try.)
+# worse at 10/90. `build_kit_model(context="global")` lets you try.)
 #
 # Answers are decoded back to the usual string (`'105'`, `'-48'`) and scored with the very same
 # exact-match function as the baseline.
@@ -197,8 +201,8 @@ kit_run.row
 show_examples(main_split, kit_run.predicted)
 
 # %% [markdown]
-# Training side by side: the kit's model is right on most validation queries after a few
-# epochs; the baseline creeps up over all of its 50.
+# Training side by side: how many epochs does each model need before most validation answers
+# are right? Look at the shape of the curves, not only where they end.
 
 # %%
 fig = plot_learning_curves({"course baseline": course_run.history, "kit": kit_run.history})
@@ -206,9 +210,10 @@ save_fig(fig, "t2t_learning_curves")
 
 # %% [markdown]
 # ## 4 · Every split
-# How much data does each model need? The course's splits train on 50%, 25% or 10% of the
-# queries and test on the rest; we add 5/95. The hardest question here is generalisation: at
-# 10/90 the models see 1,800 training queries and are tested on 18,000 they have never seen.
+# How much data does each model need? The course's splits are 50/50, 25/75 and 10/90 (train on
+# the first part of the queries, test on the rest); we add 5/95. The hardest question here is
+# generalisation: at 10/90 the models see 1,800 training queries and are tested on 18,000 they
+# have never seen. (`SPLITS` holds the splits of the active profile.)
 
 # %%
 split_rows, split_preds, splits = [], {}, {}
@@ -277,20 +282,26 @@ print("The kit's model at", splits[hard].name, "-- some of its mistakes:")
 show_examples(splits[hard], split_preds["kit", hard], n_right=0, n_wrong=12)
 
 # %% [markdown]
-# **Reading the figures** (what the full-profile reference run in `reports/` shows):
+# **Reading the figures** -- what to look for (the reference run's figures are in `reports/`):
 #
-# - The baseline's most common mistake is **off by one** in the last digit: it has learned how
-#   big the answer is, but not exact digit arithmetic; carries and borrows come next.
-# - On the grid its errors crowd where the *text layout* shifts: queries with a one-digit
-#   operand (the left column and top rows) are wrong 43% of the time against 15% for two
-#   two-digit operands. For subtraction they also follow the diagonal `a ≈ b`, where the
-#   answer changes sign (50% wrong when `|a-b| < 10`).
-# - Oddly, it errs more often on additions *without* a carry; partly because those include
-#   three times as many one-digit operands (35% against 12%).
-# - The kit's model makes no mistake at 50/50. With only 5% of the queries to learn from, its
-#   mistakes are carries and borrows (off by exactly 10 or 100) and single digits, and on the
-#   grid they form **triangles**: blocks of operands whose ones digits carry into the tens
-#   (`a%10 + b%10 >= 10`), a rule it has learned for some digit pairs and not yet for others.
+# - Which category dominates the baseline's mistakes? **Off by one** in the last digit means it
+#   has learned how big the answer is, but not exact digit arithmetic; **carry/borrow** means
+#   the digits are right except for a carry.
+# - On the grid, do its errors crowd where the *text layout* shifts? Queries with a one-digit
+#   operand (the left column and top rows) put the digits at other positions than two two-digit
+#   operands. For subtraction, look along the diagonal `a ≈ b`, where the answer changes sign.
+# - Compare additions with and without a carry in the table above, and remember that the groups
+#   are not alike: additions without a carry include many more one-digit operands.
+# - The kit's model at the hardest split: are its mistakes carries and borrows (off by exactly 10
+#   or 100) and single digits? On the grid, carry mistakes form **triangles**: blocks of operands
+#   whose ones digits carry into the tens (`a%10 + b%10 >= 10`), a rule it has learned for some
+#   digit pairs and not yet for others.
+
+# %%
+for name, r in reports.items():
+    wrong = {c: n for c, n in r.categories.items() if n}
+    top = max(wrong, key=wrong.get) if wrong else None
+    print(f"{name}: {sum(wrong.values()):,} wrong answers" + (f", most often '{top}' ({wrong[top]:,})" if top else ""))
 
 # %% [markdown]
 # ## 6 · Deeper encoders
@@ -319,22 +330,35 @@ fig = plot_bars(depth_rows, x="encoder_layers", y="exact_match", hue="model", ti
 save_fig(fig, "t2t_depth")
 
 # %% [markdown]
-# **What depth changes** (reference run, 10/90): the baseline stays near 5% whatever its
-# depth: with 1,800 examples its problem is finding the digits in a shifting layout, which
-# more layers do not solve. For the kit's model a second and third encoder layer remove most
-# *one digit* mistakes (104 → 22 → 10) and some sign mistakes, lifting exact match from 98.1%
-# to 98.6%, while carry/borrow mistakes stay at about 200: carrying happens in the decoder's
-# recurrence, which the encoder's depth does not touch. Each layer roughly doubles the
-# training time.
+# **What depth can change, and what to look for.** With little data, the baseline's problem is
+# finding the digits in a shifting layout; more layers give it more capacity but not a better
+# layout, so watch whether its exact match moves at all. For the kit's model, extra encoder
+# layers can clean up *one digit* and sign mistakes (the encoder decides what each column
+# holds and the sign), but carries happen in the decoder's recurrence, which the encoder's
+# depth does not touch: compare the *carry/borrow* column with the *one digit* column. Deeper
+# is not automatically better: a change smaller than the sampling noise (printed below) is a
+# tie, and every layer costs training time. The cell below states what *this* run shows.
+
+# %%
+for name in ("course", "kit"):
+    mine = {f"{r['encoder_layers']} layer(s)": r for r in depth_rows if r["model"] == name}
+    accuracy = {depth: r["exact_match"] for depth, r in mine.items()}
+    noise = proportion_tie(min(accuracy.values()), max(accuracy.values()), len(depth_split.test))
+    print(trend(accuracy, what=f"{name}: exact match", tie=noise), f"(ties: within {noise * 100:.1f} points)")
+    for category in ("one digit", "sign", "carry/borrow"):
+        counts = {depth: depth_reports[f"{name} x{r['encoder_layers']}"].categories[category] for depth, r in mine.items()}
+        print("   ", trend(counts, what=f"'{category}' mistakes", percent=False, higher_is_better=False))
+    seconds = {depth: r["train_seconds"] for depth, r in mine.items()}
+    print("   ", trend(seconds, what="training seconds", percent=False, higher_is_better=False))
 
 # %% [markdown]
 # ## 7 · Three-digit operands: 2,000,000 queries, streamed
 # The 2021 variant has every `a±b` with `a, b < 1000`. One-hot arrays of all of them would
 # take 728 MB (and far more as images), so training batches are encoded on the fly
 # (`QueryBatches`, a `keras.utils.PyDataset`) and prediction runs in chunks. Peak memory is
-# measured while training. Scoring all 1.9 million held-out queries would take minutes per
-# model on a CPU, so each model is scored on the same seeded sample of 200,000 of them, which
-# pins accuracy down to about ±0.05 points.
+# measured while training. Scoring all the (almost two million) held-out queries would take
+# minutes per model on a CPU, so each model is scored on the same seeded sample of 200,000 of
+# them, whose sampling error is far smaller than the differences between the models.
 
 # %%
 queries3 = make_queries(3)

@@ -233,7 +233,7 @@ def test_the_real_weights_convert_and_match_the_archives_own_forward_pass(real_w
 @pytest.mark.very_slow  # 80 images through the network at 299x299; the weights are checked above
 def test_fid_with_the_real_network_ranks_a_shifted_set_between_real_and_noise(real_weights):
     from idl_utils.image_data import load_image_dataset
-    from idl_utils.scores import frechet_distance, get_feature_extractor
+    from idl_utils.scores import frechet_distance, get_feature_extractor, precision_recall
 
     x = load_image_dataset("openmoji", image_size=32, limit=40, seed=0).images   # 299x299 is slow on a CPU
     extractor = get_feature_extractor(x, None, "unused", prefer="fid-inception")
@@ -243,6 +243,8 @@ def test_fid_with_the_real_network_ranks_a_shifted_set_between_real_and_noise(re
     noise = extractor(np.random.default_rng(0).uniform(0, 1, x[20:].shape).astype(np.float32))
     same, moved, far = (frechet_distance(real_a, f) for f in (real_b, shifted, noise))
     assert same < moved < far
+    # precision in the same features: real emoji lie on the real manifold far more than noise does
+    assert precision_recall(real_a, real_b)["precision"] > precision_recall(real_a, noise)["precision"]
 
 
 def test_without_the_registry_the_standard_network_falls_back_loudly(monkeypatch, tmp_path):

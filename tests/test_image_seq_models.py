@@ -12,13 +12,13 @@ from idl_utils.image_seq_models import (
     build_text_to_image_model,
     generate_answer_images,
     judge_generated,
-    peak_memory_gib,
     read_answers,
     train_text_to_image,
 )
 from idl_utils.judge import build_judge
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.seq_models import QueryBatches, TrainConfig, predict_answers, train_seq_model
+from idl_utils.training import peak_memory_gib
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,9 @@ def test_text_to_image_trains_and_is_judged(bank):
     info = train_text_to_image(model, rep, split.train, split.val,
                                TrainConfig(epochs=1, batch_size=32, verbose=0), loss="mse", seed=0)
     assert info["epochs_run"] == 1 and 0 <= info["best_val_exact"] <= 1
+    assert info["loss"] == "mse" and info["char_loss_weight"] == 1.0 and info["peak_memory_gib"] > 0
+    # trained by the kit's loop: pixel and character losses logged, only val_exact validated
+    assert set(info["history"]) == {"loss", "draw_glyphs_loss", "char_softmax_loss", "val_exact"}
     images = generate_answer_images(model, split.test)
     assert images.shape == (len(split.test), 3, 28, 28) and 0 <= images.min() and images.max() <= 1
     scores = judge_generated(judge, images, split.test.answers)
@@ -107,7 +110,7 @@ def test_train_reader_pretrains_the_glyph_cnn_then_the_whole_reader(bank):
                         TrainConfig(epochs=1, batch_size=64, verbose=0), glyphs, labels,
                         pretrain_epochs=1, seed=0)
     assert info["epochs_run"] == 1 and info["pretrain_seconds"] > 0
-    assert info["seconds"] >= info["pretrain_seconds"]
+    assert info["seconds"] >= info["pretrain_seconds"] and info["peak_memory_gib"] > 0
     assert any(not np.array_equal(a, b) for a, b in zip(before, glyph_cnn.get_weights(), strict=True))
 
 

@@ -31,6 +31,7 @@ def test_judge_learns_and_reads():
     assert judge.output_shape == (None, 13)
     info = train_judge(judge, _bank(), seed=0, epochs=4, n_per_symbol=40, verbose=0)
     assert info["history"]["accuracy"][-1] > info["history"]["accuracy"][0]
+    assert info["epochs_run"] == 4 and info["n_train_glyphs"] == 200 + 3 * 40 and info["seconds"] > 0
     scores = judge_accuracy(judge, _bank(seed=1), seed=0, n_per_symbol=20)
     assert scores["all_glyphs"] > 0.5 and set(scores["per_class"]) >= {"0", "+", "-", "blank"}
     seq = np.zeros((2, 3, 28, 28), np.float32)

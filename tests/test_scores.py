@@ -1,18 +1,27 @@
+import ast
+import tracemalloc
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from idl_utils.features import FeatureExtractor
 from idl_utils.scores import (
-    FeatureExtractor,
     comparison_row,
+    feature_scores,
+    fid_bias_note,
     fid_verdict,
+    format_kid,
     frechet_distance,
     get_feature_extractor,
     image_scores,
     kernel_distance,
     kid_verdict,
+    knn_radii,
+    precision_recall,
     score_sets,
+    score_table,
     verdict_row,
 )
 
@@ -106,8 +115,9 @@ def test_score_sets_can_keep_features_and_reuses_them_only_for_the_same_images(t
     assert first == score_sets(real, {"other": other}, extractor, seed=3)
 
 
-def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch):
+def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch, tmp_path):
     monkeypatch.setenv("IDL_OFFLINE", "1")
+    monkeypatch.setenv("IDL_DATA_DIR", str(tmp_path))            # no cached standard network here
     rng = np.random.default_rng(0)
     images = rng.random((96, 16, 16, 3)).astype("float32")
     labels = (images[:, :, :, 0].mean((1, 2)) > 0.5).astype(int)
@@ -121,6 +131,15 @@ def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch):
         get_feature_extractor(images, None, "x")
 
 
+def test_the_removed_keras_inception_path_says_so_and_gives_what_it_gave_offline():
+    rng = np.random.default_rng(0)
+    images = rng.random((96, 16, 16, 3)).astype("float32")
+    labels = (images[:, :, :, 0].mean((1, 2)) > 0.5).astype(int)
+    with pytest.warns(UserWarning, match="'inception'.*was removed"):
+        extractor = get_feature_extractor(images, labels, "toy-label", prefer="inception", epochs=1)
+    assert extractor.name == "toy-label CNN features"
+
+
 def test_kid_verdict_calls_gaps_within_one_std_a_tie():
     low, high = {"kid": 5.0, "kid_std": 0.5}, {"kid": 7.0, "kid_std": 0.8}
     assert kid_verdict(low, high, ("kit", "course")) == "kit better"
@@ -131,8 +150,10 @@ def test_kid_verdict_calls_gaps_within_one_std_a_tie():
 def test_comparison_and_verdict_rows_say_who_wins_in_each_feature_space():
     kit, course = {"fid": 40.0, "kid": 2.77, "kid_std": 0.1}, {"fid": 44.0, "kid": 2.76, "kid_std": 0.1}
     row = comparison_row("GAN", "8 epochs", "8 epochs", kit, course, 381.7, 543.9)
-    assert row["FID kit"] == 40.0 and row["KID course"] == 2.76
+    assert list(row)[3:6] == ["KID kit", "KID course", "KID verdict"]      # the headline first
+    assert row["FID kit"] == 40.0 and row["KID course"] == "2.76 ± 0.10"
     assert row["KID verdict"] == "a tie (within 1 std)"
+    assert "precision kit" not in row                             # not scored: no empty columns
     assert (row["kit seconds"], row["course seconds"]) == (382, 544)
     # without the standard network: only the substitute features' verdicts
     verdict = verdict_row(row)
@@ -146,3 +167,150 @@ def test_comparison_and_verdict_rows_say_who_wins_in_each_feature_space():
     assert verdict["standard network: FID"] == "course better"
     assert verdict["standard network: KID"] == "course better"
     assert fid_verdict(std_course, std_kit, ("course", "kit")) == "course better"
+
+
+# --------------------------------------------------------------------------- precision and recall
+
+def _clusters(rng: np.random.Generator, centres: np.ndarray, per_cluster: int) -> np.ndarray:
+    """``per_cluster`` unit-Gaussian samples around each of ``centres`` ``(c, d)``."""
+    return np.concatenate([c + rng.normal(size=(per_cluster, centres.shape[1])) for c in centres])
+
+
+def test_identical_sets_have_precision_and_recall_one():
+    f = np.random.default_rng(0).normal(size=(300, 64))
+    assert precision_recall(f, f) == {"precision": 1.0, "recall": 1.0}
+    assert precision_recall(f, f[::-1].copy(), k=1) == {"precision": 1.0, "recall": 1.0}   # order-free
+
+
+def test_a_set_far_from_the_real_one_has_precision_near_zero():
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(400, 16))
+    far = rng.normal(size=(400, 16)) + 10.0                       # 10 std away along every axis
+    scores = precision_recall(real, far)
+    assert scores["precision"] < 0.01 and scores["recall"] < 0.01
+    near = precision_recall(real, rng.normal(size=(400, 16)))     # the same distribution: far higher
+    assert near["precision"] > 0.5 and near["recall"] > 0.5
+
+
+def test_covering_half_the_real_modes_gives_recall_near_half_and_keeps_precision():
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(10, 2)) * 30                       # 10 well separated modes
+    real = _clusters(rng, centres, 100)
+    half = _clusters(rng, centres[:5], 200)                       # as many samples, half the modes
+    every = _clusters(rng, centres, 100)
+    pr_half, pr_every = precision_recall(real, half), precision_recall(real, every)
+    assert pr_every["recall"] > 0.9 and pr_every["precision"] > 0.9
+    assert 0.4 < pr_half["recall"] < 0.55
+    assert pr_half["recall"] / pr_every["recall"] == pytest.approx(0.5, abs=0.05)
+    assert pr_half["precision"] > 0.9                             # what it makes is realistic
+
+
+def test_precision_recall_match_a_brute_force_count_at_any_batch_size():
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(60, 5)), rng.normal(size=(45, 5)) * 0.8 + 0.7
+    # the definitions, written out with the full distance matrices (no squared-norm expansion)
+    d_rr = np.linalg.norm(real[:, None] - real[None], axis=-1)
+    d_ff = np.linalg.norm(fake[:, None] - fake[None], axis=-1)
+    d_fr = np.linalg.norm(fake[:, None] - real[None], axis=-1)
+    for k in (1, 3, 5):
+        r_real, r_fake = np.sort(d_rr, 1)[:, k], np.sort(d_ff, 1)[:, k]    # column 0: itself
+        expected = {"precision": float((d_fr <= r_real[None]).any(1).mean()),
+                    "recall": float((d_fr <= r_fake[:, None]).any(0).mean())}
+        np.testing.assert_allclose(knn_radii(real, k, batch_size=7), r_real, rtol=1e-9)
+        for batch_size in (1, 7, 1000):
+            assert precision_recall(real, fake, k, batch_size=batch_size) == expected
+    assert 0 < expected["precision"] < 1 and 0 < expected["recall"] < 1   # a case that can go wrong
+
+
+def test_precision_recall_memory_is_bounded_by_the_batch():
+    rng = np.random.default_rng(4)
+    n, d, batch = 3000, 32, 100
+    real, fake = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    tracemalloc.start()
+    try:
+        precision_recall(real, fake, batch_size=batch)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    full_matrix = n * n * 8                                       # one n x n float64 distance matrix: 72 MB
+    assert peak < full_matrix / 4, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_precision_recall_reject_bad_input_clearly():
+    rng = np.random.default_rng(5)
+    real, fake = rng.normal(size=(20, 8)), rng.normal(size=(20, 8))
+    with pytest.raises(ValueError, match=r"\(n, d\)"):
+        precision_recall(real.reshape(20, 2, 4), fake)
+    with pytest.raises(ValueError, match="same d"):
+        precision_recall(real, fake[:, :4])
+    with pytest.raises(ValueError, match=r"k=3 needs at least 4 generated samples.*got 3"):
+        precision_recall(real, fake[:3])
+    with pytest.raises(ValueError, match=r"at least 6 real samples"):
+        precision_recall(real[:5], fake, k=5)
+    with pytest.raises(ValueError, match="positive integer"):
+        precision_recall(real, fake, k=0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        precision_recall(real, np.where(np.arange(20)[:, None] == 4, np.nan, fake))
+    with pytest.raises(ValueError, match="one radius per real sample"):
+        precision_recall(real, fake, real_radii=np.ones(3))
+
+
+def test_every_scored_set_gets_precision_and_recall():
+    extractor, calls = _counting_means()
+    rng = np.random.default_rng(6)
+    real = rng.random((64, 8, 8, 3)).astype("float32")
+    table = score_sets(real, {"same": real, "dark": real * 0.3}, extractor, seed=0)
+    assert table["same"]["precision"] == table["same"]["recall"] == 1.0
+    assert table["dark"]["precision"] < 0.2 and table["dark"]["pr_k"] == 3
+    dark = precision_recall(extractor(real), extractor(real * 0.3))
+    assert {k: table["dark"][k] for k in dark} == dark
+    assert feature_scores(extractor(real), extractor(real * 0.3))["features"] == "given features"
+
+
+# --------------------------------------------------------------------------- tables: KID first
+
+def test_format_kid_keeps_two_significant_digits_of_the_std():
+    assert format_kid({"kid": 0.091634, "kid_std": 0.00213}) == "0.0916 ± 0.0021"
+    assert format_kid({"kid": 2.7712, "kid_std": 0.1}) == "2.77 ± 0.10"
+    assert format_kid({"kid": -0.00004, "kid_std": 0.00031}) == "-0.00004 ± 0.00031"
+
+
+def test_fid_bias_note_names_the_set_size_and_the_floor():
+    note = fid_bias_note(500, 41.2)
+    assert "500 images" in note and "biased upward" in note and "41.2" in note
+    assert "50,000" in note and "KID" in note
+    assert "biased" not in fid_bias_note(50_000)
+    with pytest.raises(ValueError, match="n_images"):
+        fid_bias_note(0)
+
+
+def test_score_table_puts_kid_first_and_the_bias_note_next_to_the_floor():
+    floor = {"fid": 41.2, "kid": 0.0003, "kid_std": 0.0004, "precision": 0.8, "recall": 0.79,
+             "n_generated": 500}
+    gan = {"fid": 154.4, "kid": 0.0916, "kid_std": 0.0021, "precision": 0.5, "recall": 0.2,
+           "n_generated": 500}
+    rows = score_table({"real vs real (floor)": floor, "GAN": gan}, extra={"GAN": {"epochs": 20}})
+    columns = ["model", "KID ± std", "FID", "precision", "recall", "images", "epochs", "note"]
+    assert list(rows[0]) == list(rows[1]) == columns              # the floor row too: tables take row 0's
+    assert rows[0]["epochs"] == "" and rows[1]["epochs"] == 20
+    assert rows[1]["KID ± std"] == "0.0916 ± 0.0021" and rows[1]["note"] == ""
+    assert rows[0]["note"] == fid_bias_note(500, 41.2)
+    assert "note" not in score_table({"GAN": gan})[0]             # no floor: no empty column
+    with pytest.raises(ValueError, match="no scores"):
+        score_table({})
+
+
+def test_the_score_modules_import_in_one_direction_and_no_private_names():
+    """features <- fid_inception <- scores: no cycle, and nothing private crosses a module."""
+    package = Path(__file__).resolve().parents[1] / "idl_utils"
+
+    def imports(module: str) -> list[tuple[str, str]]:
+        tree = ast.parse((package / f"{module}.py").read_text(encoding="utf-8"))
+        return [(node.module or "", alias.name) for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names]
+
+    assert not any(m == "scores" for m, _ in imports("fid_inception"))
+    assert not any(m in {"scores", "fid_inception"} for m, _ in imports("features"))
+    for path in package.glob("*.py"):
+        private = [f"{m}.{n}" for m, n in imports(path.stem) if n.startswith("_")]
+        assert not private, f"{path.name} imports private names {private}"

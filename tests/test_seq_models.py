@@ -103,6 +103,16 @@ def test_empty_split_is_refused():
                         TrainConfig(epochs=1))
 
 
+def test_bad_training_settings_are_refused_before_training():
+    qs = make_queries(2).subset(np.arange(10))
+    model = build_kit_model(2, units=4)
+    with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
+        train_seq_model(model, AlignedReversed(), qs, qs, TrainConfig(epochs=1, keep="middle"))
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        train_seq_model(model, AlignedReversed(), qs, qs, TrainConfig(epochs=1, lr_schedule="step"))
+    assert not model.compiled  # refused before anything was compiled or fitted
+
+
 @pytest.mark.parametrize("streaming", [False, True])
 def test_several_steps_per_execution_train_exactly_like_one(streaming):
     """``steps_per_execution`` is a speed-up only: the same history and predictions, for arrays
