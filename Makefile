@@ -1,6 +1,8 @@
 # idl-kit: every target installs what it needs into .venv by itself.
-#   make test       unit tests + every notebook end to end (smoke profile), < 15 min on 2 cores
+#   make test       unit tests + every notebook end to end (smoke profile), what CI runs
+#   make test-all   make test plus the very_slow tests (all 4,495 SVGs, the 81 MB FID network)
 #   make reproduce  every notebook at full scale -> reports/ (figures, tables, results.json)
+#   make compare    this run's reports/results.json against the committed one, with tolerances
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
 #   make lab        JupyterLab on notebooks/ with the kit's kernel (prints the URL to open)
@@ -23,7 +25,12 @@ XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
 
-.PHONY: setup test unit notebooks reproduce speed export sync lint lab clean help
+# make test leaves out the tests marked very_slow: each repeats at full size what a fast test
+# checks on a fixed sample (and the notebooks load the full data in every run anyway)
+FAST := -m "not very_slow"
+PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=15 $(XDIST)
+
+.PHONY: setup test test-all unit notebooks reproduce compare speed export sync lint lab clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -40,22 +47,31 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
 	rm -rf build/smoke
-	$(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=15 $(XDIST)
+	$(PYTEST_ALL) $(FAST)
+
+test-all: $(STAMP)
+	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
+	rm -rf build/smoke
+	$(PYTEST_ALL)
 
 unit: $(STAMP)
-	$(SMOKE_ENV) $(PY) -m pytest tests $(XDIST)
+	$(SMOKE_ENV) $(PY) -m pytest tests $(XDIST) $(FAST)
 
 notebooks: $(STAMP)
 	$(SMOKE_ENV) $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 $(XDIST)
 
 reproduce: $(STAMP)
-	IDL_PROFILE=full $(PY) -m idl_utils.reproduce $(ARGS)
+	IDL_PROFILE=full $(PY) -m idl_utils.tools.reproduce $(ARGS)
+
+# ARGS: [RUN] [REFERENCE] [--only NOTEBOOK ...] [--failures-only] [--exact]; exit 1 if a number differs
+compare: $(STAMP)
+	$(PY) -m idl_utils.tools.compare $(ARGS)
 
 speed: $(STAMP)
-	$(PY) -m idl_utils.speed
+	$(PY) -m idl_utils.tools.speed
 
 export: $(STAMP)
-	$(PY) -m idl_utils.export $(ARGS)
+	$(PY) -m idl_utils.tools.export $(ARGS)
 
 # the dev extra (installed by setup) includes the lab extra; ARGS="--port 8899 --no-browser" etc.
 lab: $(STAMP)

@@ -25,7 +25,10 @@ Modules, by responsibility:
 * :mod:`idl_utils.features` -- the feature-extractor interface every image score uses
 * :mod:`idl_utils.fid_inception` -- the standard FID network (weights from the package registry)
 * :mod:`idl_utils.scores` -- KID, FID, precision and recall; the substitute feature extractor
-* :mod:`idl_utils.reproduce` / :mod:`idl_utils.export` -- ``make reproduce`` / ``make export``
+
+The commands behind ``make`` are tools, not course material, and live apart in
+:mod:`idl_utils.tools`: ``reproduce`` (``make reproduce``), ``speed`` (``make speed``),
+``compare`` (``make compare``) and ``export`` (``make export``).
 """
 
 from .quiet import quiet_native_logs

@@ -1,4 +1,4 @@
-"""Text-to-text benchmark: the course baseline and the kit's model, side by side.
+"""Text-to-text benchmark: the course baseline, the kit's model and the column model, side by side.
 
 Same queries, same split, same seed, one run; per model and split it reports exact-match and
 per-character test accuracy, training seconds, epochs and the process's peak memory during
@@ -6,7 +6,8 @@ training, and writes them to a JSON file (``make reproduce`` fills the results t
 
 Usage::
 
-    python -m idl_utils.benchmark --digits 2 --splits 0.5 0.25 0.1 0.05
+    python -m idl_utils.benchmark --digits 2 --splits 0.5 0.25 0.1 0.05 0.01
+    python -m idl_utils.benchmark --digits 2 --splits 0.1 0.05 0.01 --models column --seeds 42 43 44
     python -m idl_utils.benchmark --digits 3 --splits 0.05 0.1 --models kit
 """
 
@@ -21,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from .cache import load_or_train
+from .column_model import column_recipe
 from .config import DEFAULT_SEED, reports_dir, set_seed
 from .queries import QuerySet, Split, exact_match, make_queries, per_char_accuracy, split_queries
 from .results import atomic_write_json, markdown_table
 from .seq_models import Recipe, course_recipe, kit_recipe, predict_answers, train_seq_model
 
-MODELS = ("course", "kit")
+MODELS = ("course", "kit", "column")
 
 
 @dataclass
@@ -81,12 +83,14 @@ def train_and_score(recipe: Recipe, split: Split, *, seed: int = DEFAULT_SEED,
 
 def make_recipe(name: str, digits: int, n_train: int, *, course_epochs: int = 50,
                 max_seconds: float | None = None, encoder_layers: int = 1) -> Recipe:
-    """``"course"`` or ``"kit"`` recipe for this data size."""
+    """``"course"``, ``"kit"`` or ``"column"`` recipe for this data size."""
     if name == "course":
         return course_recipe(digits, epochs=course_epochs, max_seconds=max_seconds,
                              encoder_layers=encoder_layers)
     if name == "kit":
         return kit_recipe(digits, n_train, max_seconds=max_seconds, encoder_layers=encoder_layers)
+    if name == "column":
+        return column_recipe(digits, n_train, max_seconds=max_seconds)
     raise ValueError(f"Unknown model {name!r}. Accepted: {', '.join(MODELS)}")
 
 
@@ -105,13 +109,33 @@ def run_one(model_name: str, digits: int, train_fraction: float, *, seed: int = 
     return {**train_and_score(recipe, split, seed=seed, max_test=max_test).row, "seed": seed}
 
 
+def summarise_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and (sample) standard deviation of exact match over the seeds of each model and
+    split, with the longest training time: ``{"model", "split", "seeds", "exact_match_mean",
+    "exact_match_std", "train_seconds_max"}`` per (model, split), in first-seen order."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["model"], row["split"]), []).append(row)
+    out = []
+    for (model, split), group in groups.items():
+        exact = np.array([r["exact_match"] for r in group])
+        out.append({"model": model, "split": split, "seeds": len(group),
+                    "exact_match_mean": float(exact.mean()),
+                    "exact_match_std": float(exact.std(ddof=1)) if len(group) > 1 else 0.0,
+                    "train_seconds_max": max(r["train_seconds"] for r in group)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--digits", type=int, default=2, choices=(2, 3))
     parser.add_argument("--splits", type=float, nargs="+", default=[0.5, 0.25, 0.1, 0.05],
-                        help="training fractions, e.g. 0.5 for 50/50")
+                        help="training fractions, e.g. 0.5 for 50/50, 0.01 for 1/99")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="several seeds (each its own split and initial weights); overrides "
+                             "--seed and adds a mean +- std table")
     parser.add_argument("--course-epochs", type=int, default=50)
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="per-model training budget (stops after the epoch that exceeds it)")
@@ -119,19 +143,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="JSON file (default: reports/.../benchmark_t2t_<digits>digit.json)")
     args = parser.parse_args(argv)
 
+    seeds = args.seeds or [args.seed]
     rows = []
     for fraction in args.splits:
         for name in args.models:
-            print(f"--- {name} model, {args.digits}-digit, train fraction {fraction}", flush=True)
-            row = run_one(name, args.digits, fraction, seed=args.seed,
-                          course_epochs=args.course_epochs, max_seconds=args.max_seconds)
-            print({k: row[k] for k in ("model", "split", "exact_match", "train_seconds", "epochs",
-                                       "peak_memory_gib")}, flush=True)
-            rows.append(row)
+            for seed in seeds:
+                print(f"--- {name} model, {args.digits}-digit, train fraction {fraction}, seed {seed}",
+                      flush=True)
+                row = run_one(name, args.digits, fraction, seed=seed,
+                              course_epochs=args.course_epochs, max_seconds=args.max_seconds)
+                print({k: row[k] for k in ("model", "split", "exact_match", "train_seconds",
+                                           "epochs", "peak_memory_gib")}, flush=True)
+                rows.append(row)
     out = args.out or reports_dir() / f"benchmark_t2t_{args.digits}digit.json"
-    atomic_write_json(out, {"rows": rows})
-    print(markdown_table(rows, ["model", "split", "exact_match", "per_char", "train_seconds", "epochs",
-                                "peak_memory_gib"]))
+    summary = summarise_seeds(rows)
+    atomic_write_json(out, {"rows": rows, "summary": summary})
+    print(markdown_table(rows, ["model", "split", "seed", "exact_match", "per_char", "train_seconds",
+                                "epochs", "peak_memory_gib"]))
+    if len(seeds) > 1:
+        print(markdown_table(summary, ["model", "split", "seeds", "exact_match_mean",
+                                       "exact_match_std", "train_seconds_max"]))
     print(f"wrote {out}")
     return 0
 

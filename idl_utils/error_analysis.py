@@ -9,6 +9,9 @@ Every wrong answer gets exactly one category, checked in this order:
 ``off by one``     off by exactly 1 in the last digit
 ``one digit``      one digit wrong by more than one
 ``several digits`` anything else
+
+:func:`column_mistakes` labels the same wrong answers the way a column adder goes wrong: by
+the first wrong column of the answer and the sub-task that column had (see :data:`SUBTASKS`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import numpy as np
 from .queries import QuerySet
 
 CATEGORIES = ("malformed", "sign", "length", "carry/borrow", "off by one", "one digit", "several digits")
+
+#: Sub-tasks of one column of written arithmetic (``-`` is computed as larger minus smaller).
+SUBTASKS = ("sign", "plain sum", "carry", "cascading carry", "plain difference", "borrow",
+            "cascading borrow", "malformed")
 
 
 def needs_carry_or_borrow(qs: QuerySet) -> np.ndarray:
@@ -151,3 +158,80 @@ def error_grid(qs: QuerySet, predicted: np.ndarray, op: str, *, bins: int | None
     np.add.at(counts, (ia, ib), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, errors / counts, np.nan)
+
+
+@dataclass(frozen=True)
+class ColumnMistakes:
+    """Per query: ``column`` of the first wrong answer digit (0 = ones, 1 = tens, ...; -1 where
+    the answer is right, the sign is wrong or it is malformed) and its ``subtask`` (one of
+    :data:`SUBTASKS`, ``''`` where the answer is right)."""
+
+    column: np.ndarray
+    subtask: np.ndarray
+
+    def counts(self) -> list[dict[str, object]]:
+        """Rows ``{"column", "subtask", "errors"}`` for every (column, sub-task) that occurs,
+        columns named ``'ones'``, ``'tens'``, ... (``'-'`` for sign and malformed)."""
+        names = ("ones", "tens", "hundreds", "thousands")
+        wrong = self.subtask != ""
+        pairs = sorted({(int(c), str(t)) for c, t in zip(self.column[wrong], self.subtask[wrong],
+                                                         strict=True)},
+                       key=lambda p: (SUBTASKS.index(p[1]), p[0]))
+        return [{"column": names[c] if 0 <= c < len(names) else ("-" if c < 0 else f"10^{c}"),
+                 "subtask": t,
+                 "errors": int(((self.column == c) & (self.subtask == t)).sum())}
+                for c, t in pairs]
+
+
+def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
+    """Label every wrong answer by its first wrong column and that column's sub-task.
+
+    The true answer is worked out column by column from the ones up, as on paper: ``a+b``
+    with carries, ``a-b`` as the larger operand minus the smaller with borrows, then the sign.
+    A wrong sign is labelled ``sign`` (it decides which operand is subtracted from which, so
+    it comes first); an answer that is not a number is ``malformed``. Otherwise the first
+    column (from the ones up) whose predicted digit is wrong is labelled by what it had to do:
+
+    ``plain sum`` / ``plain difference``  nothing carried or borrowed into it
+    ``carry``             a carry from the column below, whose own digits sum to 10 or more
+    ``cascading carry``   a carry passed on through a column whose digits sum to 9 (``95+5``)
+    ``borrow``            a borrow from the column below, whose larger-operand digit is smaller
+    ``cascading borrow``  a borrow passed on through a column whose digits are equal
+                          (``100-1``: the borrow goes through the 0)
+    """
+    predicted = np.asarray(predicted).astype(str)
+    if len(predicted) != len(qs):
+        raise ValueError(f"{len(predicted)} predictions for {len(qs)} queries")
+    truth = qs.results.astype(np.int64)
+    value, valid = _parse_answers(predicted)
+    columns = qs.digits + 1
+    a, b = qs.a.astype(np.int64), qs.b.astype(np.int64)
+    plus = qs.op == "+"
+    x = np.where(plus, a, np.maximum(a, b))
+    y = np.where(plus, b, np.minimum(a, b))
+    powers = 10 ** np.arange(columns + 1)
+    xd, yd = (x[:, None] // powers) % 10, (y[:, None] // powers) % 10
+    # carry (or borrow) into each column, and whether it only passed through the column below
+    carry_in = np.zeros((len(qs), columns + 1), dtype=bool)
+    cascade = np.zeros_like(carry_in)
+    for i in range(1, columns + 1):
+        prev = carry_in[:, i - 1]
+        own_sum, own_diff = xd[:, i - 1] + yd[:, i - 1], xd[:, i - 1] - yd[:, i - 1]
+        carry_in[:, i] = np.where(plus, own_sum + prev >= 10, own_diff - prev < 0)
+        cascade[:, i] = carry_in[:, i] & prev & np.where(plus, own_sum == 9, own_diff == 0)
+    pd, td = (np.abs(value)[:, None] // powers) % 10, (np.abs(truth)[:, None] // powers) % 10
+    digit_wrong = pd != td
+    first = np.where(digit_wrong.any(axis=1), digit_wrong.argmax(axis=1), -1)
+    first = np.minimum(first, columns - 1)  # a digit beyond the answer's width: the top column
+    rows = np.arange(len(qs))
+    carried, cascaded = carry_in[rows, first], cascade[rows, first]
+    sub = np.where(plus, np.where(cascaded, "cascading carry", np.where(carried, "carry", "plain sum")),
+                   np.where(cascaded, "cascading borrow",
+                            np.where(carried, "borrow", "plain difference")))
+    sign_wrong = valid & ((value < 0) != (truth < 0))
+    subtask = np.where(first >= 0, sub, "").astype("<U16")
+    subtask[sign_wrong] = "sign"
+    subtask[~valid] = "malformed"
+    subtask[valid & (value == truth)] = ""
+    column = np.where((subtask == "") | (subtask == "sign") | (subtask == "malformed"), -1, first)
+    return ColumnMistakes(column=column, subtask=subtask)

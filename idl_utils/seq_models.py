@@ -309,9 +309,10 @@ class Recipe:
     model_kwargs: dict[str, Any]
     train: TrainConfig
     digits: int
+    builder: Any = None  # a model builder ``f(digits, **model_kwargs)``; None: course or kit
 
     def build(self):
-        builder = build_course_model if self.name == "course" else build_kit_model
+        builder = self.builder or (build_course_model if self.name == "course" else build_kit_model)
         return builder(self.digits, **self.model_kwargs)
 
     def with_train(self, **changes: Any) -> Recipe:

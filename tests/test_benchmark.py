@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from idl_utils.benchmark import main, make_recipe, train_and_score
+from idl_utils.benchmark import main, make_recipe, summarise_seeds, train_and_score
 from idl_utils.queries import make_queries, split_queries
 
 
@@ -46,3 +46,24 @@ def test_benchmark_command_writes_a_table(tmp_path, capsys):
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 1 and rows[0]["split"] == "5/95" and rows[0]["epochs"] == 1
     assert "| kit | 5/95 |" in capsys.readouterr().out
+
+
+def test_summarise_seeds_gives_mean_and_sample_std_per_model_and_split():
+    rows = [{"model": "column", "split": "1/99", "exact_match": e, "train_seconds": s}
+            for e, s in ((0.9, 10.0), (0.8, 30.0), (1.0, 20.0))]
+    rows.append({"model": "kit", "split": "1/99", "exact_match": 0.5, "train_seconds": 5.0})
+    column, kit = summarise_seeds(rows)
+    assert column["seeds"] == 3 and column["exact_match_mean"] == pytest.approx(0.9)
+    assert column["exact_match_std"] == pytest.approx(0.1) and column["train_seconds_max"] == 30.0
+    assert kit["seeds"] == 1 and kit["exact_match_std"] == 0.0
+
+
+def test_benchmark_runs_the_column_model_on_the_1_99_split_over_seeds(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["--digits", "2", "--splits", "0.01", "--models", "column", "--seeds", "1", "2",
+                 "--max-seconds", "0.01", "--out", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert [(r["model"], r["split"], r["seed"]) for r in saved["rows"]] == [
+        ("column", "1/99", 1), ("column", "1/99", 2)]
+    assert saved["summary"][0]["seeds"] == 2
+    assert "exact_match_mean" in capsys.readouterr().out

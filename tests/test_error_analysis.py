@@ -3,7 +3,9 @@ import pytest
 
 from idl_utils.error_analysis import (
     CATEGORIES,
+    SUBTASKS,
     categorise,
+    column_mistakes,
     error_grid,
     error_report,
     needs_carry_or_borrow,
@@ -66,3 +68,52 @@ def test_error_grid():
     assert coarse.shape == (10, 10) and coarse[0, 1] == 1
     with pytest.raises(ValueError, match="op must be"):
         error_grid(qs, np.array(["10", "105", "2"]), "*")
+
+
+def test_column_mistakes_on_hand_made_examples():
+    cases = [("81+24", "105", -1, ""),
+             ("12+34", "47", 0, "plain sum"),
+             ("18+24", "32", 1, "carry"),            # 8+4 carries; the tens forgot it
+             ("95+5", "0", 2, "cascading carry"),    # the carry passes on through 9+0
+             ("94+5", "89", 1, "plain sum"),         # tens 9 written as 8
+             ("87-23", "63", 0, "plain difference"),
+             ("52-17", "45", 1, "borrow"),           # 12-7=5 right, the tens forgot the borrow
+             ("17-52", "-45", 1, "borrow"),          # the same, computed as 52-17
+             ("41-89", "48", -1, "sign"),
+             ("89-41", "-48", -1, "sign"),
+             ("5-3", "1-", -1, "malformed"),
+             ("45-45", "0", -1, "")]
+    qs = queries_from_strings([c[0] for c in cases], digits=2)
+    got = column_mistakes(qs, np.array([c[1] for c in cases]))
+    assert got.column.tolist() == [c[2] for c in cases]
+    assert got.subtask.tolist() == [c[3] for c in cases]
+
+
+def test_cascading_borrow_through_a_zero_needs_three_digits():
+    # 100-1: 0-1 borrows, 0-0 borrows again (through the 0), 1-0-1 = 0
+    # 305-7: 5-7 borrows, 0-0 borrows through the 0, 3-0-1 = 2
+    qs = queries_from_strings(["100-1", "100-1", "305-7", "305-7", "999+1"], digits=3)
+    got = column_mistakes(qs, np.array(["109", "199", "288", "398", "900"]))
+    assert got.subtask.tolist() == ["borrow", "cascading borrow", "borrow", "cascading borrow",
+                                    "cascading carry"]
+    assert got.column.tolist() == [1, 2, 1, 2, 2]
+
+
+def test_column_mistakes_counts_and_agrees_with_categories():
+    qs = make_queries(2)
+    rng = np.random.default_rng(0)
+    predicted = qs.answers.copy()
+    bad = rng.choice(len(qs), 500, replace=False)
+    predicted[bad] = np.asarray(qs.results[bad] + rng.choice([-10, 1, 100], 500)).astype("<U3")
+    got = column_mistakes(qs, predicted)
+    wrong = categorise(qs, predicted) != ""
+    assert np.array_equal(got.subtask != "", wrong)
+    assert set(got.subtask[wrong]) <= set(SUBTASKS)
+    rows = got.counts()
+    assert sum(r["errors"] for r in rows) == wrong.sum()
+    assert all(r["errors"] > 0 for r in rows)
+
+
+def test_column_mistakes_refuses_mismatched_lengths():
+    with pytest.raises(ValueError, match="2 predictions for 1 queries"):
+        column_mistakes(queries_from_strings(["1+1"], 2), np.array(["2", "2"]))

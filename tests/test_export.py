@@ -4,7 +4,7 @@ import zipfile
 import nbformat
 import pytest
 
-from idl_utils.export import ARCHIVE_NAME, build_submission, main
+from idl_utils.tools.export import ARCHIVE_NAME, build_submission, main
 
 
 def _notebook(path, code):

@@ -230,6 +230,7 @@ def test_the_real_weights_convert_and_match_the_archives_own_forward_pass(real_w
     np.testing.assert_allclose(keras_features, reference, rtol=0, atol=1e-4 * np.abs(reference).max())
 
 
+@pytest.mark.very_slow  # 80 images through the network at 299x299; the weights are checked above
 def test_fid_with_the_real_network_ranks_a_shifted_set_between_real_and_noise(real_weights):
     from idl_utils.image_data import load_image_dataset
     from idl_utils.scores import frechet_distance, get_feature_extractor, precision_recall

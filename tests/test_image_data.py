@@ -69,21 +69,49 @@ def test_tfds_errors_are_fast_and_clear(monkeypatch):
         load_image_dataset("tfds:tf_flowers", image_size=16)
 
 
-def test_openmoji_offline_default_is_cached(tmp_path, monkeypatch):
-    monkeypatch.setenv("IDL_DATA_DIR", str(tmp_path))
+def _check_openmoji(tmp_path, n_files: int) -> None:
+    """Loading OpenMoji: the whole set, a cache, seeded subsets and limits."""
     data = load_image_dataset("openmoji", image_size=16)
-    assert len(data) > 4000 and data.images.shape[1:] == (16, 16, 3)
+    assert len(data) == n_files and data.images.shape[1:] == (16, 16, 3)
     assert "CC BY-SA 4.0" in data.card.licence and "OpenMoji" in data.card.description
     assert data.labels.max() < len(OPENMOJI_LABELS)
     assert list((tmp_path / "openmoji").glob("*16px.npz"))
-    again = load_image_dataset("openmoji", image_size=16, subset="single", limit=100, seed=1)
-    assert len(again) == 100 and all("-" not in s for s in again.ids)
+    limit = min(100, n_files // 3)
+    again = load_image_dataset("openmoji", image_size=16, subset="single", limit=limit, seed=1)
+    assert len(again) == limit and all("-" not in s for s in again.ids)
     assert np.array_equal(again.images, load_image_dataset("openmoji", image_size=16, subset="single",
-                                                           limit=100, seed=1).images)
+                                                           limit=limit, seed=1).images)
     faces = load_image_dataset("openmoji", image_size=16, subset="faces")
-    assert 50 < len(faces) < 300
+    single = load_image_dataset("openmoji", image_size=16, subset="single")
+    assert 0 < len(faces) < len(single) < len(data) and set(faces.ids) <= set(single.ids)
     with pytest.raises(ValueError, match="Unknown OpenMoji subset"):
         load_image_dataset("openmoji", image_size=16, subset="cats")
+
+
+def test_openmoji_offline_default_is_cached(tmp_path, monkeypatch):
+    """A fixed sample (every 40th of the 4,495 SVGs: 113 emoji, 4 of them faces) rasterised for
+    real; the whole set is in the very_slow test below (and notebook 01 loads it in every run)."""
+    from idl_utils import image_data
+
+    monkeypatch.setenv("IDL_DATA_DIR", str(tmp_path))
+    every = image_data._openmoji_files()
+    assert len(every) > 4000
+    sample = every[::40]
+    monkeypatch.setattr(image_data, "_openmoji_files", lambda: sample)
+    _check_openmoji(tmp_path, len(sample))
+    # the cache is what a second load reads: nothing is rasterised again
+    monkeypatch.setattr(image_data, "_rasterise_openmoji", lambda *a: pytest.fail("cache not used"))
+    assert len(load_image_dataset("openmoji", image_size=16)) == len(sample)
+
+
+@pytest.mark.very_slow
+def test_openmoji_offline_default_is_cached_all_svgs(tmp_path, monkeypatch):
+    monkeypatch.setenv("IDL_DATA_DIR", str(tmp_path))
+    from idl_utils.image_data import _openmoji_files
+
+    _check_openmoji(tmp_path, len(_openmoji_files()))
+    faces = load_image_dataset("openmoji", image_size=16, subset="faces")
+    assert 50 < len(faces) < 300
 
 
 def test_helpers():

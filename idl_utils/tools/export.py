@@ -8,7 +8,7 @@ Builds ``dist/submission/`` and ``dist/idl-kit-submission.zip`` with
   with markdown as comments;
 * ``figures/*.png``, ``RESULTS.md`` and ``results.json`` from ``reports/``.
 
-Usage: ``python -m idl_utils.export [--reports DIR] [--out DIR]``
+Usage: ``python -m idl_utils.tools.export [--reports DIR] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .config import PROJECT_ROOT
-from .results import atomic_write_bytes
+from ..config import PROJECT_ROOT
+from ..results import atomic_write_bytes
 
 ARCHIVE_NAME = "idl-kit-submission.zip"
 

@@ -20,7 +20,7 @@ good enough to tell "about an hour" from "about three". ``make reproduce`` print
 estimate before it starts and records the probe beside each notebook's wall time, so every
 published time says how fast its machine was.
 
-Usage: ``python -m idl_utils.speed`` (``make speed``); its last line is the probe as JSON.
+Usage: ``python -m idl_utils.tools.speed`` (``make speed``); its last line is the probe as JSON.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import STEPS_PER_EXECUTION, set_seed
+from ..config import STEPS_PER_EXECUTION, set_seed
 
 # First-run minutes of each notebook (full profile, empty model cache, one notebook at a time,
 # from a fresh clone) on the faster kind of 2-core "AMD EPYC" machine (with AVX-512), measured
@@ -83,9 +83,9 @@ def probe(*, gan_steps: int = 10, lstm_steps: int = 100, repeats: int = 3, seed:
     import keras
     import tensorflow as tf
 
-    from .generative import GAN
-    from .queries import make_queries
-    from .seq_models import AlignedReversed, build_kit_model
+    from ..generative import GAN
+    from ..queries import make_queries
+    from ..seq_models import AlignedReversed, build_kit_model
 
     def whole(n: int) -> int:
         return max(1, -(-n // STEPS_PER_EXECUTION)) * STEPS_PER_EXECUTION
@@ -119,7 +119,7 @@ def estimate_minutes(measured: dict[str, float],
     calibration = calibration or CALIBRATION
     missing = set(KINDS) - set(measured)
     if missing:
-        raise ValueError(f"probe result lacks {sorted(missing)}; run idl_utils.speed.probe()")
+        raise ValueError(f"probe result lacks {sorted(missing)}; run idl_utils.tools.speed.probe()")
     ratio = {kind: measured[kind] / calibration["probe"][kind] for kind in KINDS}
     ratio["both"] = float(np.sqrt(ratio["gan_step_ms"] * ratio["lstm_step_ms"]))
     return {name: round(minutes * ratio[kind], 1)

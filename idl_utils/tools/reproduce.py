@@ -8,7 +8,7 @@ the active profile (``full`` from ``make reproduce``), then writes -- atomically
 * ``reports/RESULTS.md``: the tables each notebook saved under ``reports/tables/``, plus
   runtimes and provenance, ready to copy into a report.
 
-Under the ``full`` profile it first runs the speed probe (:mod:`idl_utils.speed`, under a
+Under the ``full`` profile it first runs the speed probe (:mod:`idl_utils.tools.speed`, under a
 minute), prints how long the run should take on this machine, and records the probe beside
 each notebook's wall time. Trained models are cached (:mod:`idl_utils.cache`), so an
 interrupted run resumes where it stopped and a second run only re-evaluates. ``results.json``
@@ -23,8 +23,8 @@ kernel keeps TensorFlow's thread settings and deterministic ops; a test checks i
 smoke profile). Per-notebook wall times then include the sharing, and ``results.json``
 records the elapsed time of the whole run beside them.
 
-Usage: ``python -m idl_utils.reproduce [--only 02_text_to_text ...] [--jobs N] [--no-html]
-[--no-probe]``
+Usage: ``python -m idl_utils.tools.reproduce [--only 02_text_to_text ...] [--jobs N] [--no-html]
+[--no-probe] [--notebooks DIR]``
 """
 
 from __future__ import annotations
@@ -41,16 +41,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import PROJECT_ROOT, get_profile, reports_dir
-from .provenance import hardware, package_versions
-from .results import atomic_write_json, atomic_write_text, markdown_table
+from ..config import PROJECT_ROOT, get_profile, reports_dir
+from ..provenance import hardware, package_versions
+from ..results import atomic_write_json, atomic_write_text, markdown_table
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 
-def notebook_paths(only: list[str] | None = None) -> list[Path]:
-    """The kit's notebooks in run order, optionally only those whose stem is in ``only``."""
-    paths = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+def notebook_paths(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The notebooks (``NN_*.ipynb``) of ``folder`` (default: the kit's) in run order,
+    optionally only those whose stem is in ``only``."""
+    paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise SystemExit(f"No notebooks (NN_name.ipynb) in {folder}")
     if only:
         known = {p.stem for p in paths}
         unknown = [name for name in only if name not in known]
@@ -124,7 +127,7 @@ def without_timings(obj: Any) -> Any:
 def collate(runtimes: dict[str, float], speeds: dict[str, dict[str, float]] | None = None,
             last_run: dict[str, Any] | None = None) -> dict[str, Any]:
     """Gather ``reports/results/*.json`` into one results document. ``speeds``: the speed
-    probe of the machine that last ran each notebook (:mod:`idl_utils.speed`); ``last_run``:
+    probe of the machine that last ran each notebook (:mod:`idl_utils.tools.speed`); ``last_run``:
     how the latest ``make reproduce`` ran (notebooks, parallel jobs, elapsed seconds)."""
     out_dir = reports_dir()
     notebooks: dict[str, Any] = {}
@@ -158,7 +161,7 @@ def run_speed_probe() -> dict[str, float] | None:
     """The speed probe, in a child process (so this one never loads TensorFlow); None, with a
     message, if it fails: a probe must never stop a run."""
     try:
-        done = subprocess.run([sys.executable, "-m", "idl_utils.speed"], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "idl_utils.tools.speed"], capture_output=True,
                               text=True, timeout=600, check=True, cwd=PROJECT_ROOT)
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, ValueError, IndexError) as exc:
@@ -269,7 +272,7 @@ def run_parallel(paths: list[Path], jobs: int, *, html: bool,
                 result_file = scratch / f"{path.stem}.json"
                 print(f"\n=== {path.stem}: running ({len(running) + 1} of {jobs} at a time) ...",
                       flush=True)
-                cmd = [sys.executable, "-m", "idl_utils.reproduce", "--child", str(path),
+                cmd = [sys.executable, "-m", "idl_utils.tools.reproduce", "--child", str(path),
                        "--result-file", str(result_file)] + ([] if html else ["--no-html"])
                 running[path.stem] = (subprocess.Popen(cmd, cwd=PROJECT_ROOT), path, result_file)
             time.sleep(0.5)
@@ -311,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-html", action="store_true", help="skip HTML renderings")
     parser.add_argument("--no-probe", action="store_true",
                         help="skip the speed probe and run-time estimate (full profile only)")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR",
+                        help="folder of NN_name.ipynb notebooks to run (default: notebooks/)")
     parser.add_argument("--collate-only", action="store_true",
                         help="run no notebook; rebuild results.json and RESULTS.md from reports/")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -323,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = reports_dir()
     if args.child:
         return _run_child(args.child, out_dir, args.result_file, html=not args.no_html)
-    paths = [] if args.collate_only else notebook_paths(args.only)
+    paths = [] if args.collate_only else notebook_paths(args.only, args.notebooks)
     jobs = min(args.jobs or default_jobs(), max(len(paths), 1))
     print(f"Reproducing {len(paths)} notebook(s) with profile '{profile.name}' -> {out_dir}"
           + (f", {jobs} at a time" if jobs > 1 else ""), flush=True)

@@ -1,0 +1,243 @@
+"""A column model: a network shaped like written addition and subtraction.
+
+People add ``81+24`` by writing the numbers under each other and working from the ones
+column up: add the two digits and the carry into one number, write its last digit, carry the
+rest. For ``41-89`` they first see which number is larger (reading from the most significant
+digit), subtract the smaller from it and write a minus sign. This model has exactly that
+shape, and learns every step:
+
+1. **aligned ordinal digits** (:class:`ColumnDigits`): column ``i`` holds digit ``i`` of both
+   operands, ones first, each as its value (``7`` -> 7/9), so neighbouring digits share what
+   they learn; one extra zero column leaves room for the last carry.
+2. **sign pass**: reading from the most significant column down, a learned comparison of
+   the two digits (``tanh`` of a linear function of their values) feeds a one-number state
+   through a gate that closes once a column has decided, so the first column whose digits
+   differ decides; a sigmoid of the state says "``a < b``" and is trained by the answer's
+   sign alone. If so, the operands swap, so the columns always compute larger minus smaller.
+3. **one shared column cell**, applied to every column: a linear layer folds the two digits
+   (the second one signed by the operator) and the incoming carry into **one number** ``s``
+   -- the bottleneck that forces it to compute a column sum instead of memorising digit
+   pairs -- then a learned table over whole-number values of ``s`` (linear layers on soft
+   steps at every half unit) gives the answer digit (a softmax over 0-9) and the outgoing
+   carry or borrow (``tanh``: about +1, 0 or -1).
+4. The answer: one digit per column, then ``'-'`` if the operator is ``-`` and ``a < b``.
+
+Inputs ``(n, d+1, 23)`` from :class:`ColumnDigits`; outputs ``(n, d+2, 13)`` probabilities in
+the layout of :class:`~idl_utils.seq_models.AlignedReversed` (digits of ``|a op b|`` ones
+first, then the sign), so :func:`~idl_utils.seq_models.train_seq_model` trains it with the
+kit's loss and its answers decode to the same strings the other models are scored on.
+
+The switches of :func:`build_column_model` (``codes``, ``shared``, ``sign_pass``,
+``readout``) and ``ColumnDigits(aligned=False)`` take one ingredient out each; see
+:func:`idl_utils.ablation.column_ablation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from .queries import VOCAB, QuerySet
+from .seq_models import AlignedReversed, Recipe, TrainConfig
+
+_EYE10 = np.eye(10, dtype=np.float32)
+_MINUS, _PAD = VOCAB.index("-"), VOCAB.index(" ")
+#: Features per column: value of a's digit, value of b's digit, operator (+1 / -1),
+#: one-hot of a's digit (10), one-hot of b's digit (10).
+N_FEATURES = 23
+CODES = ("ordinal", "onehot")
+READOUTS = ("steps", "mlp")
+#: Where the sum read-out steps: every half unit over more than the sums a column can take
+#: (``0-9-1 = -10`` ... ``9+9+1 = 19``), both ways round, so whatever scale and sign the cell
+#: settles on can be read.
+SUM_STEPS = np.arange(-29.75, 30.0, 0.5, dtype=np.float32)
+
+
+def _operand_columns(values: np.ndarray, columns: int, digits: int, aligned: bool) -> np.ndarray:
+    """``(n,)`` operands -> ``(n, columns)`` digits. Aligned: ones first, so column ``i``
+    always means ``10**i``. Not aligned: the digits as written (most significant first,
+    left-justified, blanks as 0), so column ``i`` is the ``i``-th character of the operand."""
+    values = np.asarray(values, dtype=np.int64)
+    if aligned:
+        return (values[:, None] // 10 ** np.arange(columns)) % 10
+    text = np.strings.ljust(values.astype(f"<U{digits}"), columns, "0").astype(f"<U{columns}")
+    return text.view("<U1").reshape(len(values), columns).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ColumnDigits:
+    """The column model's representation: one step per column of the written sum.
+
+    Inputs ``(n, d+1, 23)``: per column the values of both digits scaled to [0, 1], the
+    operator as +1 or -1, then both digits one-hot (for the one-hot ablation). The last
+    column is zeros: room for the final carry. ``aligned=False`` writes the operands as text
+    instead (most significant digit first, left-justified), which breaks the columns.
+    Targets and decoding are :class:`~idl_utils.seq_models.AlignedReversed`'s:
+    ``(n, d+2, 13)``, digits of ``|a op b|`` ones first, then ``'-'`` or ``' '``.
+    """
+
+    aligned: bool = True
+
+    @property
+    def name(self) -> str:
+        return "column_digits" if self.aligned else "column_digits_unaligned"
+
+    def input_shape(self, digits: int) -> tuple[int, int]:
+        return (digits + 1, N_FEATURES)
+
+    def output_shape(self, digits: int) -> tuple[int, int]:
+        return AlignedReversed().output_shape(digits)
+
+    def encode_inputs(self, qs: QuerySet) -> np.ndarray:
+        columns = qs.digits + 1
+        a = _operand_columns(qs.a, columns, qs.digits, self.aligned)
+        b = _operand_columns(qs.b, columns, qs.digits, self.aligned)
+        op = np.where(qs.op == "+", 1.0, -1.0).astype(np.float32)
+        op = np.repeat(op[:, None], columns, axis=1)
+        values = np.stack([a / 9.0, b / 9.0, op], axis=-1).astype(np.float32)
+        return np.concatenate([values, _EYE10[a], _EYE10[b]], axis=-1)
+
+    def encode_targets(self, qs: QuerySet) -> np.ndarray:
+        return AlignedReversed().encode_targets(qs)
+
+    def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
+        return AlignedReversed().decode(scores, digits)
+
+
+class ColumnArithmetic(keras.layers.Layer):
+    """The column model's computation (see the module docstring): ``(n, d+1, 23)`` column
+    features -> ``(n, d+2, 13)`` answer probabilities."""
+
+    def __init__(self, columns: int, *, codes: str = "ordinal", shared: bool = True,
+                 sign_pass: bool = True, readout: str = "steps", sharpness: float = 5.0,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self.columns, self.codes, self.shared, self.sign_pass = columns, codes, shared, sign_pass
+        self.readout, self.sharpness = readout, sharpness
+        cells = 1 if shared else columns
+        # one column cell (or one per column, for the ablation): (digits, carry) -> sum s ->
+        # a learned table on s gives the answer digit and the carry
+        # the sum starts as the plain total of its inputs (weights 1) and learns from there: a
+        # random start often settled on unequal weights for the two digits, so that different
+        # columns gave the same sum and the table could not tell them apart
+        self.sums = [keras.layers.Dense(1, kernel_initializer="ones", name=f"column_sum_{i}")
+                     for i in range(cells)]
+        self.readers = ([keras.layers.Dense(len(SUM_STEPS), activation="relu", name=f"read_sum_{i}")
+                         for i in range(cells)] if readout == "mlp" else [])
+        self.digit_heads = [keras.layers.Dense(10, name=f"digit_{i}") for i in range(cells)]
+        # the carry starts at zero everywhere (nothing carried), not saturated either way
+        self.carry_heads = [keras.layers.Dense(1, kernel_initializer="zeros", name=f"carry_{i}")
+                            for i in range(cells)]
+        if sign_pass:
+            # starts undecided (all zeros): a random start can saturate the tanh below on
+            # every query and never learn which operand is larger
+            self.compare = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
+                                              name="compare")
+        self.sign_head = keras.layers.Dense(1, name="sign")
+
+    def build(self, input_shape):
+        width = 1 if self.codes == "ordinal" else 10
+        for i in range(len(self.sums)):
+            self.sums[i].build((None, 2 if self.codes == "ordinal" else 2 * width + 1))
+            if self.readers:
+                self.readers[i].build((None, 1))
+            self.digit_heads[i].build((None, len(SUM_STEPS)))
+            self.carry_heads[i].build((None, len(SUM_STEPS)))
+        if self.sign_pass:
+            self.compare.build((None, 2 * width))
+        self.sign_head.build((None, 1))
+
+    def _read(self, k: int, s):
+        """Features of the column sum ``s`` ``(n, 1)`` that the digit and carry tables read:
+        soft steps at every half-integer (``"steps"``: a table over whole-number sums) or a
+        learned ReLU layer (``"mlp"``, the ablation)."""
+        if self.readout == "mlp":
+            return self.readers[k](s)
+        return ops.sigmoid(self.sharpness * (s - ops.convert_to_tensor(SUM_STEPS)[None, :]))
+
+    def call(self, x):
+        if self.codes == "ordinal":
+            a, b = 9.0 * x[:, :, 0:1], 9.0 * x[:, :, 1:2]  # back to digit units: 0 ... 9
+        else:
+            a, b = x[:, :, 3:13], x[:, :, 13:23]
+        op = x[:, 0, 2:3]  # +1 for '+', -1 for '-' (the same in every column)
+        is_minus = (1.0 - op) / 2.0
+        zero = ops.zeros_like(op)
+        if self.sign_pass:
+            # most significant column first: the first column whose digits differ decides
+            # (a saturated score shuts the gate for the columns after it)
+            score = zero
+            for i in reversed(range(self.columns)):
+                differ = ops.tanh(self.sharpness * self.compare(
+                    ops.concatenate([a[:, i], b[:, i]], axis=-1)))
+                score = score + (1.0 - ops.abs(score)) * differ
+            a_smaller = ops.sigmoid(self.sharpness * self.sign_head(score))
+            # swap to larger minus smaller; the comparison learns from the sign alone
+            swap = ops.stop_gradient(ops.round(a_smaller))[:, :, None]
+            a, b = a + swap * (b - a), b + swap * (a - b)
+        carry, digits = zero, []
+        for i in range(self.columns):
+            k = 0 if self.shared else i
+            if self.codes == "ordinal":  # the carry joins the upper digit, as on paper
+                s = self.sums[k](ops.concatenate([a[:, i] + carry, op * b[:, i]], axis=-1))
+            else:
+                s = self.sums[k](ops.concatenate([a[:, i], op * b[:, i], carry], axis=-1))
+            h = self._read(k, s)
+            digits.append(ops.softmax(self.digit_heads[k](h), axis=-1))
+            carry = ops.tanh(self.carry_heads[k](h))  # about -1 (borrow), 0 or +1 (carry)
+        if not self.sign_pass:  # the borrow out of the top column has to say it
+            a_smaller = ops.sigmoid(self.sign_head(carry))
+        p_minus = is_minus * a_smaller
+        n = ops.shape(x)[0]
+        digit_probs = ops.concatenate([ops.stack(digits, axis=1),
+                                       ops.zeros((n, self.columns, len(VOCAB) - 10))], axis=-1)
+        sign = ops.concatenate([ops.zeros((n, _MINUS)), p_minus, 1.0 - p_minus], axis=-1)
+        return ops.concatenate([digit_probs, sign[:, None, :]], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.columns + 1, len(VOCAB))
+
+
+def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool = True,
+                       sign_pass: bool = True, readout: str = "steps",
+                       name: str = "column_model") -> keras.Model:
+    """The column model (module docstring) for ``digits``-digit operands.
+
+    ``codes``: ``"ordinal"`` (digit values) or ``"onehot"``; ``shared``: one cell for every
+    column, or one per column; ``sign_pass``: compare from the most significant column and
+    subtract the smaller operand, or not (the sign then comes from the final borrow);
+    ``readout``: how digit and carry are read off the column sum, ``"steps"`` (a learned
+    table over whole-number sums) or ``"mlp"`` (a learned ReLU layer).
+    Input ``(n, d+1, 23)`` (:class:`ColumnDigits`), output ``(n, d+2, 13)``.
+    """
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    if codes not in CODES:
+        raise ValueError(f"codes must be one of {CODES}, got {codes!r}")
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    inputs = keras.Input(ColumnDigits().input_shape(digits), name="columns")
+    outputs = ColumnArithmetic(digits + 1, codes=codes, shared=shared, sign_pass=sign_pass,
+                               readout=readout, name="column_arithmetic")(inputs)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def column_recipe(digits: int = 2, n_train: int = 10_000, *, aligned: bool = True,
+                  max_seconds: float | None = None, **model_kwargs: Any) -> Recipe:
+    """The column model and how the kit trains it: Adam at 0.02 with a cosine decay, the
+    *final* weights kept, batches of 32 (8 below 500 training queries), and about 1,200
+    updates whatever the data size (10 to 150 epochs). ``aligned`` and ``model_kwargs``
+    (see :func:`build_column_model`) switch ingredients off for the ablation."""
+    batch = 32 if n_train >= 500 else 8
+    steps_per_epoch = max(1, -(-n_train // batch))
+    epochs = int(min(150, max(10, -(-1200 // steps_per_epoch))))
+    return Recipe(
+        "column", ColumnDigits(aligned=aligned), dict(model_kwargs),
+        TrainConfig(epochs=epochs, batch_size=batch, learning_rate=0.02, lr_schedule="cosine",
+                    max_seconds=max_seconds, keep="last"),
+        digits, builder=build_column_model,
+    )

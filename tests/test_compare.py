@@ -1,0 +1,216 @@
+"""``make compare``: the committed results against themselves, against a copy with one number
+moved, with a notebook missing, and against files that are not results."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from idl_utils.tools.compare import (
+    DEFAULT_N,
+    compare_results,
+    load_results,
+    main,
+    provenance_differences,
+    tolerance_for,
+    wilson_interval,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "reports" / "results.json"
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    return json.loads(COMMITTED.read_text(encoding="utf-8"))
+
+
+def _write(tmp_path: Path, name: str, data: dict) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def _row(rows, metric):
+    matches = [r for r in rows if r.metric == metric]
+    assert len(matches) == 1, [r.metric for r in rows if metric.split(" / ")[0] in r.metric][:20]
+    return matches[0]
+
+
+def test_the_reference_against_itself_passes(reference, tmp_path, capsys):
+    assert main([str(COMMITTED), str(COMMITTED)]) == 0
+    out = capsys.readouterr().out
+    assert "REPRODUCED" in out and "none: same profile" in out
+    rows = compare_results(reference, reference)
+    assert len(rows) > 300 and all(r.verdict == "same" for r in rows)
+    # timings and memory readings are not compared
+    assert not any(r.metric.endswith(("seconds", "memory_gib")) for r in rows)
+
+
+def test_the_default_reference_is_the_committed_file(tmp_path, capsys):
+    shown = subprocess.run(["git", "show", "HEAD:reports/results.json"], cwd=ROOT,
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        pytest.skip("not a git checkout with committed reports")
+    run = tmp_path / "results.json"
+    run.write_text(shown.stdout, encoding="utf-8")
+    assert main([str(run)]) == 0
+    assert "HEAD:reports/results.json (reference)" in capsys.readouterr().out
+
+
+def _accuracies_with_n(obj, path=()):
+    """Paths (keys and list indices) of every ``exact_match`` recorded beside ``test_queries``."""
+    if isinstance(obj, dict):
+        if isinstance(obj.get("exact_match"), float) and isinstance(obj.get("test_queries"), int):
+            yield path
+        for k, v in obj.items():
+            yield from _accuracies_with_n(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _accuracies_with_n(v, path + (i,))
+
+
+def test_an_accuracy_moved_outside_its_interval_fails_and_is_named(reference, tmp_path, capsys):
+    name, *path = next(p for nb, data in reference["notebooks"].items()
+                       for p in _accuracies_with_n(data["results"], (nb,)))
+
+    def moved(value):
+        data = copy.deepcopy(reference)
+        row = data["notebooks"][name]["results"]
+        for key in path:
+            row = row[key]
+        row["exact_match"] = value
+        return data
+
+    row = reference["notebooks"][name]["results"]
+    for key in path:
+        row = row[key]
+    low, high = wilson_interval(row["exact_match"], row["test_queries"])
+    assert 0 < high - low < 0.1
+    inside = moved(low + 1e-4 if low > 0 else high - 1e-4)
+    assert main([_write(tmp_path, "inside.json", inside), str(COMMITTED)]) == 0
+    assert [r.verdict for r in compare_results(reference, inside) if r.verdict != "same"] == ["ok"]
+
+    outside = moved(low - 1e-3 if low > 0.01 else high + 1e-3)
+    capsys.readouterr()
+    assert main([_write(tmp_path, "outside.json", outside), str(COMMITTED)]) == 1
+    out = capsys.readouterr().out
+    failed = [r for r in compare_results(reference, outside) if r.failed]
+    assert len(failed) == 1 and failed[0].verdict == "OUTSIDE"
+    assert failed[0].metric.startswith(name) and failed[0].metric.endswith("/ exact_match")
+    assert f"N={row['test_queries']})" in failed[0].tolerance
+    assert "DIFFERENT" in out and failed[0].metric in out.split("Verdict:")[1]
+
+
+def test_a_missing_notebook_is_reported_not_a_crash(reference, tmp_path, capsys):
+    names = list(reference["notebooks"])
+    partial = copy.deepcopy(reference)
+    del partial["notebooks"][names[-1]]
+    run = _write(tmp_path, "partial.json", partial)
+    assert main([run, str(COMMITTED)]) == 1
+    out = capsys.readouterr().out
+    assert f"{names[-1]} (whole notebook)" in out and "MISSING" in out
+    # comparing only what this run made passes
+    assert main([run, str(COMMITTED), "--only", *names[:-1]]) == 0
+    # a number missing inside a notebook, and one the reference lacks, are named too
+    results = partial["notebooks"][names[0]]["results"]
+    dropped = next(k for k, v in results.items() if not isinstance(v, dict | list))
+    results.pop(dropped)
+    results["new_metric"] = 0.5
+    rows = compare_results(reference, partial, only=[names[0]])
+    assert _row(rows, f"{names[0]} / {dropped}").verdict == "MISSING"
+    assert _row(rows, f"{names[0]} / new_metric").verdict == "EXTRA"
+
+
+def test_unreadable_input_exits_2_with_a_clear_message(tmp_path, capsys):
+    assert main([str(tmp_path / "nope.json"), str(COMMITTED)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert main([str(COMMITTED), str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main([_write(tmp_path, "other.json", {"acc": 0.9}), str(COMMITTED)]) == 2
+    assert "not a results document" in capsys.readouterr().err
+    with pytest.raises(Exception, match="not a results document"):
+        load_results(_write(tmp_path, "list.json", [1, 2]))  # type: ignore[arg-type]
+    assert main([str(COMMITTED), str(COMMITTED), "--only", "99_nope"]) == 2
+    assert "unknown notebook" in capsys.readouterr().err
+
+
+def test_provenance_differences_are_listed_first(reference, tmp_path, capsys):
+    other = copy.deepcopy(reference)
+    names = list(other["notebooks"])
+    before = " ".join(other["notebooks"][names[0]]["provenance"]["hardware"]["cpu_features"])
+    for nb in other["notebooks"].values():
+        nb["provenance"]["hardware"]["cpu_features"] = before.split() + ["avx512f"]
+        nb["wall_seconds"] = 1.0  # timings differ on every run: not a difference worth a line
+    versions = other["notebooks"][names[1]]["provenance"]["versions"]
+    package = sorted(versions)[0]
+    old_version, versions[package] = versions[package], "9.9.9"
+    prefixes = ", ".join(n.split("_", 1)[0] for n in names)
+    assert sorted(provenance_differences(reference, other)) == sorted([
+        f"hardware.cpu_features [{prefixes}]: {before} -> {before} avx512f",
+        f"versions.{package} [{names[1].split('_', 1)[0]}]: {old_version} -> 9.9.9"])
+    assert main([_write(tmp_path, "other.json", other), str(COMMITTED)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("avx512f") < out.index("metric")
+
+
+def test_tolerances_come_from_the_data():
+    # a KID with its standard deviation beside it: two standard deviations
+    tol = tolerance_for("kid", 2.5, [("scores", {"kid": 2.5, "kid_std": 0.2})])
+    assert (tol.low, tol.high) == pytest.approx((2.1, 2.9)) and "kid_std" in tol.text
+    # a seed spread recorded as mean and std
+    tol = tolerance_for("exact_match_mean", 0.9, [("t", {"exact_match_mean": 0.9, "exact_match_std": 0.01})])
+    assert (tol.low, tol.high) == pytest.approx((0.88, 0.92)) and "seed spread" in tol.text
+    # an accuracy: the binomial interval on the items recorded beside it, else a stated default
+    tol = tolerance_for("exact_match", 0.9, [("r", {"exact_match": 0.9, "test_queries": 100})])
+    assert (tol.low, tol.high) == pytest.approx(wilson_interval(0.9, 100)) and "N=100" in tol.text
+    tol = tolerance_for("per_digit", 0.9, [("r", {"per_digit": 0.9})])
+    assert f"N={DEFAULT_N} assumed" in tol.text
+    # per class: the test digits shared among the classes
+    judge = {"n_test_digits": 1000, "per_class": {str(d): 0.97 for d in range(10)}}
+    tol = tolerance_for("3", 0.97, [("judge", judge), ("per_class", judge["per_class"])])
+    assert "N=100 per class" in tol.text
+    # a perfect score still has room below it, none above
+    low, high = wilson_interval(1.0, 10000)
+    assert high == 1.0 and 0.999 < low < 1.0
+    # counts of mistakes: Poisson; counts of items and settings: exact
+    tol = tolerance_for("carry/borrow", 100, [("error_categories", {}), ("kit", {"carry/borrow": 100})])
+    assert (tol.low, tol.high) == (80, 120)
+    assert tolerance_for("test_queries", 10000, [("r", {"test_queries": 10000})]).exact
+    assert tolerance_for("split", "10/90", [("r", {"split": "10/90"})]).exact
+    # anything else measured: the stated default, relative
+    tol = tolerance_for("fid", 40.0, [("scores", {"fid": 40.0})])
+    assert (tol.low, tol.high) == pytest.approx((36.0, 44.0)) and "default" in tol.text
+
+
+def test_settings_must_be_equal_and_exact_mode_checks_identity(tmp_path):
+    reference = {"profile": "full", "notebooks": {"02_text_to_text": {"provenance": {"seed": 42}, "results": {
+        "main_split": {"kit": {"exact_match": 0.98, "test_queries": 10000, "split": "50/50",
+                               "train_seconds": 80.4, "peak_memory_gib": 0.9}},
+        "scores": {"GAN": {"fid": 40.0}}}}}}
+    ref = _write(tmp_path, "reference.json", reference)
+    changed = copy.deepcopy(reference)
+    changed["notebooks"]["02_text_to_text"]["results"]["main_split"]["kit"]["test_queries"] = 9999
+    rows = compare_results(reference, changed)
+    assert _row(rows, "02_text_to_text / main_split / kit / test_queries").verdict == "DIFFERS"
+    # a FID 1% off is within the default; --exact (two runs on one machine kind) refuses it
+    nudged = copy.deepcopy(reference)
+    nudged["notebooks"]["02_text_to_text"]["results"]["scores"]["GAN"]["fid"] = 40.4
+    run = _write(tmp_path, "nudged.json", nudged)
+    assert main([run, ref]) == 0
+    assert main([run, ref, "--exact"]) == 1
+    # timings and memory readings may differ freely
+    slower = copy.deepcopy(reference)
+    slower["notebooks"]["02_text_to_text"]["results"]["main_split"]["kit"].update(
+        train_seconds=1e6, peak_memory_gib=9.0)
+    assert main([_write(tmp_path, "slower.json", slower), ref, "--exact"]) == 0
+    # a different seed is a provenance difference, listed
+    reseeded = copy.deepcopy(reference)
+    reseeded["notebooks"]["02_text_to_text"]["provenance"]["seed"] = 1
+    assert provenance_differences(reference, reseeded) == ["seed [02]: 42 -> 1"]
