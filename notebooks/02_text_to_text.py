@@ -84,13 +84,13 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 DIGITS = 2                                         # the 2025 assignment: 20,000 queries
 SPLITS = P.choose(smoke=[0.5], default=[0.5, 0.1], full=[0.5, 0.25, 0.1, 0.05])  # training fractions
 MAIN_SPLIT = 0.5                                   # the course's 50/50 split
-COURSE_EPOCHS = P.choose(smoke=1, default=15, full=50)  # the course trains for 50
+COURSE_EPOCHS = P.choose(smoke=1, default=10, full=50)  # the course trains for 50
 KIT_EPOCHS = P.choose(smoke=2, default=12, full=None)  # None: the kit recipe's own schedule
 DEPTHS = P.choose(smoke=[1, 2], default=[1, 2], full=[1, 2, 3])  # encoder LSTM layers
 DEPTH_SPLIT = 0.1                                  # where depth matters most: little data
 SUBSAMPLE = P.choose(smoke=2000, default=None, full=None)  # smoke: a slice of the queries
 THREE_DIGIT_SPLITS = P.choose(smoke=[0.05], default=[0.05], full=[0.05])  # add 0.1 for a 10/90 split (+5 min)
-THREE_DIGIT_SUBSAMPLE = P.choose(smoke=10_000, default=100_000, full=None)
+THREE_DIGIT_SUBSAMPLE = P.choose(smoke=10_000, default=50_000, full=None)
 THREE_DIGIT_COURSE_EPOCHS = P.choose(smoke=1, default=3, full=6)  # the baseline is slow: fixed, few epochs
 THREE_DIGIT_KIT_EPOCHS = P.choose(smoke=1, default=6, full=None)
 THREE_DIGIT_TEST_SAMPLE = 200_000                  # scored on a seeded sample of the held-out queries
