@@ -145,9 +145,11 @@ async def _execute(lab: Lab, kernel_id: str, code: str, timeout: float = 60) -> 
         "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
         "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                     "allow_stdin": False, "stop_on_error": True}}))
-    out, status = [], None
+    # execute_reply (shell) and the printed output (iopub) travel on different channels, so the
+    # reply can come first; the iopub "idle" status for this request comes after all its output
+    out, status, idle = [], None, False
     deadline = time.monotonic() + timeout
-    while status is None or not out:
+    while status is None or not idle:
         raw = await asyncio.wait_for(ws.read_message(), max(0.1, deadline - time.monotonic()))
         assert raw is not None, "the kernel's websocket closed"
         msg = json.loads(raw)
@@ -158,12 +160,12 @@ async def _execute(lab: Lab, kernel_id: str, code: str, timeout: float = 60) -> 
             out.append(content["text"])
         elif kind == "error":
             raise AssertionError(f"{content['ename']}: {content['evalue']}")
+        elif kind == "status":
+            idle = content.get("execution_state") == "idle"
         elif kind == "execute_reply":
             status = content["status"]
             if status != "ok":
                 raise AssertionError(f"execute_reply {status}")
-            if not out:
-                break
     ws.close()
     return "".join(out)
 
