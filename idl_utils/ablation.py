@@ -1,12 +1,14 @@
 """Which ingredient of the column model buys what: take one out at a time and retrain.
 
-Each variant removes one ingredient of :func:`~idl_utils.column_model.build_column_model`
-and is trained with the same recipe on the same splits and seeds as the full model:
+Each variant removes or changes one ingredient of
+:func:`~idl_utils.column_model.build_column_model` or its recipe and is trained with the same
+recipe otherwise, on the same splits and seeds as the full model:
 
 ==================  ===========================================================================
 variant             what changes
 ==================  ===========================================================================
-full                nothing: aligned ordinal digits, one shared cell, sign pass, step read-out
+full                nothing: aligned ordinal digits, one shared cell, sign pass, a read-out table
+                    with rows for the sum's half-unit intervals, the best of 3 starts
 no alignment        operands as written (most significant digit first, left-justified)
 no shared cell      a separate cell (sum, digit table, carry) for every column
 one-hot codes       digits as one-hot codes instead of their values
@@ -14,6 +16,9 @@ no sign pass        no comparison from the most significant column and no swap: 
                     come from the final borrow, and a negative result's digits from the cell
 MLP read-out        digit and carry read off the column sum by a learned ReLU layer instead of
                     a table over whole-number sums
+step read-out       the same table written as weights on soft steps ("is the sum above this
+                    step"), so every update moves the entries of many sums at once
+single start        one start from the seed's initial weights instead of the best of 3
 ==================  ===========================================================================
 
 Usage::
@@ -36,7 +41,7 @@ from .error_analysis import column_mistakes
 from .queries import make_queries, split_queries
 from .results import atomic_write_json, markdown_table
 
-#: variant name -> (aligned, model keyword arguments)
+#: variant name -> (aligned, keyword arguments of :func:`~idl_utils.column_model.column_recipe`)
 VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
     "full": (True, {}),
     "no alignment": (False, {}),
@@ -44,6 +49,8 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
     "one-hot codes": (True, {"codes": "onehot"}),
     "no sign pass": (True, {"sign_pass": False}),
     "MLP read-out": (True, {"readout": "mlp"}),
+    "step read-out": (True, {"readout": "steps"}),
+    "single start": (True, {"restarts": 1}),
 }
 
 

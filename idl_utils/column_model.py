@@ -10,17 +10,25 @@ shape, and learns every step:
    operands, ones first, each as its value (``7`` -> 7/9), so neighbouring digits share what
    they learn; one extra zero column leaves room for the last carry.
 2. **sign pass**: reading from the most significant column down, a learned comparison of
-   the two digits (``tanh`` of a linear function of their values) feeds a one-number state
+   the two digits (``tanh`` of the difference of one learned score given to each digit, so
+   equal digits never decide and swapping them flips the verdict) feeds a one-number state
    through a gate that closes once a column has decided, so the first column whose digits
    differ decides; a sigmoid of the state says "``a < b``" and is trained by the answer's
    sign alone. If so, the operands swap, so the columns always compute larger minus smaller.
 3. **one shared column cell**, applied to every column: a linear layer folds the two digits
    (the second one signed by the operator) and the incoming carry into **one number** ``s``
    -- the bottleneck that forces it to compute a column sum instead of memorising digit
-   pairs -- then a learned table over whole-number values of ``s`` (linear layers on soft
-   steps at every half unit) gives the answer digit (a softmax over 0-9) and the outgoing
-   carry or borrow (``tanh``: about +1, 0 or -1).
+   pairs -- then a learned table over whole-number values of ``s`` gives the answer digit
+   (a softmax over 0-9) and the outgoing carry or borrow (``tanh``: about +1, 0 or -1). The
+   table's rows are the half-unit intervals of ``s`` (soft steps at every half unit, turned
+   into "how much of ``s`` lies in this interval"), so each row learns from the sums that fall
+   in it and no other.
 4. The answer: one digit per column, then ``'-'`` if the operator is ``-`` and ``a < b``.
+
+Training (:func:`column_recipe`) starts several candidates from different initial weights,
+trains each briefly, keeps the best on the validation queries and trains it to the end: a
+few starts settle in a poor solution and stay there (e.g. a carry of about -0.5 where +1 is
+meant, which the table then reads only in part).
 
 Inputs ``(n, d+1, 23)`` from :class:`ColumnDigits`; outputs ``(n, d+2, 13)`` probabilities in
 the layout of :class:`~idl_utils.seq_models.AlignedReversed` (digits of ``|a op b|`` ones
@@ -28,7 +36,7 @@ first, then the sign), so :func:`~idl_utils.seq_models.train_seq_model` trains i
 kit's loss and its answers decode to the same strings the other models are scored on.
 
 The switches of :func:`build_column_model` (``codes``, ``shared``, ``sign_pass``,
-``readout``) and ``ColumnDigits(aligned=False)`` take one ingredient out each; see
+``readout``) and ``ColumnDigits(aligned=False)`` take one ingredient out or change it; see
 :func:`idl_utils.ablation.column_ablation`.
 """
 
@@ -50,7 +58,7 @@ _MINUS, _PAD = VOCAB.index("-"), VOCAB.index(" ")
 #: one-hot of a's digit (10), one-hot of b's digit (10).
 N_FEATURES = 23
 CODES = ("ordinal", "onehot")
-READOUTS = ("steps", "mlp")
+READOUTS = ("bins", "steps", "mlp")
 #: Where the sum read-out steps: every half unit over more than the sums a column can take
 #: (``0-9-1 = -10`` ... ``9+9+1 = 19``), both ways round, so whatever scale and sign the cell
 #: settles on can be read.
@@ -113,7 +121,7 @@ class ColumnArithmetic(keras.layers.Layer):
     features -> ``(n, d+2, 13)`` answer probabilities."""
 
     def __init__(self, columns: int, *, codes: str = "ordinal", shared: bool = True,
-                 sign_pass: bool = True, readout: str = "steps", sharpness: float = 5.0,
+                 sign_pass: bool = True, readout: str = "bins", sharpness: float = 5.0,
                  **kwargs: Any):
         super().__init__(**kwargs)
         self.columns, self.codes, self.shared, self.sign_pass = columns, codes, shared, sign_pass
@@ -133,11 +141,19 @@ class ColumnArithmetic(keras.layers.Layer):
         self.carry_heads = [keras.layers.Dense(1, kernel_initializer="zeros", name=f"carry_{i}")
                             for i in range(cells)]
         if sign_pass:
-            # starts undecided (all zeros): a random start can saturate the tanh below on
-            # every query and never learn which operand is larger
+            # one score per digit, the same for both operands: the comparison is score(a_i) -
+            # score(b_i). Two separate weights could also learn "a digit is non-zero" (the
+            # same sign for a and b), which some 1/99 runs did: it saturates the tanh below on
+            # almost every query and the comparison stops learning. Starts undecided (zeros).
             self.compare = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
                                               name="compare")
         self.sign_head = keras.layers.Dense(1, name="sign")
+
+    def get_config(self) -> dict[str, Any]:
+        # what keras.models.clone_model needs to build a fresh copy (restarts)
+        return {**super().get_config(), "columns": self.columns, "codes": self.codes,
+                "shared": self.shared, "sign_pass": self.sign_pass, "readout": self.readout,
+                "sharpness": self.sharpness}
 
     def build(self, input_shape):
         width = 1 if self.codes == "ordinal" else 10
@@ -145,19 +161,31 @@ class ColumnArithmetic(keras.layers.Layer):
             self.sums[i].build((None, 2 if self.codes == "ordinal" else 2 * width + 1))
             if self.readers:
                 self.readers[i].build((None, 1))
-            self.digit_heads[i].build((None, len(SUM_STEPS)))
-            self.carry_heads[i].build((None, len(SUM_STEPS)))
+            width_read = len(SUM_STEPS) + (self.readout == "bins")
+            self.digit_heads[i].build((None, width_read))
+            self.carry_heads[i].build((None, width_read))
         if self.sign_pass:
-            self.compare.build((None, 2 * width))
+            self.compare.build((None, width))
         self.sign_head.build((None, 1))
 
     def _read(self, k: int, s):
-        """Features of the column sum ``s`` ``(n, 1)`` that the digit and carry tables read:
-        soft steps at every half-integer (``"steps"``: a table over whole-number sums) or a
-        learned ReLU layer (``"mlp"``, the ablation)."""
+        """Features of the column sum ``s`` ``(n, 1)`` that the digit and carry tables read.
+
+        ``"bins"`` (default): a soft one-hot of the half-unit interval ``s`` falls in (each
+        ``(n, 121)`` row sums to 1), so every whole-number sum has table rows of its own.
+        ``"steps"``: the soft steps themselves ``(n, 120)``, "is ``s`` above this step"; the
+        same functions, but a sum's entry is the total of the weights of every step below it,
+        so one update on a few sums moves the carry of all of them -- in training that often
+        saturated the carry's ``tanh`` at one value for every sum, where it stayed.
+        ``"mlp"``: a learned ReLU layer (the ablation)."""
         if self.readout == "mlp":
             return self.readers[k](s)
-        return ops.sigmoid(self.sharpness * (s - ops.convert_to_tensor(SUM_STEPS)[None, :]))
+        steps = ops.sigmoid(self.sharpness * (s - ops.convert_to_tensor(SUM_STEPS)[None, :]))
+        if self.readout == "steps":
+            return steps
+        # how much of s lies between two neighbouring steps, below the first, above the last
+        ones = ops.ones_like(s)
+        return (ops.concatenate([ones, steps], axis=-1) - ops.concatenate([steps, 0.0 * ones], axis=-1))
 
     def call(self, x):
         if self.codes == "ordinal":
@@ -172,8 +200,7 @@ class ColumnArithmetic(keras.layers.Layer):
             # (a saturated score shuts the gate for the columns after it)
             score = zero
             for i in reversed(range(self.columns)):
-                differ = ops.tanh(self.sharpness * self.compare(
-                    ops.concatenate([a[:, i], b[:, i]], axis=-1)))
+                differ = ops.tanh(self.sharpness * (self.compare(a[:, i]) - self.compare(b[:, i])))
                 score = score + (1.0 - ops.abs(score)) * differ
             a_smaller = ops.sigmoid(self.sharpness * self.sign_head(score))
             # swap to larger minus smaller; the comparison learns from the sign alone
@@ -203,15 +230,17 @@ class ColumnArithmetic(keras.layers.Layer):
 
 
 def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool = True,
-                       sign_pass: bool = True, readout: str = "steps",
+                       sign_pass: bool = True, readout: str = "bins",
                        name: str = "column_model") -> keras.Model:
     """The column model (module docstring) for ``digits``-digit operands.
 
     ``codes``: ``"ordinal"`` (digit values) or ``"onehot"``; ``shared``: one cell for every
     column, or one per column; ``sign_pass``: compare from the most significant column and
     subtract the smaller operand, or not (the sign then comes from the final borrow);
-    ``readout``: how digit and carry are read off the column sum, ``"steps"`` (a learned
-    table over whole-number sums) or ``"mlp"`` (a learned ReLU layer).
+    ``readout``: how digit and carry are read off the column sum, ``"bins"`` (a learned
+    table with rows for the half-unit intervals of the sum), ``"steps"`` (the same table
+    written as weights on soft steps, which trains less reliably) or ``"mlp"`` (a learned ReLU
+    layer); see :meth:`ColumnArithmetic._read`.
     Input ``(n, d+1, 23)`` (:class:`ColumnDigits`), output ``(n, d+2, 13)``.
     """
     if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
@@ -226,18 +255,38 @@ def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool 
     return keras.Model(inputs, outputs, name=name)
 
 
+#: The full column model's settings (:func:`build_column_model`'s defaults), written out in
+#: every recipe so that they are part of its cache key and its recorded configuration.
+COLUMN_MODEL_DEFAULTS: dict[str, Any] = {"codes": "ordinal", "shared": True, "sign_pass": True,
+                                         "readout": "bins"}
+
+
 def column_recipe(digits: int = 2, n_train: int = 10_000, *, aligned: bool = True,
-                  max_seconds: float | None = None, **model_kwargs: Any) -> Recipe:
+                  restarts: int = 3, max_seconds: float | None = None,
+                  **model_kwargs: Any) -> Recipe:
     """The column model and how the kit trains it: Adam at 0.02 with a cosine decay, the
     *final* weights kept, batches of 32 (8 below 500 training queries), and about 1,200
-    updates whatever the data size (10 to 150 epochs). ``aligned`` and ``model_kwargs``
-    (see :func:`build_column_model`) switch ingredients off for the ablation."""
+    updates whatever the data size (10 to 150 epochs).
+
+    ``restarts`` candidates from different initial weights are trained for a fifth of the
+    epochs each (at the constant rate); the one with the best validation exact match (ties:
+    validation loss) is trained on for the other four fifths (see
+    :func:`~idl_utils.seq_models.train_seq_model`). ``restarts=1`` trains a single start.
+    ``aligned`` and ``model_kwargs`` (see :func:`build_column_model`) change ingredients for
+    the ablation."""
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
+    unknown = set(model_kwargs) - set(COLUMN_MODEL_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown column model setting(s) {sorted(unknown)}; accepted: "
+                         f"{', '.join(COLUMN_MODEL_DEFAULTS)}")
     batch = 32 if n_train >= 500 else 8
     steps_per_epoch = max(1, -(-n_train // batch))
     epochs = int(min(150, max(10, -(-1200 // steps_per_epoch))))
     return Recipe(
-        "column", ColumnDigits(aligned=aligned), dict(model_kwargs),
+        "column", ColumnDigits(aligned=aligned), {**COLUMN_MODEL_DEFAULTS, **model_kwargs},
         TrainConfig(epochs=epochs, batch_size=batch, learning_rate=0.02, lr_schedule="cosine",
-                    max_seconds=max_seconds, keep="last"),
+                    max_seconds=max_seconds, keep="last", restarts=restarts,
+                    restart_fraction=0.2),
         digits, builder=build_column_model,
     )

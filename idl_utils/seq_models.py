@@ -257,10 +257,18 @@ class TrainConfig:
     max_seconds: float | None = None  # stop after the epoch in which this budget runs out
     streaming: bool = False  # encode batches on the fly (3-digit) instead of arrays up front
     keep: str = "best"  # weights to keep: the "best" validation epoch, or the "last" one
+    # restarts > 1: train that many candidates from different initial weights for a
+    # restart_fraction of the epochs each, keep the one best on the validation queries and
+    # train it on for the rest of the epochs (see train_seq_model)
+    restarts: int = 1
+    restart_fraction: float = 0.2
     verbose: int = 2
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if self.restarts == 1:  # a single start: recorded (and cache-keyed) as before restarts existed
+            del out["restarts"], out["restart_fraction"]
+        return out
 
 
 class ExactMatchCheckpoint(keras.callbacks.Callback):
@@ -358,6 +366,35 @@ def kit_recipe(digits: int = 2, n_train: int = 10_000, *, encoder_layers: int = 
     )
 
 
+def _validation_score(record: dict[str, Any]) -> tuple[float, float]:
+    """How a restart candidate is ranked: its last epoch's validation exact match, then (for
+    ties, common on a few dozen validation queries) the lower validation loss."""
+    history = record["history"]
+    return history["val_exact"][-1], -history.get("val_loss", [0.0])[-1]
+
+
+def pick_best_start(model, fit_candidate: Any, restarts: int) -> list[dict[str, Any]]:
+    """Train ``restarts`` candidates with ``fit_candidate(candidate) -> training record`` --
+    ``model`` as it is, then copies of it with fresh initial weights
+    (``keras.models.clone_model`` draws them from the seeded random generator) -- and load
+    the weights of the one with the best last-epoch validation exact match (ties: the lower
+    validation loss) into ``model``. Returns one record per candidate: ``candidate``,
+    ``val_exact``, ``val_loss``, ``seconds``, ``peak_memory_gib``, ``picked``."""
+    records, best, best_weights = [], None, None
+    for i in range(restarts):
+        candidate = model if i == 0 else keras.models.clone_model(model)
+        record = fit_candidate(candidate)
+        score = _validation_score(record)
+        records.append({"candidate": i, "val_exact": score[0], "val_loss": -score[1],
+                        "seconds": record["seconds"],
+                        "peak_memory_gib": record.get("peak_memory_gib"), "picked": False})
+        if best is None or score > best[1]:
+            best, best_weights = (i, score), candidate.get_weights()
+    model.set_weights(best_weights)
+    records[best[0]]["picked"] = True
+    return records
+
+
 def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
                     cfg: TrainConfig, *, seed: int = 0,
                     loss: str | Sequence[str] = "categorical_crossentropy",
@@ -375,12 +412,41 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     ``val_exact`` is logged), for targets that are costly to encode; ``predict_batch_size`` is
     the batch of the validation predictions. ``steps_per_execution`` changes speed only.
 
-    Returns a JSON-able dict: ``history``, ``epochs_run``, ``best_epoch``, ``best_val_exact``,
-    ``seconds``, ``peak_memory_gib`` and the training settings ``train``."""
+    ``cfg.restarts > 1`` first trains that many candidates -- ``model`` and copies of it
+    with fresh initial weights -- for ``round(cfg.restart_fraction * cfg.epochs)`` epochs
+    (at least 1) each at the constant learning rate, keeps the one with the best validation
+    exact match (ties: the lower validation loss; the test queries are never looked at) and
+    trains it on for the remaining epochs (``max_seconds`` and ``patience`` apply to those):
+    a cheap guard against an unlucky start (:func:`pick_best_start`).
+
+    Returns a JSON-able dict: ``history`` (of the final run), ``epochs_run`` (the kept
+    model's, restart epochs included), ``best_epoch``, ``best_val_exact``, ``seconds`` (all
+    candidates included), ``peak_memory_gib``, the training settings ``train`` and, with
+    restarts, ``restarts``: one record per candidate (see :func:`pick_best_start`)."""
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
+    restart_epochs = max(1, round(cfg.restart_fraction * cfg.epochs))
+    if cfg.restarts < 1 or (cfg.restarts > 1 and not restart_epochs < cfg.epochs):
+        raise ValueError(f"restarts={cfg.restarts} with restart_fraction={cfg.restart_fraction} "
+                         f"of {cfg.epochs} epochs: use restarts >= 1 and, with restarts > 1, at "
+                         f"least 2 epochs and a restart_fraction below 1")
+    fit_args = {"seed": seed, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                "validation_loss": validation_loss, "predict_batch_size": predict_batch_size,
+                "steps_per_execution": steps_per_execution}
+    if cfg.restarts > 1:
+        trial = dataclasses.replace(cfg, epochs=restart_epochs, lr_schedule="constant",
+                                    keep="last", patience=None, max_seconds=None, restarts=1)
+        candidates = pick_best_start(
+            model, lambda m: train_seq_model(m, rep, train, val, trial, **fit_args), cfg.restarts)
+        rest = dataclasses.replace(cfg, epochs=cfg.epochs - restart_epochs, restarts=1)
+        record = train_seq_model(model, rep, train, val, rest, **fit_args)
+        return {**record, "epochs_run": record["epochs_run"] + restart_epochs,
+                "seconds": record["seconds"] + sum(c["seconds"] for c in candidates),
+                "peak_memory_gib": max([record.get("peak_memory_gib") or 0.0]
+                                       + [c["peak_memory_gib"] or 0.0 for c in candidates]),
+                "restarts": candidates, "train": cfg.as_dict()}
     steps = math.ceil(len(train) / cfg.batch_size) * cfg.epochs
     lr: Any = cfg.learning_rate
     if cfg.lr_schedule == "cosine":

@@ -388,18 +388,25 @@ save_table(three_rows, "02_three_digit", title="Text-to-text, 3-digit (streamed)
 #
 # 1. the operands are written under each other, ones first, each digit given as its *value*
 #    (so neighbouring digits share what they learn, unlike one-hot codes);
-# 2. a **sign pass** reads the columns from the most significant one down and learns to say
-#    whether `a < b`; if so the operands swap, so every column computes larger minus smaller;
+# 2. a **sign pass** reads the columns from the most significant one down, comparing the two
+#    digits of each column by one learned score per digit, and learns to say whether `a < b`;
+#    if so the operands swap, so every column computes larger minus smaller;
 # 3. **one small cell with shared weights** visits the columns from the ones up. It folds the
 #    two digits and the incoming carry into a *single number* (a bottleneck that leaves no
 #    room to memorise digit pairs) and reads the answer digit and the outgoing carry or borrow
-#    off that number with a learned table.
+#    off that number with a learned table, one row per whole-number sum.
+#
+# A few random starts of so small a model settle in a poor solution and stay there (a carry
+# the table only half reads, say). So the recipe trains three candidates from different
+# initial weights for a fifth of the schedule each, keeps the one that answers the most
+# *validation* queries (held out of the training queries; the test queries are never looked
+# at) and trains it to the end. The training time in the table includes all three candidates.
 #
 # We train it on the smallest splits (`COLUMN_SPLITS`: 5/95 and 1/99 of the 20,000 queries) with
 # several seeds, each seed its own split and initial weights: the spread says how much a
 # result depends on luck. `python -m idl_utils.ablation` takes the ingredients out one at a
-# time (alignment, shared cell, ordinal codes, sign pass, the read-out table) on the same
-# splits.
+# time (alignment, shared cell, ordinal codes, sign pass, the read-out table, the restarts) on
+# the same splits.
 
 # %%
 column_rows, column_runs = [], {}

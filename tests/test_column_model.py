@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -63,6 +64,59 @@ def test_recipe_scales_epochs_with_the_data():
     assert small.train.batch_size == 8 and large.train.batch_size == 32
     assert small.train.epochs > large.train.epochs
     assert make_recipe("column", 2, 900).name == "column"
+
+
+def test_recipe_records_its_restarts_and_model_settings():
+    config = column_recipe(2, 180).config()
+    assert config["restarts"] == 3 and config["restart_fraction"] == 0.2
+    assert config["readout"] == "bins" and config["sign_pass"] is True
+    single = column_recipe(2, 180, restarts=1, readout="mlp").config()
+    assert "restarts" not in single and single["readout"] == "mlp"
+    assert single != config  # a different cache key
+    with pytest.raises(ValueError, match="restarts must be a positive integer"):
+        column_recipe(2, 180, restarts=0)
+    with pytest.raises(ValueError, match="unknown column model setting"):
+        column_recipe(2, 180, readuot="bins")
+
+
+def test_bins_give_every_whole_number_sum_its_own_table_rows():
+    """The default read-out is a soft one-hot of the sum's half-unit interval: two different
+    whole-number sums share (almost) no table rows, so learning the digit or carry of one
+    does not move the other's -- unlike the soft steps, where sums 3 and 15 share every step
+    below 3."""
+    layer = build_column_model(2).get_layer("column_arithmetic")
+    s = np.array([[3.0], [15.0]], dtype=np.float32)
+    bins = np.asarray(layer._read(0, s))
+    assert np.allclose(bins.sum(axis=1), 1.0, atol=1e-5)
+    assert bins[0] @ bins[1] < 1e-3
+    steps_layer = build_column_model(2, readout="steps").get_layer("column_arithmetic")
+    steps = np.asarray(steps_layer._read(0, s))
+    assert steps[0] @ steps[1] > 10
+
+
+def test_equal_digits_never_decide_the_comparison():
+    """The sign pass compares one learned score per digit: whatever the weights, ``a-a`` gets
+    the same sign probability as with an undecided comparison (all zeros)."""
+    qs = queries_from_strings(["37-37", "90-90", "5-5"], 2)
+    x = ColumnDigits().encode_inputs(qs)
+    model = build_column_model(2)
+    compare = model.get_layer("column_arithmetic").compare
+    undecided = np.asarray(model(x))[:, -1]
+    compare.set_weights([np.array([[0.8]], dtype=np.float32)])
+    np.testing.assert_allclose(np.asarray(model(x))[:, -1], undecided, atol=1e-6)
+    # while unequal digits do decide
+    y = ColumnDigits().encode_inputs(queries_from_strings(["30-70"], 2))
+    assert np.asarray(model(y))[0, -1, 11] != pytest.approx(undecided[0, 11])
+
+
+def test_a_column_model_clones_with_fresh_weights():
+    # restarts copy the model with keras.models.clone_model, which rebuilds the custom layer
+    model = build_column_model(2)
+    clone = keras.models.clone_model(model)
+    assert clone.count_params() == model.count_params()
+    digit_weights = [w for w in model.weights if "digit_0" in w.path and "kernel" in w.path][0]
+    clone_digit_weights = [w for w in clone.weights if "digit_0" in w.path and "kernel" in w.path][0]
+    assert not np.array_equal(np.asarray(digit_weights), np.asarray(clone_digit_weights))
 
 
 def test_a_short_real_run_beats_chance_on_a_tiny_split():

@@ -136,3 +136,60 @@ def test_several_steps_per_execution_train_exactly_like_one(streaming):
     for key in hist_1:
         np.testing.assert_allclose(hist_1[key], hist_3[key], rtol=1e-5)
     np.testing.assert_allclose(out_1, out_3, atol=1e-5)
+
+
+def test_pick_best_start_keeps_the_candidate_best_on_validation():
+    """Three real candidates from different initial weights, one short epoch each: the model
+    ends up holding exactly the weights of the candidate with the best validation score."""
+    from idl_utils.config import set_seed
+    from idl_utils.seq_models import pick_best_start
+
+    set_seed(1)
+    sp = split_queries(make_queries(2), 0.1, seed=1, val_fraction=0.1)
+    model = build_kit_model(2, units=8)
+    cfg = TrainConfig(epochs=1, batch_size=64, learning_rate=1e-2, verbose=0, keep="last")
+    starts, trained = [], []
+
+    def fit(candidate):
+        starts.append(candidate.get_weights())
+        record = train_seq_model(candidate, AlignedReversed(), sp.train, sp.val, cfg, seed=1)
+        trained.append(candidate.get_weights())
+        return record
+
+    records = pick_best_start(model, fit, 3)
+    assert [r["candidate"] for r in records] == [0, 1, 2]
+    assert sum(r["picked"] for r in records) == 1
+    # the candidates really start from different weights
+    assert not np.array_equal(starts[0][0], starts[1][0])
+    assert not np.array_equal(starts[1][0], starts[2][0])
+    picked = next(r["candidate"] for r in records if r["picked"])
+    best = max(records, key=lambda r: (r["val_exact"], -r["val_loss"]))["candidate"]
+    assert picked == best
+    for kept, theirs in zip(model.get_weights(), trained[picked], strict=True):
+        np.testing.assert_array_equal(kept, theirs)
+
+
+def test_restarts_are_recorded_and_counted_in_the_time():
+    from idl_utils.config import set_seed
+
+    set_seed(2)
+    sp = split_queries(make_queries(2), 0.05, seed=2, val_fraction=0.1)
+    cfg = TrainConfig(epochs=3, batch_size=64, learning_rate=1e-2, verbose=0, keep="last",
+                      restarts=2, restart_fraction=0.3)
+    info = train_seq_model(build_kit_model(2, units=8), AlignedReversed(), sp.train, sp.val, cfg, seed=2)
+    assert len(info["restarts"]) == 2 and sum(r["picked"] for r in info["restarts"]) == 1
+    assert info["epochs_run"] == 3 and len(info["history"]["val_exact"]) == 2  # 1 + 2 epochs
+    assert info["seconds"] > sum(r["seconds"] for r in info["restarts"])
+    assert info["train"]["restarts"] == 2 and info["train"]["restart_fraction"] == 0.3
+    # a single start records its settings as before restarts existed (same cache keys)
+    assert "restarts" not in TrainConfig().as_dict()
+
+
+def test_impossible_restart_settings_are_refused():
+    qs = make_queries(2).subset(np.arange(10))
+    model = build_kit_model(2, units=4)
+    with pytest.raises(ValueError, match="restart_fraction below 1"):
+        train_seq_model(model, AlignedReversed(), qs, qs, TrainConfig(epochs=1, restarts=2))
+    with pytest.raises(ValueError, match="restarts >= 1"):
+        train_seq_model(model, AlignedReversed(), qs, qs, TrainConfig(epochs=4, restarts=0))
+    assert not model.compiled
