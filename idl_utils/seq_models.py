@@ -427,6 +427,8 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
         raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     restart_epochs = max(1, round(cfg.restart_fraction * cfg.epochs))
     if cfg.restarts < 1 or (cfg.restarts > 1 and not restart_epochs < cfg.epochs):
         raise ValueError(f"restarts={cfg.restarts} with restart_fraction={cfg.restart_fraction} "
@@ -451,8 +453,6 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     lr: Any = cfg.learning_rate
     if cfg.lr_schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps, alpha=0.02)
-    elif cfg.lr_schedule != "constant":
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     optimizer = (keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
                  else keras.optimizers.Adam(lr))
     compile_args: dict[str, Any] = {"optimizer": optimizer, "loss": loss}
