@@ -37,10 +37,23 @@ help:
 
 setup: $(STAMP)
 
+# INSTALLER=uv (default): uv, itself installed from PyPI into the venv, resolves the same versions
+# as pip and installs them in about 20 s instead of 150 s here; if it fails, pip does the install.
+# INSTALLER=pip uses pip only.
+INSTALLER ?= uv
+EXTRAS := -e ".[cpu,tfds,dev]"
+
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+ifeq ($(INSTALLER),uv)
+	@( $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --python $(PY) --upgrade pip && \
+	   $(VENV)/bin/uv pip install --quiet --python $(PY) $(EXTRAS) ) || \
+	 ( echo "uv could not install the kit: installing with pip instead (slower)" && \
+	   $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet $(EXTRAS) )
+else
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[cpu,tfds,dev]"
+	$(PY) -m pip install --quiet $(EXTRAS)
+endif
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (idl-kit)" > /dev/null
 	@touch $(STAMP)
 
