@@ -21,7 +21,7 @@ export PYTHONHASHSEED ?= 0
 # tests run on this many processes (pytest-xdist): on 2 cores, 2 workers cut make test from about
 # 12 to 8 minutes, since much of a small model's step is single-threaded Python; 1 runs them serially
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
+XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
 

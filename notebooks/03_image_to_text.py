@@ -89,7 +89,7 @@ LEARNING_RATE = 3e-3
 REDRAW = True                     # training queries get other MNIST images every epoch
 AUGMENT = True                    # random shifts and tilts of each glyph while training
 GLYPH_FEATURES = 128              # features per glyph from the CNN (trial: 128 read 1.3 points better than 64)
-DEPTHS = (1, 2)                   # encoder LSTM layers compared
+DEPTHS = P.choose(smoke=(1,), default=(1, 2), full=(1, 2))  # encoder LSTM layers compared (smoke: the 3-digit reader has 2)
 SPLITS = P.choose(smoke=(0.25,), default=(0.25,), full=(0.25, 0.1))  # more splits, image vs text
 # the 3-digit variant: 2,000,000 queries, streamed; a 5/95 split trained until validation is flat
 THREE_DIGIT_TRAIN_FRACTION = 0.05
