@@ -59,7 +59,7 @@ from idl_utils.image_seq_models import (
 )
 from idl_utils.judge import glyph_dataset, judge_accuracy, read_text, trained_judge
 from idl_utils.mnist import load_mnist, mnist_card
-from idl_utils.narrate import compare, proportion_tie, trend
+from idl_utils.narrate import compare, learned, proportion_tie, trend
 from idl_utils.notebook import start_notebook
 from idl_utils.queries import exact_match, make_queries, per_char_accuracy, split_queries
 from idl_utils.results import record_results, save_fig, save_table
@@ -274,6 +274,8 @@ rows.append({"model": "ceiling: judge reads whole query", "input": "MNIST images
 rows.append({"model": f"ceiling: judge digit accuracy^{k}", "input": "MNIST images",
              "exact_match": ceiling[f"digit_accuracy^{k}"], "per_char": "", "train_seconds": ""})
 save_table(rows, "03_image_vs_text", title=f"Image-to-text vs text-to-text, split {split.name}, {SPLIT_MODE} digits ({mnist.source})")
+print(learned({row["model"]: row["exact_match"] for row in rows if not row["model"].startswith("ceiling")},
+              profile=P.name))
 rows
 
 # %% [markdown]
@@ -417,6 +419,7 @@ three_digit = {
 }
 peak_gib = reader3_info["peak_memory_gib"]
 print(f"peak memory of the process while the 3-digit reader trained: {peak_gib:.2f} GiB")
+print(learned({"3-digit reader": three_digit["exact_match"]}, profile=P.name))
 three_digit
 
 # %%
