@@ -21,7 +21,7 @@ export PYTHONHASHSEED ?= 0
 # tests run on this many processes (pytest-xdist): on 2 cores, 2 workers cut make test from about
 # 12 to 8 minutes, since much of a small model's step is single-threaded Python; 1 runs them serially
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
+XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
 
@@ -37,10 +37,23 @@ help:
 
 setup: $(STAMP)
 
+# INSTALLER=uv (default): uv, itself installed from PyPI into the venv, resolves the same versions
+# as pip and installs them in about 20 s instead of 150 s here; if it fails, pip does the install.
+# INSTALLER=pip uses pip only.
+INSTALLER ?= uv
+EXTRAS := -e ".[cpu,tfds,dev]"
+
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+ifeq ($(INSTALLER),uv)
+	@( $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --python $(PY) --upgrade pip && \
+	   $(VENV)/bin/uv pip install --quiet --python $(PY) $(EXTRAS) ) || \
+	 ( echo "uv could not install the kit: installing with pip instead (slower)" && \
+	   $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet $(EXTRAS) )
+else
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[cpu,tfds,dev]"
+	$(PY) -m pip install --quiet $(EXTRAS)
+endif
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (idl-kit)" > /dev/null
 	@touch $(STAMP)
 

@@ -9,6 +9,8 @@ every machine and every profile.
 * :func:`trend` -- a measure along a sequence (1, 2, 3 layers): each step's change and the best.
 * :func:`tally` -- several verdicts on one comparison: do they agree?
 * :func:`ratio` -- how many times one cost is another (training time, seconds per epoch).
+* :func:`learned` -- has a model learned the task at this profile, or are its comparisons
+  about a model that has barely started?
 * :func:`proportion_tie` -- two standard errors of the difference of two accuracies: a tie
   tolerance for :func:`compare`.
 """
@@ -136,3 +138,33 @@ def proportion_tie(a: float, b: float, n: int) -> float:
     if n < 1:
         raise ValueError(f"n (the number of items scored) must be >= 1, got {n}")
     return 2 * math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+
+
+#: Below this exact match a model has not learned the task yet: what it gets right is mostly
+#: short answers and lucky guesses, so comparisons between such models say little.
+LEARNED_FLOOR = 0.5
+
+
+def learned(values: Mapping[str, float], *, profile: str, what: str = "test exact match",
+            floor: float = LEARNED_FLOOR) -> str:
+    """One sentence on whether the models in ``values`` (name -> score in [0, 1]) have learned
+    the task in this run: the ones below ``floor`` are named, with what to do about it.
+
+    >>> learned({"reader": 0.04, "text twin": 0.92}, profile="default")[:63]
+    'Not learned yet at the default profile: reader (4.0% test exact'
+    >>> learned({"reader": 0.97}, profile="full")
+    'Every model learned the task in this run (test exact match at least 50.0%): reader 97.0%.'
+    """
+    if not values:
+        raise ValueError("learned() needs at least one value")
+    items = {str(k): _check_number(str(k), v) for k, v in values.items()}
+    floor = _check_number("floor", floor)
+    behind = {k: v for k, v in items.items() if v < floor}
+    if not behind:
+        shown = ", ".join(f"{k} {format_value(v)}" for k, v in items.items())
+        return f"Every model learned the task in this run ({what} at least {format_value(floor)}): {shown}."
+    shown = ", ".join(f"{k} ({format_value(v)} {what})" for k, v in behind.items())
+    advice = ("a longer run (IDL_PROFILE=full, make reproduce) trains to convergence" if profile != "full"
+              else "these models need more epochs than this run gave them")
+    return (f"Not learned yet at the {profile} profile: {shown}. Read the comparisons below with that "
+            f"in mind: {advice}.")

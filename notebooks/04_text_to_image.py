@@ -58,7 +58,7 @@ from idl_utils.image_seq_models import (
 )
 from idl_utils.judge import judge_accuracy, trained_judge
 from idl_utils.mnist import load_mnist
-from idl_utils.narrate import compare, format_value, proportion_tie, ratio
+from idl_utils.narrate import compare, format_value, learned, proportion_tie, ratio
 from idl_utils.notebook import start_notebook
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.results import record_results, save_fig, save_table
@@ -205,6 +205,8 @@ save_fig(fig, "t2i_examples")
 
 # %%
 real, by_loss = rows[0], {row["loss"]: row for row in rows[1:] if row["encoder_layers"] == 1}
+print(learned({f"generator ({loss})": row["whole_answer"] for loss, row in by_loss.items()}, profile=P.name,
+              what="of answers the judge reads right"))
 mse, bce = by_loss["mse"], by_loss["binary_crossentropy"]
 for measure in ("whole_answer", "per_digit"):
     print(compare("MSE", mse[measure], "BCE", bce[measure], what=f"judge reads ({measure.replace('_', ' ')})",

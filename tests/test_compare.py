@@ -214,3 +214,23 @@ def test_settings_must_be_equal_and_exact_mode_checks_identity(tmp_path):
     reseeded = copy.deepcopy(reference)
     reseeded["notebooks"]["02_text_to_text"]["provenance"]["seed"] = 1
     assert provenance_differences(reference, reseeded) == ["seed [02]: 42 -> 1"]
+
+
+def test_fingerprints_change_with_a_number_and_not_with_a_timing(reference, tmp_path, capsys):
+    from idl_utils.tools.compare import fingerprints
+
+    base = fingerprints(reference)
+    assert set(base) == set(reference["notebooks"]) and all(len(v) == 16 for v in base.values())
+    name = sorted(reference["notebooks"])[0]
+    slower = copy.deepcopy(reference)
+    slower["notebooks"][name]["results"]["train_seconds"] = 1e9   # a timing: not part of the numbers
+    slower["notebooks"][name]["wall_seconds"] = 1e9
+    assert fingerprints(slower) == base
+    moved = copy.deepcopy(reference)
+    moved["notebooks"][name]["results"]["a_new_number"] = 0.5
+    changed = fingerprints(moved)
+    assert changed[name] != base[name]
+    assert {k: v for k, v in changed.items() if k != name} == {k: v for k, v in base.items() if k != name}
+    assert main([_write(tmp_path, "moved.json", moved), "--fingerprint", "--only", name]) == 0
+    assert capsys.readouterr().out.strip() == f"{name}  {changed[name]}"
+    assert main([str(tmp_path / "missing.json"), "--fingerprint"]) == 2

@@ -135,3 +135,20 @@ def test_glyph_encoder_augments_only_while_training():
     np.testing.assert_array_equal(augmented(x, training=False), augmented(x, training=False))
     moved = np.asarray(augmented(x, training=True)) - np.asarray(augmented(x, training=False))
     assert np.abs(moved).max() > 0
+
+
+def test_glyph_features_reach_the_lstms_normalised_unless_asked_otherwise():
+    """Each glyph's feature vector is centred and scaled (mean 0, std 1) by default, so its
+    scale no longer follows the ink; ``normalize=False`` keeps the raw ReLU features."""
+    x = 100 * np.random.default_rng(0).random((6, 28, 28)).astype("float32")  # features >> epsilon
+    normed = build_glyph_encoder(16, seed=1)
+    assert "glyph_norm" in {layer.name for layer in normed.layers}
+    out = np.asarray(normed(x, training=False))
+    np.testing.assert_allclose(out.mean(axis=1), 0.0, atol=1e-3)
+    np.testing.assert_allclose(out.std(axis=1), 1.0, atol=0.02)
+    np.testing.assert_allclose(np.asarray(normed(4 * x, training=False)), out, atol=0.02)
+    raw = build_glyph_encoder(16, normalize=False, seed=1)
+    assert "glyph_norm" not in {layer.name for layer in raw.layers}
+    features = np.asarray(raw(x, training=False))
+    assert (features >= 0).all()  # ReLU features: never negative
+    assert np.abs(np.asarray(raw(4 * x, training=False)) - features).max() > 1

@@ -89,3 +89,19 @@ def test_proportion_tie_shrinks_with_more_items_and_checks_input():
         proportion_tie(0.5, 0.5, 0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         proportion_tie(1.5, 0.5, 10)
+
+
+def test_learned_names_only_the_models_below_the_floor_and_says_what_to_do():
+    from idl_utils.narrate import learned
+
+    text = learned({"reader": 0.04, "twin": 0.93, "3-digit": 0.2}, profile="default")
+    assert text.startswith("Not learned yet at the default profile")
+    assert "reader (4.0%" in text and "3-digit (20.0%" in text and "twin" not in text
+    assert "IDL_PROFILE=full" in text
+    full = learned({"reader": 0.3}, profile="full")
+    assert "IDL_PROFILE=full" not in full and "more epochs" in full
+    assert learned({"reader": 0.5}, profile="smoke").startswith("Every model learned")
+    with pytest.raises(ValueError, match="at least one"):
+        learned({}, profile="default")
+    with pytest.raises(ValueError, match="finite"):
+        learned({"reader": float("nan")}, profile="default")

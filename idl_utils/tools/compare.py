@@ -29,13 +29,14 @@ Exit status: 0 when every number is within its tolerance, 1 otherwise (a number 
 a number or notebook missing from one side), 2 when an input cannot be read.
 
 Usage: ``python -m idl_utils.tools.compare [RUN] [REFERENCE] [--only NOTEBOOK ...]
-[--failures-only] [--exact]``; defaults: ``reports/results.json`` against the committed
+[--failures-only] [--exact] [--fingerprint]``; defaults: ``reports/results.json`` against the committed
 one (``git show HEAD:reports/results.json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -371,6 +372,21 @@ def committed_results(rev: str = "HEAD", path: str = "reports/results.json") -> 
     return load_results(f"git show {spec}", text=done.stdout)
 
 
+def fingerprints(results: dict[str, Any], only: list[str] | None = None) -> dict[str, str]:
+    """Per notebook, a short hash of its published numbers (timings and memory readings left
+    out, as are provenance records): equal fingerprints mean identical numbers. Two machines'
+    runs can be checked against each other from a line of text each (``--fingerprint``)."""
+    from .reproduce import without_timings
+
+    out = {}
+    for name, nb in sorted(results.get("notebooks", {}).items()):
+        if only and name not in only:
+            continue
+        text = json.dumps(without_timings(nb.get("results", {})), sort_keys=True, default=str)
+        out[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", nargs="?", type=Path,
@@ -385,10 +401,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="list only the numbers that are not within tolerance")
     parser.add_argument("--exact", action="store_true",
                         help="every number must be identical (two runs on one machine kind)")
+    parser.add_argument("--fingerprint", action="store_true",
+                        help="print a short hash of each notebook's numbers in RUN and stop")
     args = parser.parse_args(argv)
 
     # what `make reproduce` wrote: reports/ (the full profile's folder) unless redirected
     run_path = args.run or Path(os.environ.get(REPORTS_DIR_ENV) or PROJECT_ROOT / "reports") / "results.json"
+    if args.fingerprint:
+        try:
+            run = load_results(run_path)
+        except UnreadableResults as exc:
+            print(f"make compare: {exc}", file=sys.stderr)
+            return 2
+        for name, digest in fingerprints(run, args.only).items():
+            print(f"{name}  {digest}")
+        return 0
     try:
         run = load_results(run_path)
         if args.reference:

@@ -108,17 +108,29 @@ def execute_notebook(path: Path, out_dir: Path, *, html: bool = True,
 
 
 MEASUREMENT_SUFFIXES = ("seconds", "memory_gib", "_ms")
+#: summaries of a measurement over seeds (``train_seconds_max``) are measurements too
+SUMMARY_SUFFIXES = ("_mean", "_std", "_min", "_max", "_median")
 #: records of how a run was made (parallel jobs, elapsed time), not of what it found
 RUN_RECORD_KEYS = ("last_run",)
 
 
+def is_measurement(key: str) -> bool:
+    """Is ``key`` a reading of the machine (a time, a memory peak), perhaps summarised over
+    seeds (``train_seconds_max``), rather than a result?"""
+    for suffix in SUMMARY_SUFFIXES:
+        if key.endswith(suffix):
+            key = key[: -len(suffix)]
+            break
+    return key.endswith(MEASUREMENT_SUFFIXES)
+
+
 def without_timings(obj: Any) -> Any:
     """``obj`` without measurements of the machine (keys ending in ``seconds``,
-    ``memory_gib`` or ``_ms``): what must be identical between two runs of the same seed on the same
-    machine."""
+    ``memory_gib`` or ``_ms``, also with ``_mean``/``_std``/``_min``/``_max``/``_median``
+    after them): what must be identical between two runs of the same seed on the same machine."""
     if isinstance(obj, dict):
         return {k: without_timings(v) for k, v in obj.items()
-                if not k.endswith(MEASUREMENT_SUFFIXES) and k not in RUN_RECORD_KEYS}
+                if not is_measurement(k) and k not in RUN_RECORD_KEYS}
     if isinstance(obj, list):
         return [without_timings(v) for v in obj]
     return obj
