@@ -379,14 +379,14 @@ def pick_best_start(model, fit_candidate: Any, restarts: int) -> list[dict[str, 
     (``keras.models.clone_model`` draws them from the seeded random generator) -- and load
     the weights of the one with the best last-epoch validation exact match (ties: the lower
     validation loss) into ``model``. Returns one record per candidate: ``candidate``,
-    ``val_exact``, ``val_loss``, ``seconds``, ``peak_memory_gib``, ``picked``."""
+    ``val_exact``, ``val_loss``, ``epochs_run``, ``seconds``, ``peak_memory_gib``, ``picked``."""
     records, best, best_weights = [], None, None
     for i in range(restarts):
         candidate = model if i == 0 else keras.models.clone_model(model)
         record = fit_candidate(candidate)
         score = _validation_score(record)
         records.append({"candidate": i, "val_exact": score[0], "val_loss": -score[1],
-                        "seconds": record["seconds"],
+                        "epochs_run": record["epochs_run"], "seconds": record["seconds"],
                         "peak_memory_gib": record.get("peak_memory_gib"), "picked": False})
         if best is None or score > best[1]:
             best, best_weights = (i, score), candidate.get_weights()
@@ -416,8 +416,9 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     with fresh initial weights -- for ``round(cfg.restart_fraction * cfg.epochs)`` epochs
     (at least 1) each at the constant learning rate, keeps the one with the best validation
     exact match (ties: the lower validation loss; the test queries are never looked at) and
-    trains it on for the remaining epochs (``max_seconds`` and ``patience`` apply to those):
-    a cheap guard against an unlucky start (:func:`pick_best_start`).
+    trains it on for the remaining epochs: a cheap guard against an unlucky start
+    (:func:`pick_best_start`). ``max_seconds`` bounds all of it (a candidate stops once the
+    budget is spent, the final run gets what is left); ``patience`` applies to the final run.
 
     Returns a JSON-able dict: ``history`` (of the final run), ``epochs_run`` (the kept
     model's, restart epochs included), ``best_epoch``, ``best_val_exact``, ``seconds`` (all
@@ -439,13 +440,17 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
                 "steps_per_execution": steps_per_execution}
     if cfg.restarts > 1:
         trial = dataclasses.replace(cfg, epochs=restart_epochs, lr_schedule="constant",
-                                    keep="last", patience=None, max_seconds=None, restarts=1)
+                                    keep="last", patience=None, restarts=1)
         candidates = pick_best_start(
             model, lambda m: train_seq_model(m, rep, train, val, trial, **fit_args), cfg.restarts)
-        rest = dataclasses.replace(cfg, epochs=cfg.epochs - restart_epochs, restarts=1)
+        spent = sum(c["seconds"] for c in candidates)
+        rest = dataclasses.replace(
+            cfg, epochs=cfg.epochs - restart_epochs, restarts=1,
+            max_seconds=None if cfg.max_seconds is None else max(0.0, cfg.max_seconds - spent))
         record = train_seq_model(model, rep, train, val, rest, **fit_args)
-        return {**record, "epochs_run": record["epochs_run"] + restart_epochs,
-                "seconds": record["seconds"] + sum(c["seconds"] for c in candidates),
+        kept = next(c for c in candidates if c["picked"])
+        return {**record, "epochs_run": record["epochs_run"] + kept["epochs_run"],
+                "seconds": record["seconds"] + spent,
                 "peak_memory_gib": max([record.get("peak_memory_gib") or 0.0]
                                        + [c["peak_memory_gib"] or 0.0 for c in candidates]),
                 "restarts": candidates, "train": cfg.as_dict()}
