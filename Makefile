@@ -24,6 +24,10 @@ TEST_WORKERS ?= 2
 XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
 SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
+# with several test processes, each TensorFlow (in a worker or a notebook's kernel) gets this many
+# threads, so the processes share the cores instead of each spinning on all of them
+TEST_TF_THREADS ?= $(if $(filter 1,$(TEST_WORKERS)),0,1)
+SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 
 # make test leaves out the tests marked very_slow: each repeats at full size what a fast test
 # checks on a fixed sample (and the notebooks load the full data in every run anyway)
