@@ -184,8 +184,8 @@ class ColumnArithmetic(keras.layers.Layer):
         if self.readout == "steps":
             return steps
         # how much of s lies between two neighbouring steps, below the first, above the last
-        ones = ops.ones_like(s)
-        return (ops.concatenate([ones, steps], axis=-1) - ops.concatenate([steps, 0.0 * ones], axis=-1))
+        below = ops.concatenate([ops.ones_like(s), steps], axis=-1)
+        return below - ops.concatenate([steps, ops.zeros_like(s)], axis=-1)
 
     def call(self, x):
         if self.codes == "ordinal":

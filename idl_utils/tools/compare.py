@@ -376,8 +376,6 @@ def fingerprints(results: dict[str, Any], only: list[str] | None = None) -> dict
     """Per notebook, a short hash of its published numbers (timings and memory readings left
     out, as are provenance records): equal fingerprints mean identical numbers. Two machines'
     runs can be checked against each other from a line of text each (``--fingerprint``)."""
-    from .reproduce import without_timings
-
     out = {}
     for name, nb in sorted(results.get("notebooks", {}).items()):
         if only and name not in only:
@@ -407,17 +405,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # what `make reproduce` wrote: reports/ (the full profile's folder) unless redirected
     run_path = args.run or Path(os.environ.get(REPORTS_DIR_ENV) or PROJECT_ROOT / "reports") / "results.json"
-    if args.fingerprint:
-        try:
-            run = load_results(run_path)
-        except UnreadableResults as exc:
-            print(f"make compare: {exc}", file=sys.stderr)
-            return 2
-        for name, digest in fingerprints(run, args.only).items():
-            print(f"{name}  {digest}")
-        return 0
     try:
         run = load_results(run_path)
+        if args.fingerprint:
+            for name, digest in fingerprints(run, args.only).items():
+                print(f"{name}  {digest}")
+            return 0
         if args.reference:
             reference, ref_name = load_results(args.reference), str(args.reference)
         else:
