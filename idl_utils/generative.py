@@ -257,11 +257,15 @@ class GAN(keras.Model):
     without them):
 
     * ``ema_decay`` (e.g. 0.999): keep ``ema_generator``, an exponential moving average of the
-      generator's weights, ``ema = decay * ema + (1 - decay) * weights`` after every generator
-      update (non-trainable weights such as batch-norm statistics are copied). It does not
-      change training; :func:`generate`, :func:`decode` and :class:`GANMonitor` then sample
-      from it (``raw=True`` for the trained generator itself). Averaging smooths out the
-      generator's oscillation around the equilibrium (Yazıcı et al., 2019).
+      generator's weights, ``ema = d * ema + (1 - d) * weights`` after every generator update
+      (non-trainable weights such as batch-norm statistics are copied). It does not change
+      training; :func:`generate`, :func:`decode` and :class:`GANMonitor` then sample from it
+      (``raw=True`` for the trained generator itself). Averaging smooths out the generator's
+      oscillation around the equilibrium (Yazıcı et al., 2019). With ``ema_warmup`` (default)
+      the ``t``-th update uses ``d = min(ema_decay, (1 + t) / (10 + t))``, as TensorFlow's
+      ``ExponentialMovingAverage`` does with ``num_updates``: early on the average follows the
+      generator closely instead of holding on to its random initial weights for ~1/(1 - d)
+      updates, which matters in short runs.
     * ``diffaug`` (e.g. ``"color,translation,cutout"``): :func:`~idl_utils.diffaugment.diff_augment`
       real and generated batches every time the discriminator sees them, in both updates, with
       its own seeded random stream. ``d_real_prob``/``d_fake_prob`` are then on augmented images.
@@ -270,14 +274,15 @@ class GAN(keras.Model):
     def __init__(self, image_size: int = 64, latent_dim: int = 128, *, course: bool = False,
                  width: int = 32, label_smoothing: float = 0.1, label_noise: float = 0.05,
                  dropout: float = 0.0, seed: int = 0, ema_decay: float | None = None,
-                 diffaug: str = "", **kwargs: Any) -> None:
+                 ema_warmup: bool = True, diffaug: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1) (e.g. 0.999), or None for no average; "
                              f"got {ema_decay}")
         self.image_size, self.latent_dim = image_size, latent_dim
         self.label_smoothing, self.label_noise = label_smoothing, label_noise
-        self.ema_decay, self.diffaug = ema_decay, ",".join(parse_policy(diffaug))
+        self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
+        self.diffaug = ",".join(parse_policy(diffaug))
         self.discriminator, self.generator = _nets(image_size, latent_dim, 1, course=course, width=width,
                                                    enc_out_activation=None, enc_norm="none", dropout=dropout)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -286,6 +291,8 @@ class GAN(keras.Model):
             self.ema_generator = keras.models.clone_model(self.generator)
             self.ema_generator.set_weights(self.generator.get_weights())
             self.ema_generator.trainable = False
+            self.ema_updates = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                               name="ema_updates")
         if self.diffaug:
             # a separate stream: the noise and label draws stay those of the same GAN without it
             self.augment_seed = keras.random.SeedGenerator(seed + 1)
@@ -318,8 +325,13 @@ class GAN(keras.Model):
 
     def update_ema(self) -> None:
         """One step of the moving average: ``ema = d * ema + (1 - d) * w`` for the generator's
-        trainable weights; its other weights (batch-norm statistics) are copied."""
+        trainable weights (``d``: ``ema_decay``, or less in the warm-up); its other weights
+        (batch-norm statistics) are copied."""
         decay = self.ema_decay
+        if self.ema_warmup:
+            t = self.ema_updates
+            decay = ops.minimum(decay, (1.0 + t) / (10.0 + t))
+        self.ema_updates.assign_add(1.0)
         for average, weight in zip(self.ema_generator.weights, self.generator.weights, strict=True):
             if weight.trainable:
                 average.assign(decay * average + (1.0 - decay) * weight)

@@ -130,11 +130,13 @@ def _gan_optimizers(lr: float = 1e-2) -> dict:
             "g_optimizer": keras.optimizers.Adam(lr, beta_1=0.5)}
 
 
-def test_gan_ema_is_the_closed_form_moving_average():
-    """With decay 0.5 after k generator updates w_1..w_k from w_0:
-    ema = 0.5^k w_0 + sum_i 0.5^(k - i + 1) w_i; batch-norm statistics are copied."""
+@pytest.mark.parametrize("warmup", [False, True])
+def test_gan_ema_is_the_closed_form_moving_average(warmup):
+    """Without warm-up, decay 0.5 after k generator updates w_1..w_k from w_0:
+    ema = 0.5^k w_0 + sum_i 0.5^(k - i + 1) w_i. With it, update t (from 0) uses
+    min(0.5, (1 + t) / (10 + t)): 0.1, 2/11, 0.25. Batch-norm statistics are copied."""
     set_seed(0)
-    gan = GAN(16, 4, width=8, ema_decay=0.5).build_all()
+    gan = GAN(16, 4, width=8, ema_decay=0.5, ema_warmup=warmup).build_all()
     gan.compile(**_gan_optimizers())
     trainable = [i for i, w in enumerate(gan.generator.weights) if w.trainable]
     frozen = [i for i, w in enumerate(gan.generator.weights) if not w.trainable]
@@ -144,9 +146,17 @@ def test_gan_ema_is_the_closed_form_moving_average():
     for step in range(k):
         gan.train_step(tf.constant(IMAGES[16 * step: 16 * (step + 1)]))
         history.append([gan.generator.weights[i].numpy() for i in trainable])
+    decays = [min(0.5, (1 + t) / (10 + t)) if warmup else 0.5 for t in range(k)]
     for j, i in enumerate(trainable):
-        expected = 0.5**k * history[0][j] + sum(0.5 ** (k - s + 1) * history[s][j] for s in range(1, k + 1))
+        if warmup:
+            expected = history[0][j]
+            for t, d in enumerate(decays):
+                expected = d * expected + (1 - d) * history[t + 1][j]
+        else:
+            expected = 0.5**k * history[0][j] + sum(0.5 ** (k - s + 1) * history[s][j]
+                                                    for s in range(1, k + 1))
         np.testing.assert_allclose(gan.ema_generator.weights[i].numpy(), expected, atol=1e-6)
+    assert float(gan.ema_updates.numpy()) == k
     for i in frozen:
         np.testing.assert_array_equal(gan.ema_generator.weights[i].numpy(), gan.generator.weights[i].numpy())
     assert max(np.abs(gan.ema_generator.weights[i].numpy() - history[-1][j]).max()
@@ -168,7 +178,7 @@ def test_gan_ema_leaves_training_unchanged_and_none_adds_nothing(tmp_path):
     plain, plain_hist = run(None)
     averaged, averaged_hist = run(0.9)
     assert not hasattr(plain, "ema_generator") and plain.sampler is plain.generator
-    assert len(averaged.weights) == len(plain.weights) + len(plain.generator.weights)
+    assert len(averaged.weights) == len(plain.weights) + len(plain.generator.weights) + 1   # + counter
     assert plain_hist == averaged_hist
     for a, b in zip(plain.generator.weights, averaged.generator.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
