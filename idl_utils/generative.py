@@ -20,6 +20,7 @@ returns a JSON-able record (history, seconds, seconds per epoch) for :func:`cach
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -441,6 +442,27 @@ class WeightSnapshots(keras.callbacks.Callback):
         tmp = final.with_name(f".tmp-{final.name}")
         self.model.save_weights(tmp)
         os.replace(tmp, final)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of wall-clock time have passed since it began, at the end
+    of the step (or group of ``steps_per_execution`` steps) that crosses the line, so that
+    variants can be compared at an equal time budget (tracing the first step counts too).
+    Train with more epochs than the budget allows; ``seconds`` then holds the time taken."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"a time budget must be > 0 seconds, got {seconds}")
+        self.budget, self.seconds, self._start = float(seconds), 0.0, 0.0
+
+    def on_train_begin(self, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self.seconds = time.perf_counter() - self._start
+        if self.seconds >= self.budget:
+            self.model.stop_training = True
 
 
 def snapshot_path(folder: str | Path, epoch: int) -> Path:
