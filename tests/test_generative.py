@@ -9,6 +9,7 @@ from idl_utils.generative import (
     VAE,
     ConvAutoencoder,
     GANMonitor,
+    TimeBudget,
     WeightSnapshots,
     decode,
     discriminator_gap,
@@ -288,3 +289,13 @@ def test_sigma_optimal_vae_and_defaults():
     assert len(VAE(16, 4, width=8, loss="sigma").build_all().weights) == len(plain.weights) + 1
     with pytest.raises(ValueError, match="reconstruction loss must be one of"):
         VAE(16, 4, loss="l1")
+
+
+def test_time_budget_stops_training_once_the_time_is_up():
+    set_seed(0)
+    budget = TimeBudget(0.5)
+    info = train_generative(ConvAutoencoder(16, 4, width=8).build_all(), IMAGES, epochs=10_000, batch_size=16,
+                            callbacks=[budget], verbose=0, steps_per_execution=1)
+    assert 1 <= info["epochs_run"] < 10_000 and budget.seconds >= 0.5
+    with pytest.raises(ValueError, match="time budget must be > 0"):
+        TimeBudget(0)
