@@ -55,7 +55,7 @@ def train_and_score(recipe: Recipe, split: Split, *, seed: int = DEFAULT_SEED,
                     max_test: int | None = None) -> Trained:
     """Train ``recipe`` on ``split`` (or load it from the model cache) and score it on the
     split's test queries (all, or a seeded sample of ``max_test``). The row holds test exact
-    match and per-character accuracy, epochs, training seconds and peak memory."""
+    match and per-character accuracy, epochs, starts tried, training seconds and peak memory."""
     config = {**recipe.config(), "split": split.name, "seed": seed,
               "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test)}
 
@@ -74,6 +74,7 @@ def train_and_score(recipe: Recipe, split: Split, *, seed: int = DEFAULT_SEED,
         "exact_match": exact_match(predicted, test.answers),
         "per_char": per_char_accuracy(predicted, test.answers),
         "epochs": info["epochs_run"], "best_epoch": info["best_epoch"],
+        "starts": len(info.get("restarts") or [info]),
         "train_seconds": round(info["seconds"], 1),
         "predict_seconds": round(time.perf_counter() - start, 1),
         "peak_memory_gib": info.get("peak_memory_gib"),
@@ -101,11 +102,12 @@ def val_fraction_for(digits: int) -> float:
 
 def run_one(model_name: str, digits: int, train_fraction: float, *, seed: int = DEFAULT_SEED,
             course_epochs: int = 50, max_seconds: float | None = None,
-            max_test: int | None = 200_000) -> dict[str, Any]:
-    """Train and score one model on one split of all queries (the benchmark's unit)."""
+            restarts: int | None = None, max_test: int | None = 200_000) -> dict[str, Any]:
+    """Train and score one model on one split of all queries (the benchmark's unit).
+    ``restarts``: how many starts the recipe tries (None: the recipe's own number)."""
     split = split_queries(make_queries(digits), train_fraction, seed, val_fraction=val_fraction_for(digits))
     recipe = make_recipe(model_name, digits, len(split.train), course_epochs=course_epochs,
-                         max_seconds=max_seconds)
+                         max_seconds=max_seconds).with_train(restarts=restarts)
     return {**train_and_score(recipe, split, seed=seed, max_test=max_test).row, "seed": seed}
 
 
@@ -139,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course-epochs", type=int, default=50)
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="per-model training budget (stops after the epoch that exceeds it)")
+    parser.add_argument("--restarts", type=int, default=None,
+                        help="starts each model tries before training on (default: its recipe's; "
+                             "the column model's is 3)")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON file (default: reports/.../benchmark_t2t_<digits>digit.json)")
     args = parser.parse_args(argv)
@@ -151,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--- {name} model, {args.digits}-digit, train fraction {fraction}, seed {seed}",
                       flush=True)
                 row = run_one(name, args.digits, fraction, seed=seed,
-                              course_epochs=args.course_epochs, max_seconds=args.max_seconds)
+                              course_epochs=args.course_epochs, max_seconds=args.max_seconds,
+                              restarts=args.restarts)
                 print({k: row[k] for k in ("model", "split", "exact_match", "train_seconds",
                                            "epochs", "peak_memory_gib")}, flush=True)
                 rows.append(row)

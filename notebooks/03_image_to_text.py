@@ -83,9 +83,10 @@ MNIST_TEST = P.choose(smoke=2_000, default=None, full=None)   # (None: all 10,00
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=12)
 PRETRAIN_EPOCHS = P.choose(smoke=1, default=1, full=1)  # passes over every training glyph
 UNITS = P.choose(smoke=32, default=128, full=128)
-EPOCHS = P.choose(smoke=2, default=10, full=60)
+EPOCHS = P.choose(smoke=2, default=10, full=40)
 BATCH = 64
 LEARNING_RATE = 3e-3
+LR_SCHEDULE = "cosine"            # the rate decays along a cosine to 2% of its start ("constant": it stays)
 REDRAW = True                     # training queries get other MNIST images every epoch
 AUGMENT = True                    # random shifts and tilts of each glyph while training
 GLYPH_FEATURES = 128              # features per glyph from the CNN (trial: 128 read 1.3 points better than 64)
@@ -197,11 +198,20 @@ ceiling
 # training (Keras' `RandomTranslation` and `RandomRotation` layers, inactive at prediction).
 # Together with more epochs and more features per glyph they closed most of that gap when the
 # kit was tuned; the cell after the results prints the gap in *this* run.
+#
+# **Learning rate.** At a constant rate the validation exact match keeps jumping up and down
+# by several points from one epoch to the next, even late in training: each step still moves
+# the weights as far as it did at the start. `LR_SCHEDULE = "cosine"` lets the rate decay
+# smoothly to 2% of its start over the `EPOCHS`, so the last epochs refine instead of
+# shaking. In the kit's tuning runs this lifted the text twin below (same data, same epochs)
+# clearly, and a second encoder layer lifted it again; the depth comparison further down
+# measures the second layer for the readers.
 
 # %%
 glyphs_x, glyphs_y = glyph_dataset(banks["train"], n_per_symbol=300, seed=SEED)
 # streaming=True: batches are rendered on the fly, which is what lets every epoch redraw them
-cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, streaming=REDRAW, verbose=2)
+cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE,
+                  streaming=REDRAW, verbose=2)
 
 
 def build_reader(digits, layers=1, augment=AUGMENT):

@@ -44,7 +44,7 @@ def test_benchmark_command_writes_a_table(tmp_path, capsys):
     assert main(["--digits", "2", "--splits", "0.05", "--models", "kit", "--max-seconds", "0.01",
                  "--out", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert len(rows) == 1 and rows[0]["split"] == "5/95" and rows[0]["epochs"] == 1
+    assert len(rows) == 1 and rows[0]["split"] == "5/95" and rows[0]["epochs"] == 1 and rows[0]["starts"] == 1
     assert "| kit | 5/95 |" in capsys.readouterr().out
 
 
@@ -60,9 +60,11 @@ def test_summarise_seeds_gives_mean_and_sample_std_per_model_and_split():
 
 def test_benchmark_runs_the_column_model_on_the_1_99_split_over_seeds(tmp_path, capsys):
     out = tmp_path / "bench.json"
+    # one start each (the recipe's restarts are tested in test_seq_models): the CLI is what is tested
     assert main(["--digits", "2", "--splits", "0.01", "--models", "column", "--seeds", "1", "2",
-                 "--max-seconds", "0.01", "--out", str(out)]) == 0
+                 "--max-seconds", "0.01", "--restarts", "1", "--out", str(out)]) == 0
     saved = json.loads(out.read_text())
+    assert [r["starts"] for r in saved["rows"]] == [1, 1]
     assert [(r["model"], r["split"], r["seed"]) for r in saved["rows"]] == [
         ("column", "1/99", 1), ("column", "1/99", 2)]
     assert saved["summary"][0]["seeds"] == 2
