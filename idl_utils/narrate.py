@@ -50,6 +50,8 @@ def compare(a_name: str, a: float, b_name: str, b: float, *, what: str, percent:
 
     >>> compare("2 layers", 0.985, "1 layer", 0.981, what="exact match")
     'exact match: 2 layers 98.5% vs 1 layer 98.1% -- 2 layers better by 0.4 points'
+    >>> compare("MSE", 0.17658, "BCE", 0.17672, what="grey pixels", higher_is_better=False)
+    'grey pixels: MSE 17.7% vs BCE 17.7% -- the same to the shown precision (a gap under 0.05 points)'
     """
     a, b = _check_number(a_name, a), _check_number(b_name, b)
     tie = _check_number("tie", tie)
@@ -59,6 +61,8 @@ def compare(a_name: str, a: float, b_name: str, b: float, *, what: str, percent:
     gap = abs(a - b)
     if gap <= tie:
         return f"{shown} -- a tie (a gap of {_format_gap(gap, percent)}, within {_format_gap(tie, percent)})"
+    if percent and round(gap * 100, 1) == 0:  # "better by 0.0 points" would be a claim nobody can see
+        return f"{shown} -- the same to the shown precision (a gap under 0.05 points)"
     a_wins = (a > b) == higher_is_better
     return f"{shown} -- {a_name if a_wins else b_name} better by {_format_gap(gap, percent)}"
 
