@@ -14,12 +14,14 @@ before anything imports TensorFlow) sets ``TF_CPP_MIN_LOG_LEVEL=2`` (errors stil
 inside a Jupyter kernel, routes descriptor 2 through a thread that drops exactly the lines
 :data:`NOISE` matches and passes everything else on at once. In a kernel this changes nothing
 else: ipykernel already reads descriptor 2 through a pipe and a thread of its own. Set
-``IDL_NATIVE_LOGS=all`` to see every line.
+``IDL_NATIVE_LOGS=all`` to see every line. One Python warning of TensorFlow's goes too
+(:class:`RetracingFilter`).
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import select
@@ -100,11 +102,24 @@ def filter_native_stderr() -> bool:
     return True
 
 
+class RetracingFilter(logging.Filter):
+    """Drops TensorFlow's Python warning "N out of the last M calls to <function ...> triggered
+    tf.function retracing": the notebooks call ``predict`` on several models and data shapes in
+    turn, which retraces by design; the warning's advice (about functions defined in loops)
+    does not apply, and six lines of it in a student's notebook teach nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 def quiet_native_logs() -> None:
     """The kit's one place for log settings; runs on ``import idl_utils``, before TensorFlow is
     imported. Environment variables set by the user win."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide C++ INFO and WARNING; errors show
     if os.environ.get(NATIVE_LOGS_ENV, "").lower() == "all":
         return
+    tf_logger = logging.getLogger("tensorflow")  # the logger tf.get_logger() returns, made now
+    if not any(isinstance(f, RetracingFilter) for f in tf_logger.filters):
+        tf_logger.addFilter(RetracingFilter())
     if "ipykernel" in sys.modules:
         filter_native_stderr()

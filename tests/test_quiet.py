@@ -89,3 +89,19 @@ def test_in_a_kernel_tensorflow_chatter_is_gone_and_real_output_stays():
     assert "a real native error" in quiet and "a real native error" in everything
     assert "oneDNN custom operations" in everything, "TensorFlow said nothing: this test would prove nothing"
     assert "oneDNN custom operations" not in quiet and "absl::InitializeLog" not in quiet
+
+
+def test_tensorflow_retracing_warnings_are_dropped_and_other_warnings_kept(caplog):
+    import logging
+
+    import idl_utils  # noqa: F401  (importing the kit installs the filter)
+    from idl_utils.quiet import quiet_native_logs
+
+    quiet_native_logs()  # a second call must not stack a second filter
+    logger = logging.getLogger("tensorflow")
+    assert sum(type(f).__name__ == "RetracingFilter" for f in logger.filters) == 1
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        logger.warning("5 out of the last 45 calls to <function f at 0x1> triggered tf.function "
+                       "retracing. Tracing is expensive ...")
+        logger.warning("a real warning about your model")
+    assert [r.getMessage() for r in caplog.records] == ["a real warning about your model"]
