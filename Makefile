@@ -3,6 +3,7 @@
 #   make test-all   make test plus the very_slow tests (all 4,495 SVGs, the 81 MB FID network)
 #   make reproduce  every notebook at full scale -> reports/ (figures, tables, results.json)
 #   make compare    this run's reports/results.json against the committed one, with tolerances
+#   make audit      flag trained sequence models whose number depends on where training stopped
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
 #   make lab        JupyterLab on notebooks/ with the kit's kernel (prints the URL to open)
@@ -34,7 +35,7 @@ SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 FAST := -m "not very_slow"
 PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=15 $(XDIST)
 
-.PHONY: setup test test-all unit notebooks reproduce compare speed export sync lint lab clean help
+.PHONY: setup test test-all unit notebooks reproduce compare speed audit export sync lint lab clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -86,6 +87,10 @@ compare: $(STAMP)
 
 speed: $(STAMP)
 	$(PY) -m idl_utils.tools.speed
+
+# ARGS: [CACHE_DIR]; exit 1 if a trained sequence model sits at a tipping point
+audit: $(STAMP)
+	$(PY) -m idl_utils.tools.audit $(ARGS)
 
 export: $(STAMP)
 	$(PY) -m idl_utils.tools.export $(ARGS)

@@ -8,7 +8,10 @@ only in what they learn:
 * :class:`VAE` -- the encoder outputs a Gaussian ``N(mean, exp(log_var))``; a sample of it is
   decoded; loss = reconstruction + beta * KL(q(z|x) || N(0, I)), both tracked.
 * :class:`GAN` -- a generator maps noise to images, a discriminator tells real from fake;
-  separate optimisers, one-sided label smoothing and label noise as stabilisers.
+  separate optimisers, one-sided label smoothing and label noise as stabilisers. Options (off by
+  default): an exponential moving average of the generator's weights (``ema_decay``) and
+  DiffAugment before the discriminator (``diffaug``, :mod:`idl_utils.diffaugment`);
+  :func:`discriminator_gap` checks whether the discriminator memorises the training images.
 
 :func:`train_generative` fits any of them on an image array with a seeded shuffle and
 returns a JSON-able record (history, seconds, seconds per epoch) for :func:`cache.load_or_train`.
@@ -17,6 +20,7 @@ returns a JSON-able record (history, seconds, seconds per epoch) for :func:`cach
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ from .builders import (
     check_image_size,
     check_latent_dim,
 )
+from .diffaugment import diff_augment, parse_policy
 from .training import fit_timed
 
 
@@ -52,6 +57,11 @@ def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, w
         dec = build_deconv_net(latent_dim, None, "sigmoid", image_size=image_size, width=width,
                                name="decoder")
     return enc, dec
+
+
+SIGMA_LOSSES = ("sigma", "sigma-optimal")   # the VAE's Gaussian likelihoods with one shared sigma
+VAE_LOSSES = ("bce", "mse", *SIGMA_LOSSES)
+MIN_LOG_SIGMA = -6.0                         # as Rybkin et al.: sigma never below exp(-6)
 
 
 def _image_loss(x, y, kind: str):
@@ -137,10 +147,25 @@ class Sampling(layers.Layer):
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
 
+def _soft_min(x, low: float):
+    """``x`` kept above ``low`` smoothly (``low + softplus(x - low)``), so gradients never stop."""
+    return low + ops.softplus(x - low)
+
+
 class VAE(keras.Model):
     """Variational autoencoder. The encoder outputs ``2 * latent_dim`` numbers: the mean and
     log-variance of ``q(z|x)``. Loss per image: reconstruction (summed over pixels) +
-    ``beta`` * KL to the prior N(0, I); both terms are tracked."""
+    ``beta`` * KL to the prior N(0, I); both terms are tracked.
+
+    ``loss`` is the reconstruction term: ``"bce"`` (binary cross-entropy per pixel), ``"mse"``
+    (squared error), or a σ-VAE's Gaussian negative log-likelihood (Rybkin et al., 2021,
+    "Simple and Effective VAE Training with Calibrated Decoders"): with ``D`` pixels x channels,
+    ``sum((x - x_hat)^2) / (2 sigma^2) + D log(sigma) + D/2 log(2 pi)``, one ``sigma`` shared by
+    every pixel. ``"sigma"`` learns ``log(sigma)`` as a weight (starting at sigma = 1);
+    ``"sigma-optimal"`` sets it, every batch, to its best value ``sqrt(mean squared error)``
+    (no gradient through it). Either way ``sigma`` (kept above ``exp(-6)``) is tracked as a
+    metric. The calibrated likelihood balances reconstruction and KL by itself, which is what
+    ``beta`` does by hand for ``"bce"``/``"mse"``; the total loss can be negative."""
 
     def __init__(self, image_size: int = 64, latent_dim: int = 64, *, beta: float = 1.0,
                  course: bool = False, width: int = 32, loss: str = "bce", seed: int = 0,
@@ -148,6 +173,8 @@ class VAE(keras.Model):
         super().__init__(**kwargs)
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
+        if loss not in VAE_LOSSES:
+            raise ValueError(f"the VAE's reconstruction loss must be one of {VAE_LOSSES}, got {loss!r}")
         self.image_size, self.latent_dim, self.beta, self.loss_kind = image_size, latent_dim, beta, loss
         self.encoder, self.decoder = _nets(image_size, latent_dim, 2 * latent_dim, course=course,
                                            width=width, enc_out_activation=None)
@@ -155,10 +182,31 @@ class VAE(keras.Model):
         self.total_loss_tracker = keras.metrics.Mean(name="loss")
         self.recon_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        # created only for a sigma loss, so that other VAEs keep exactly their weights and metrics
+        if loss == "sigma":
+            self.log_sigma = self.add_weight(shape=(), initializer="zeros", name="log_sigma")
+        if loss in SIGMA_LOSSES:
+            self.sigma_tracker = keras.metrics.Mean(name="sigma")
 
     @property
     def metrics(self):
-        return [self.total_loss_tracker, self.recon_loss_tracker, self.kl_loss_tracker]
+        trackers = [self.total_loss_tracker, self.recon_loss_tracker, self.kl_loss_tracker]
+        return trackers + ([self.sigma_tracker] if self.loss_kind in SIGMA_LOSSES else [])
+
+    def reconstruction_loss(self, x, recon):
+        """Mean over the batch of the per-image reconstruction term, and the sigma used
+        (``None`` for ``"bce"``/``"mse"``)."""
+        if self.loss_kind not in SIGMA_LOSSES:
+            return ops.mean(_image_loss(x, recon, self.loss_kind)), None
+        squared = ops.square(x - recon)
+        if self.loss_kind == "sigma":
+            log_sigma = _soft_min(self.log_sigma, MIN_LOG_SIGMA)
+        else:
+            log_sigma = _soft_min(0.5 * ops.log(ops.stop_gradient(ops.mean(squared))), MIN_LOG_SIGMA)
+        per_image = ops.sum(ops.reshape(squared, (ops.shape(x)[0], -1)), axis=1)
+        n_values = float(np.prod(x.shape[1:]))
+        nll = per_image / (2.0 * ops.exp(2.0 * log_sigma)) + n_values * (log_sigma + 0.5 * np.log(2 * np.pi))
+        return ops.mean(nll), ops.exp(log_sigma)
 
     def split(self, stats):
         # the log-variance is clipped so an early, wild step cannot overflow exp()
@@ -174,7 +222,7 @@ class VAE(keras.Model):
             z_mean, z_log_var = self.split(self.encoder(x, training=True))
             z = self.sampling([z_mean, z_log_var])
             recon = self.decoder(z, training=True)
-            recon_loss = ops.mean(_image_loss(x, recon, self.loss_kind))
+            recon_loss, sigma = self.reconstruction_loss(x, recon)
             kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
             kl_loss = ops.mean(kl)
             loss = recon_loss + self.beta * kl_loss
@@ -183,6 +231,8 @@ class VAE(keras.Model):
         self.total_loss_tracker.update_state(loss)
         self.recon_loss_tracker.update_state(recon_loss)
         self.kl_loss_tracker.update_state(kl_loss)
+        if sigma is not None:
+            self.sigma_tracker.update_state(sigma)
         return {m.name: m.result() for m in self.metrics}
 
     def build_all(self) -> VAE:
@@ -203,17 +253,50 @@ class GAN(keras.Model):
     label noise (``label_noise``), no normalisation in the discriminator (optional
     ``dropout`` before its last layer; 0 trained faster here) and Adam with ``beta_1 = 0.5``
     (see :func:`train_generative`).
+
+    Options, off by default (the model, its weights and its numbers are then exactly those
+    without them):
+
+    * ``ema_decay`` (e.g. 0.999): keep ``ema_generator``, an exponential moving average of the
+      generator's weights, ``ema = d * ema + (1 - d) * weights`` after every generator update
+      (non-trainable weights such as batch-norm statistics are copied). It does not change
+      training; :func:`generate`, :func:`decode` and :class:`GANMonitor` then sample from it
+      (``raw=True`` for the trained generator itself). Averaging smooths out the generator's
+      oscillation around the equilibrium (Yazıcı et al., 2019). With ``ema_warmup`` (default)
+      the ``t``-th update uses ``d = min(ema_decay, (1 + t) / (10 + t))``, as TensorFlow's
+      ``ExponentialMovingAverage`` does with ``num_updates``: early on the average follows the
+      generator closely instead of holding on to its random initial weights for ~1/(1 - d)
+      updates, which matters in short runs.
+    * ``diffaug`` (e.g. ``"color,translation,cutout"``): :func:`~idl_utils.diffaugment.diff_augment`
+      real and generated batches every time the discriminator sees them, in both updates, with
+      its own seeded random stream. ``d_real_prob``/``d_fake_prob`` are then on augmented images.
     """
 
     def __init__(self, image_size: int = 64, latent_dim: int = 128, *, course: bool = False,
                  width: int = 32, label_smoothing: float = 0.1, label_noise: float = 0.05,
-                 dropout: float = 0.0, seed: int = 0, **kwargs: Any) -> None:
+                 dropout: float = 0.0, seed: int = 0, ema_decay: float | None = None,
+                 ema_warmup: bool = True, diffaug: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (e.g. 0.999), or None for no average; "
+                             f"got {ema_decay}")
         self.image_size, self.latent_dim = image_size, latent_dim
         self.label_smoothing, self.label_noise = label_smoothing, label_noise
+        self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
+        self.diffaug = ",".join(parse_policy(diffaug))
         self.discriminator, self.generator = _nets(image_size, latent_dim, 1, course=course, width=width,
                                                    enc_out_activation=None, enc_norm="none", dropout=dropout)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # the options' state exists only when they are on: other GANs keep exactly their weights
+        if ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(self.generator)
+            self.ema_generator.set_weights(self.generator.get_weights())
+            self.ema_generator.trainable = False
+            self.ema_updates = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                               name="ema_updates")
+        if self.diffaug:
+            # a separate stream: the noise and label draws stay those of the same GAN without it
+            self.augment_seed = keras.random.SeedGenerator(seed + 1)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -228,8 +311,33 @@ class GAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
+    @property
+    def sampler(self) -> keras.Model:
+        """The network that turns noise into samples: ``ema_generator`` when the GAN keeps a
+        moving average of its generator (``ema_decay``), else ``generator``."""
+        return self.ema_generator if self.ema_decay is not None else self.generator
+
     def call(self, z, training=False):
         return self.generator(z, training=training)
+
+    def augment(self, images):
+        """``images`` as the discriminator sees them: DiffAugmented when ``diffaug`` is set."""
+        return diff_augment(images, self.diffaug, self.augment_seed) if self.diffaug else images
+
+    def update_ema(self) -> None:
+        """One step of the moving average: ``ema = d * ema + (1 - d) * w`` for the generator's
+        trainable weights (``d``: ``ema_decay``, or less in the warm-up); its other weights
+        (batch-norm statistics) are copied."""
+        decay = self.ema_decay
+        if self.ema_warmup:
+            t = self.ema_updates
+            decay = ops.minimum(decay, (1.0 + t) / (10.0 + t))
+        self.ema_updates.assign_add(1.0)
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights, strict=True):
+            if weight.trainable:
+                average.assign(decay * average + (1.0 - decay) * weight)
+            else:
+                average.assign(weight)
 
     def train_step(self, real):
         batch = ops.shape(real)[0]
@@ -240,18 +348,21 @@ class GAN(keras.Model):
             (batch, 1), seed=self.seed_generator)
         fake_t = self.label_noise * keras.random.uniform((batch, 1), seed=self.seed_generator)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_logits = self.discriminator(self.augment(real), training=True)
+            fake_logits = self.discriminator(self.augment(fake), training=True)
             d_loss = self.bce(real_t, real_logits) + self.bce(fake_t, fake_logits)
         grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights, strict=True))
-        # 2) generator: make the discriminator say "real" (non-saturating loss)
+        # 2) generator: make the discriminator say "real" (non-saturating loss); the
+        # augmentation is differentiable, so its gradients reach the generator through it
         noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
-            logits = self.discriminator(self.generator(noise, training=True), training=True)
+            logits = self.discriminator(self.augment(self.generator(noise, training=True)), training=True)
             g_loss = self.bce(ops.ones((batch, 1)), logits)
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights, strict=True))
+        if self.ema_decay is not None:
+            self.update_ema()
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
@@ -264,8 +375,31 @@ class GAN(keras.Model):
         return self
 
 
+def discriminator_gap(gan: GAN, train_images: np.ndarray, heldout_images: np.ndarray,
+                      batch_size: int = 256) -> dict[str, float]:
+    """Is the discriminator memorising the training images? Its mean "real" probability
+    (``sigmoid`` of its logit, no augmentation) and its accuracy (share called real, logit > 0)
+    on real images it was trained on, ``train_images``, and on real images it never saw,
+    ``heldout_images`` (both ``(n, h, w, 3)`` in [0, 1]), and ``gap`` = train minus held-out
+    probability. A gap near 0: it judges unseen real images like training ones; a growing gap
+    (Karras et al., 2020, watch it to decide when to augment) means it has learnt the training
+    set rather than what real images look like, and its gradients mislead the generator."""
+    out: dict[str, float] = {}
+    for name, images in (("train", train_images), ("heldout", heldout_images)):
+        images = np.asarray(images, dtype="float32")
+        if images.ndim != 4 or len(images) == 0:
+            raise ValueError(f"{name} images must be a non-empty batch (n, h, w, 3), "
+                             f"got shape {images.shape}")
+        logits = gan.discriminator.predict(images, batch_size=batch_size, verbose=0).reshape(-1)
+        out[f"{name}_real_prob"] = float(np.mean(1.0 / (1.0 + np.exp(-logits.astype("float64")))))
+        out[f"{name}_accuracy"] = float(np.mean(logits > 0))
+    out["gap"] = out["train_real_prob"] - out["heldout_real_prob"]
+    return out
+
+
 class GANMonitor(keras.callbacks.Callback):
-    """Generate images from the same fixed noise after every epoch, so progress is visible.
+    """Generate images from the same fixed noise after every epoch, so progress is visible
+    (from :attr:`GAN.sampler`: the moving average of the generator when the GAN keeps one).
     Keeps them in ``self.samples`` (uint8) and, given ``out_dir``, writes
     ``epoch_001.png``, ... there."""
 
@@ -280,7 +414,7 @@ class GANMonitor(keras.callbacks.Callback):
 
         from .image_data import image_grid
 
-        images = self.model.generator.predict(self.noise, verbose=0)
+        images = self.model.sampler.predict(self.noise, verbose=0)
         self.samples.append(np.round(np.clip(images, 0, 1) * 255).astype(np.uint8))
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -310,6 +444,27 @@ class WeightSnapshots(keras.callbacks.Callback):
         os.replace(tmp, final)
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of wall-clock time have passed since it began, at the end
+    of the step (or group of ``steps_per_execution`` steps) that crosses the line, so that
+    variants can be compared at an equal time budget (tracing the first step counts too).
+    Train with more epochs than the budget allows; ``seconds`` then holds the time taken."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"a time budget must be > 0 seconds, got {seconds}")
+        self.budget, self.seconds, self._start = float(seconds), 0.0, 0.0
+
+    def on_train_begin(self, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self.seconds = time.perf_counter() - self._start
+        if self.seconds >= self.budget:
+            self.model.stop_training = True
+
+
 def snapshot_path(folder: str | Path, epoch: int) -> Path:
     """Where :class:`WeightSnapshots` keeps the weights after ``epoch``."""
     return Path(folder) / f"epoch_{int(epoch):03d}.weights.h5"
@@ -327,27 +482,56 @@ def load_snapshot(model: keras.Model, folder: str | Path, epoch: int) -> keras.M
     return model
 
 
-def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *,
+             raw: bool = False) -> np.ndarray:
     """``n`` images from random latent vectors ``N(0, I)`` (seeded) through the decoder of a
-    VAE or the generator of a GAN: ``(n, h, w, 3)`` in [0, 1]."""
+    VAE or the generator of a GAN: ``(n, h, w, 3)`` in [0, 1]. A GAN with ``ema_decay``
+    samples from its averaged generator unless ``raw=True``."""
     from .latent import sample_latent
 
     z = sample_latent(n, model.latent_dim, seed)
-    return decode(model, z, batch_size)
+    return decode(model, z, batch_size, raw=raw)
 
 
-def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Images for latent vectors ``z (n, latent_dim)``: decoder (CAE/VAE) or generator (GAN)."""
-    net = model.generator if isinstance(model, GAN) else model.decoder
+def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: bool = False) -> np.ndarray:
+    """Images for latent vectors ``z (n, latent_dim)``: decoder (CAE/VAE) or generator (GAN;
+    :attr:`GAN.sampler`, i.e. the moving average when it keeps one, unless ``raw=True``)."""
+    if isinstance(model, GAN):
+        net = model.generator if raw else model.sampler
+    else:
+        net = model.decoder
     return net.predict(np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0)
 
 
 # --------------------------------------------------------------------------- training
 
+GAN_ADAM_BETA_1 = 0.5     # DCGAN's choice; Keras' default 0.9 for the autoencoders
+
+
+def training_dataset(images: np.ndarray, batch_size: int, seed: int = 0, *,
+                     flip: bool = False) -> tf.data.Dataset:
+    """The training batches of :func:`train_generative`: ``images`` ``(n, h, w, 3)`` reshuffled
+    with ``seed`` every epoch, in batches of ``batch_size`` (the last partial batch dropped).
+
+    ``flip=True`` mirrors each image left-right with probability 1/2, drawn afresh every epoch
+    from ``seed`` (random flips on the fly, where ``load_image_dataset(augment=True)`` stores a
+    mirrored copy of every image)."""
+    if len(images) < batch_size:
+        raise ValueError(f"{len(images)} images is fewer than one batch of {batch_size}")
+    data = (tf.data.Dataset.from_tensor_slices(np.asarray(images, dtype="float32"))
+            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True))
+    if flip:
+        coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        data = tf.data.Dataset.zip(data, coins).map(
+            lambda image, coin: tf.where(coin % 2 == 1, tf.reverse(image, axis=[1]), image))
+    return data.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
 def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, batch_size: int = 64,
                      learning_rate: float = 1e-3, seed: int = 0,
                      callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int | str = "auto",
-                     steps_per_execution: int | None = None) -> dict[str, Any]:
+                     steps_per_execution: int | None = None, flip: bool = False,
+                     adam_beta_1: float | None = None) -> dict[str, Any]:
     """Compile (Adam; two of them for a GAN, ``beta_1=0.5``) and fit ``model`` on ``images``
     ``(n, h, w, 3)`` in [0, 1], shuffled with ``seed`` every epoch, with the kit's loop
     (:func:`idl_utils.training.fit_timed`). Returns its record (``history``, ``epochs_run``,
@@ -356,23 +540,33 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
 
     ``steps_per_execution`` batches run inside one compiled call, which saves Python overhead
     per step (see :data:`idl_utils.config.STEPS_PER_EXECUTION`), with the same numbers: the same
-    steps run in the same order, and epoch-end callbacks are unaffected."""
+    steps run in the same order, and epoch-end callbacks are unaffected.
+
+    Options (the defaults train as before): ``flip=True`` mirrors random training images every
+    epoch (:func:`training_dataset`); ``adam_beta_1`` replaces Adam's ``beta_1`` (default 0.5
+    for a GAN, :data:`GAN_ADAM_BETA_1`, Keras' 0.9 otherwise; 0.0 is the choice of recent GANs
+    such as StyleGAN2)."""
     if len(images) < batch_size:
         raise ValueError(f"{len(images)} images is fewer than one batch of {batch_size}")
+    if adam_beta_1 is not None and not 0.0 <= adam_beta_1 < 1.0:
+        raise ValueError(f"adam_beta_1 must be in [0, 1), got {adam_beta_1}")
     if isinstance(model, GAN):
-        compile_args = {"d_optimizer": keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                        "g_optimizer": keras.optimizers.Adam(learning_rate, beta_1=0.5)}
-    else:
+        beta_1 = GAN_ADAM_BETA_1 if adam_beta_1 is None else adam_beta_1
+        compile_args = {"d_optimizer": keras.optimizers.Adam(learning_rate, beta_1=beta_1),
+                        "g_optimizer": keras.optimizers.Adam(learning_rate, beta_1=beta_1)}
+    elif adam_beta_1 is None:
         compile_args = {"optimizer": keras.optimizers.Adam(learning_rate)}
-    data = (tf.data.Dataset.from_tensor_slices(np.asarray(images, dtype="float32"))
-            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size, drop_remainder=True)
-            .prefetch(2))
+    else:
+        compile_args = {"optimizer": keras.optimizers.Adam(learning_rate, beta_1=adam_beta_1)}
+    data = training_dataset(images, batch_size, seed, flip=flip)
     # shuffle=False: the dataset above already reshuffles, seeded, every epoch
     record = fit_timed(model, data, epochs=epochs, compile_args=compile_args,
                        steps_per_execution=steps_per_execution, callbacks=callbacks, verbose=verbose,
                        shuffle=False)
     seconds = record["seconds"]
+    options = {"flip": flip} if flip else {}
+    if adam_beta_1 is not None:
+        options["adam_beta_1"] = adam_beta_1
     return {**record, "epochs": epochs,
             "seconds_per_epoch": seconds / max(epochs, 1), "n_images": len(images),
-            "batch_size": batch_size, "learning_rate": learning_rate}
+            "batch_size": batch_size, "learning_rate": learning_rate, **options}

@@ -77,8 +77,11 @@ def plot_per_position(reports: Mapping[str, ErrorReport]):
 
 
 def plot_bars(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, hue: str, title: str,
-              ylabel: str | None = None, ylim: tuple[float, float] | None = None):
-    """Grouped bar chart from table rows (e.g. accuracy per split, per model)."""
+              ylabel: str | None = None, ylim: tuple[float, float] | None = None,
+              err: str | None = None):
+    """Grouped bar chart from table rows (e.g. accuracy per split, per model). ``err``: the
+    column holding each bar's spread (e.g. a standard deviation over seeds), drawn as an
+    error bar of +- that much; rows without it, or with 0, get none."""
     import matplotlib.pyplot as plt
 
     xs = list(dict.fromkeys(r[x] for r in rows))
@@ -86,8 +89,13 @@ def plot_bars(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, hue: str, ti
     fig, ax = plt.subplots(figsize=(7, 3.4))
     width = 0.8 / len(hues)
     for i, h in enumerate(hues):
-        vals = [next((r[y] for r in rows if r[x] == xv and r[hue] == h), np.nan) for xv in xs]
-        bars = ax.bar(np.arange(len(xs)) + i * width, vals, width, label=str(h))
+        found = [next((r for r in rows if r[x] == xv and r[hue] == h), None) for xv in xs]
+        vals = [np.nan if r is None else r[y] for r in found]
+        spread = None
+        if err is not None:
+            spread = [0.0 if r is None else float(r.get(err) or 0.0) for r in found]
+        bars = ax.bar(np.arange(len(xs)) + i * width, vals, width, label=str(h), yerr=spread,
+                      capsize=3 if spread else 0)
         ax.bar_label(bars, fmt="%.3f", fontsize=7)
     ax.set_xticks(np.arange(len(xs)) + width * (len(hues) - 1) / 2, [str(v) for v in xs])
     ax.set(title=title, ylabel=ylabel or y, xlabel=x)

@@ -421,7 +421,8 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     budget is spent, the final run gets what is left); ``patience`` applies to the final run.
 
     Returns a JSON-able dict: ``history`` (of the final run), ``epochs_run`` (the kept
-    model's, restart epochs included), ``best_epoch``, ``best_val_exact``, ``seconds`` (all
+    model's, restart epochs included), ``best_epoch``, ``best_val_exact``, ``n_val`` (the
+    validation queries it was measured on), ``seconds`` (all
     candidates included), ``peak_memory_gib``, the training settings ``train`` and, with
     restarts, ``restarts``: one record per candidate (see :func:`pick_best_start`)."""
     if len(train) == 0 or len(val) == 0:
@@ -482,7 +483,7 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     if cfg.keep == "best":
         checkpoint.restore_best()
     return {**record, "best_epoch": checkpoint.best_epoch, "best_val_exact": checkpoint.best,
-            "train": cfg.as_dict()}
+            "n_val": len(val), "train": cfg.as_dict()}
 
 
 def predict_answers(model, rep: Representation, qs: QuerySet, *, batch_size: int = 2048) -> np.ndarray:

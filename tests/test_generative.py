@@ -1,5 +1,7 @@
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from idl_utils.config import set_seed
 from idl_utils.generative import (
@@ -7,13 +9,17 @@ from idl_utils.generative import (
     VAE,
     ConvAutoencoder,
     GANMonitor,
+    TimeBudget,
     WeightSnapshots,
     decode,
+    discriminator_gap,
     encode,
     generate,
     load_snapshot,
+    reconstruct,
     reconstruction_errors,
     train_generative,
+    training_dataset,
 )
 
 IMAGES = np.random.default_rng(0).random((64, 16, 16, 3)).astype("float32")
@@ -107,3 +113,189 @@ def test_several_steps_per_execution_train_exactly_like_one(kind):
     for key in hist_1:
         np.testing.assert_allclose(hist_1[key], hist_2[key], rtol=1e-5)
     np.testing.assert_allclose(out_1, out_2, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- options for issue 18
+
+def _smooth_images(n: int = 64, size: int = 16, seed: int = 0) -> np.ndarray:
+    """Learnable toy images: each a colour times a horizontal ramp plus a vertical one."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0.0, 1.0, size, dtype="float32")
+    colour, weight = rng.random((n, 1, 1, 3)), rng.random((n, 1, 1, 1))
+    images = colour * (weight * ramp[None, None, :, None] + (1 - weight) * ramp[None, :, None, None])
+    return images.astype("float32")
+
+
+def _gan_optimizers(lr: float = 1e-2) -> dict:
+    return {"d_optimizer": keras.optimizers.Adam(lr, beta_1=0.5),
+            "g_optimizer": keras.optimizers.Adam(lr, beta_1=0.5)}
+
+
+@pytest.mark.parametrize("warmup", [False, True])
+def test_gan_ema_is_the_closed_form_moving_average(warmup):
+    """Without warm-up, decay 0.5 after k generator updates w_1..w_k from w_0:
+    ema = 0.5^k w_0 + sum_i 0.5^(k - i + 1) w_i. With it, update t (from 0) uses
+    min(0.5, (1 + t) / (10 + t)): 0.1, 2/11, 0.25. Batch-norm statistics are copied."""
+    set_seed(0)
+    gan = GAN(16, 4, width=8, ema_decay=0.5, ema_warmup=warmup).build_all()
+    gan.compile(**_gan_optimizers())
+    trainable = [i for i, w in enumerate(gan.generator.weights) if w.trainable]
+    frozen = [i for i, w in enumerate(gan.generator.weights) if not w.trainable]
+    assert trainable and frozen                        # the kit's generator has batch norm
+    history = [[gan.generator.weights[i].numpy() for i in trainable]]
+    k = 3
+    for step in range(k):
+        gan.train_step(tf.constant(IMAGES[16 * step: 16 * (step + 1)]))
+        history.append([gan.generator.weights[i].numpy() for i in trainable])
+    decays = [min(0.5, (1 + t) / (10 + t)) if warmup else 0.5 for t in range(k)]
+    for j, i in enumerate(trainable):
+        if warmup:
+            expected = history[0][j]
+            for t, d in enumerate(decays):
+                expected = d * expected + (1 - d) * history[t + 1][j]
+        else:
+            expected = 0.5**k * history[0][j] + sum(0.5 ** (k - s + 1) * history[s][j]
+                                                    for s in range(1, k + 1))
+        np.testing.assert_allclose(gan.ema_generator.weights[i].numpy(), expected, atol=1e-6)
+    assert float(gan.ema_updates.numpy()) == k
+    for i in frozen:
+        np.testing.assert_array_equal(gan.ema_generator.weights[i].numpy(), gan.generator.weights[i].numpy())
+    assert max(np.abs(gan.ema_generator.weights[i].numpy() - history[-1][j]).max()
+               for j, i in enumerate(trainable)) > 1e-4
+    # sampling uses the average; raw=True the trained generator
+    z = np.random.default_rng(1).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_allclose(decode(gan, z), gan.ema_generator.predict(z, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(decode(gan, z, raw=True), gan.generator.predict(z, verbose=0), atol=1e-6)
+    assert np.abs(generate(gan, 3) - generate(gan, 3, raw=True)).max() > 1e-4
+
+
+def test_gan_ema_leaves_training_unchanged_and_none_adds_nothing(tmp_path):
+    def run(ema_decay):
+        set_seed(0)
+        gan = GAN(16, 4, width=8, ema_decay=ema_decay).build_all()
+        info = train_generative(gan, IMAGES, epochs=1, batch_size=16, seed=3, verbose=0)
+        return gan, info["history"]
+
+    plain, plain_hist = run(None)
+    averaged, averaged_hist = run(0.9)
+    assert not hasattr(plain, "ema_generator") and plain.sampler is plain.generator
+    assert len(averaged.weights) == len(plain.weights) + len(plain.generator.weights) + 1   # + counter
+    assert plain_hist == averaged_hist
+    for a, b in zip(plain.generator.weights, averaged.generator.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # the average is saved and loaded with the model (WeightSnapshots, the model cache)
+    averaged.save_weights(tmp_path / "gan.weights.h5")
+    again = GAN(16, 4, width=8, ema_decay=0.9).build_all()
+    again.load_weights(tmp_path / "gan.weights.h5")
+    z = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(decode(again, z), decode(averaged, z), atol=1e-6)
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        GAN(16, 4, ema_decay=1.0)
+
+
+def test_gan_with_diffaugment_trains_and_sees_augmented_images():
+    def first_step(diffaug):
+        set_seed(0)
+        gan = GAN(16, 4, width=8, diffaug=diffaug).build_all()
+        gan.compile(**_gan_optimizers())
+        before = [w.numpy() for w in gan.generator.trainable_weights]
+        logs = gan.train_step(tf.constant(IMAGES[:16]))
+        moved = max(np.abs(w.numpy() - b).max() for w, b in zip(gan.generator.trainable_weights, before,
+                                                              strict=True))
+        return {k: float(v) for k, v in logs.items()}, moved
+
+    plain, _ = first_step("")
+    augmented, moved = first_step("color,translation,cutout")
+    assert all(np.isfinite(v) for v in augmented.values()) and moved > 0
+    assert augmented["d_real_prob"] != pytest.approx(plain["d_real_prob"], abs=1e-6)
+    # the generator's noise stream is its own: the same as without augmentation
+    assert not hasattr(GAN(16, 4, width=8), "augment_seed")
+    with pytest.raises(ValueError, match="unknown DiffAugment policy 'zoom'"):
+        GAN(16, 4, diffaug="color,zoom")
+
+
+def test_training_dataset_flips_about_half_the_images_each_epoch():
+    images = IMAGES                      # random pixels: no image is its own mirror
+    flat, mirrored = images.reshape(len(images), -1), images[:, :, ::-1].reshape(len(images), -1)
+
+    def epochs(flip, n=2):
+        data = training_dataset(images, 16, seed=7, flip=flip)
+        out = []
+        for _ in range(n):
+            batch = np.concatenate([b.numpy() for b in data]).reshape(len(images), -1)
+            as_is = (batch[:, None] == flat[None]).all(-1).any(1)
+            flipped = (batch[:, None] == mirrored[None]).all(-1).any(1)
+            assert (as_is | flipped).all()           # every image is a training image or its mirror
+            out.append(flipped)
+        return out
+
+    first, second = epochs(True)
+    assert 0.25 < first.mean() < 0.75 and 0.25 < second.mean() < 0.75
+    assert (first != second).any()                  # fresh coins every epoch
+    np.testing.assert_array_equal(epochs(True, 1)[0], first)     # seeded
+    assert not any(e.any() for e in epochs(False))
+    info = train_generative(GAN(16, 4, width=8).build_all(), images, epochs=1, batch_size=16,
+                            verbose=0, flip=True, adam_beta_1=0.0)
+    assert info["flip"] is True and info["adam_beta_1"] == 0.0
+
+
+def test_discriminator_gap_sees_a_memorising_discriminator():
+    """A discriminator trained to call 16 images real and 16 others fake memorises them: near 1
+    on its training reals, undecided on unseen images of the same kind."""
+    rng = np.random.default_rng(0)
+    train, other, heldout = (rng.random((16, 16, 16, 3)).astype("float32") for _ in range(3))
+    set_seed(0)
+    gan = GAN(16, 4, width=8).build_all()
+    before = discriminator_gap(gan, train, heldout)
+    gan.discriminator.compile(keras.optimizers.Adam(3e-3), keras.losses.BinaryCrossentropy(from_logits=True))
+    gan.discriminator.fit(np.concatenate([train, other]), np.repeat([1.0, 0.0], 16)[:, None],
+                          epochs=60, batch_size=32, verbose=0)
+    after = discriminator_gap(gan, train, heldout)
+    assert abs(before["gap"]) < 0.1
+    assert after["train_real_prob"] > 0.9 and after["train_accuracy"] == 1.0
+    assert after["gap"] > 0.2 and after["heldout_real_prob"] < after["train_real_prob"]
+    assert discriminator_gap(gan, train, train)["gap"] == 0.0
+    with pytest.raises(ValueError, match="heldout images must be a non-empty batch"):
+        discriminator_gap(gan, train, heldout[:0])
+
+
+def test_sigma_vae_learns_its_sigma_towards_the_reconstruction_error():
+    images = _smooth_images()
+    set_seed(0)
+    vae = VAE(16, 4, width=8, loss="sigma").build_all()
+    start_gap = abs(1.0 - np.sqrt(np.mean((reconstruct(vae, images) - images) ** 2)))   # sigma starts at 1
+    info = train_generative(vae, images, epochs=6, batch_size=16, learning_rate=1e-2, verbose=0)
+    h = info["history"]
+    assert h["loss"][-1] < h["loss"][0] and h["reconstruction_loss"][-1] < h["reconstruction_loss"][0]
+    assert np.all(np.diff(h["sigma"]) < 0) and h["sigma"][0] < 1.0
+    sigma = float(np.exp(-6.0 + np.logaddexp(0.0, vae.log_sigma.numpy() + 6.0)))    # its soft floor
+    rmse = float(np.sqrt(np.mean((reconstruct(vae, images) - images) ** 2)))
+    # Adam moves log(sigma) by about the learning rate per step: part of the way, from above
+    assert rmse < sigma and sigma - rmse < 0.85 * start_gap
+    assert sigma == pytest.approx(h["sigma"][-1], rel=0.1)
+
+
+def test_sigma_optimal_vae_and_defaults():
+    images = _smooth_images()
+    set_seed(0)
+    vae = VAE(16, 4, width=8, loss="sigma-optimal").build_all()
+    h = train_generative(vae, images, epochs=3, batch_size=16, learning_rate=3e-3, verbose=0)["history"]
+    assert h["loss"][-1] < h["loss"][0]
+    # sigma is the batch's root mean squared error (of sampled codes: a little above the means')
+    rmse = float(np.sqrt(np.mean((reconstruct(vae, images) - images) ** 2)))
+    assert rmse * 0.8 < h["sigma"][-1] < rmse * 2.0
+    plain = VAE(16, 4, width=8).build_all()
+    assert "sigma" not in {m.name for m in plain.metrics} and not hasattr(plain, "log_sigma")
+    assert len(VAE(16, 4, width=8, loss="sigma").build_all().weights) == len(plain.weights) + 1
+    with pytest.raises(ValueError, match="reconstruction loss must be one of"):
+        VAE(16, 4, loss="l1")
+
+
+def test_time_budget_stops_training_once_the_time_is_up():
+    set_seed(0)
+    budget = TimeBudget(0.5)
+    info = train_generative(ConvAutoencoder(16, 4, width=8).build_all(), IMAGES, epochs=10_000, batch_size=16,
+                            callbacks=[budget], verbose=0, steps_per_execution=1)
+    assert 1 <= info["epochs_run"] < 10_000 and budget.seconds >= 0.5
+    with pytest.raises(ValueError, match="time budget must be > 0"):
+        TimeBudget(0)

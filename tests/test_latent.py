@@ -3,11 +3,13 @@ import pytest
 
 from idl_utils.latent import (
     attribute_vector,
+    fit_latent_gmm,
     interpolate_linear,
     interpolate_spherical,
     latent_map_2d,
     nearest_neighbours,
     sample_latent,
+    sample_latent_gmm,
 )
 
 
@@ -64,3 +66,22 @@ def test_latent_map_plot():
     rng = np.random.default_rng(0)
     fig = plot_latent_map(rng.normal(size=(20, 2)), rng.random((20, 8, 8, 3)), max_thumbnails=5)
     assert len(fig.axes[0].artists) == 5
+
+
+def test_latent_gmm_samples_both_of_two_separated_clusters():
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([rng.normal(-10, 1, (150, 4)), rng.normal(10, 1, (50, 4))])
+    gmm = fit_latent_gmm(codes, n_components=2, seed=0)
+    z = sample_latent_gmm(gmm, 400, seed=1)
+    assert z.shape == (400, 4) and z.dtype == np.float32
+    near_low, near_high = (np.abs(z + 10) < 4).all(1), (np.abs(z - 10) < 4).all(1)
+    assert (near_low | near_high).mean() > 0.97          # nothing in the empty middle
+    assert 0.65 < near_low.mean() < 0.85                 # in proportion to the clusters (3:1)
+    assert not (near_low[:200].all() or near_high[:200].all())    # shuffled, not grouped
+    np.testing.assert_array_equal(z, sample_latent_gmm(gmm, 400, seed=1))
+    diag = sample_latent_gmm(fit_latent_gmm(codes, 2, seed=0, covariance_type="diag"), 50, seed=0)
+    assert np.abs(np.abs(diag) - 10).max() < 6
+    with pytest.raises(ValueError, match="cannot fit 5 mixture components"):
+        fit_latent_gmm(codes[:3], n_components=5)
+    with pytest.raises(ValueError, match="covariance_type"):
+        fit_latent_gmm(codes, 2, covariance_type="spherical")

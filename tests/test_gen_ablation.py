@@ -1,0 +1,55 @@
+import json
+
+import numpy as np
+import pytest
+
+from idl_utils.features import FeatureExtractor
+from idl_utils.gen_ablation import VARIANTS, generative_ablation, parse_variants, write_ablation
+
+
+def _images(n: int = 96, size: int = 16) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0.0, 1.0, size, dtype="float32")
+    colour, weight = rng.random((n, 1, 1, 3)), rng.random((n, 1, 1, 1))
+    return (colour * (weight * ramp[None, None, :, None] + (1 - weight) * ramp[None, :, None, None])
+            ).astype("float32")
+
+
+def _pooled(images: np.ndarray) -> np.ndarray:
+    """A cheap real feature space: 4x4 average-pooled pixels, 48 numbers per image."""
+    n, h, w, _ = images.shape
+    return images.reshape(n, 4, h // 4, 4, w // 4, 3).mean((2, 4)).reshape(n, -1)
+
+
+POOLED = FeatureExtractor("4x4 pooled pixels", _pooled, 48)
+
+
+def test_parse_variants():
+    assert parse_variants(" base, ema ,") == ["base", "ema"]
+    assert {"base", "ema", "beta1", "diffaug", "flip", "all", "vae", "vae-gmm"} <= set(VARIANTS)
+    with pytest.raises(ValueError, match="unknown generative ablation variant.*'wgan'"):
+        parse_variants("base,wgan")
+
+
+@pytest.mark.slow
+def test_tiny_ablation_trains_every_variant_for_the_budget_and_tabulates(tmp_path):
+    names = ["base", "all", "vae", "vae-all"]          # between them: every option
+    result = generative_ablation(_images(), names, seconds=1.0, extractor=POOLED, seed=3, holdout=32,
+                                 n_score=32, gan_recipe={"latent_dim": 8, "width": 8, "batch_size": 16},
+                                 vae_recipe={"latent_dim": 4, "width": 8, "batch_size": 16})
+    rows = result["rows"]
+    assert [r["variant"] for r in rows] == ["real (training images)", *names]
+    for row in rows[1:]:
+        assert row["steps"] >= 1 and row["train seconds"] >= 1.0
+        assert 0.0 <= row["precision"] <= 1.0 and 0.0 <= row["recall"] <= 1.0
+        assert " ± " in row["KID ± std"]
+    gaps = {r["variant"]: r["D gap"] for r in rows}
+    assert isinstance(gaps["base"], float) and isinstance(gaps["all"], float) and gaps["vae"] == ""
+    assert result["config"]["n_train"] == 64 and result["config"]["features"] == "4x4 pooled pixels"
+    json_path, md_path = write_ablation(result, tmp_path)
+    assert json.loads(json_path.read_text())["rows"][1]["variant"] == "base"
+    table = [line for line in md_path.read_text().splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + len(rows)                 # header + a row per variant and the floor
+    assert all(any(line.startswith(f"| {name} |") for line in table) for name in names)
+    with pytest.raises(ValueError, match="holdout must be between"):
+        generative_ablation(_images(), ["base"], seconds=1.0, extractor=POOLED, holdout=80)
