@@ -101,6 +101,6 @@ def plot_bars(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, hue: str, ti
     ax.set(title=title, ylabel=ylabel or y, xlabel=x)
     if ylim:
         ax.set_ylim(*ylim)
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside, never on a bar
     fig.tight_layout()
     return fig
