@@ -202,7 +202,7 @@ ceiling
 # **Learning rate.** At a constant rate the validation exact match keeps jumping up and down
 # by several points from one epoch to the next, even late in training: each step still moves
 # the weights as far as it did at the start. `LR_SCHEDULE = "cosine"` lets the rate decay
-# smoothly to 2% of its start over the `EPOCHS`, so the last epochs refine instead of
+# smoothly to a small fraction of its start over the `EPOCHS`, so the last epochs refine instead of
 # shaking. In the kit's tuning runs this lifted the text twin below (same data, same epochs)
 # clearly, and a second encoder layer lifted it again; the depth comparison further down
 # measures the second layer for the readers.
