@@ -43,14 +43,15 @@ from ..config import STEPS_PER_EXECUTION, set_seed
 # and decoders around LSTMs) with both, as the geometric mean of the two ratios. Checked
 # against the slower kind (GAN 320 ms, LSTM 17.0 ms), where the same scaling predicts 55, 28,
 # 39 and 14 min against about 49, 30.8, 37.9 and 15.6 min measured there.
-# 03 and 04 changed since (full MNIST, a 60,000-digit judge, cosine schedules): their minutes
-# are their first run on 2026-12-01 on a 2-core Intel Xeon (probe GAN 255 ms, LSTM 13.5 ms;
-# 43.1 and 12.9 min, one at a time, nothing else running) scaled back to the probe above.
+# 02, 03 and 04 changed since (02: seeds and the column model; 03/04: full MNIST, a
+# 60,000-digit judge, cosine schedules): their minutes are their first run on 2026-12-01 on a
+# 2-core Intel Xeon (probe GAN 255 ms, LSTM 13.5 ms; 42.1, 43.1 and 12.9 min, one at a time,
+# from an empty model cache) scaled back to the probe above.
 CALIBRATION: dict[str, Any] = {
     "probe": {"gan_step_ms": 126.0, "lstm_step_ms": 12.6},
     "minutes": {
         "01_generative_models": (21.5, "gan_step_ms"),
-        "02_text_to_text": (21.1, "lstm_step_ms"),
+        "02_text_to_text": (39.3, "lstm_step_ms"),
         "03_image_to_text": (29.3, "both"),
         "04_text_to_image": (8.8, "both"),
     },
