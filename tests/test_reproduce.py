@@ -32,21 +32,23 @@ def test_notebook_selection(tmp_path):
         notebook_paths(folder=tmp_path / "empty")
 
 
-# Two small seeded notebooks written the kit's way (setup call, the kit's models, results,
-# a table and a figure): one trains the kit's LSTM on arithmetic queries, one the kit's GAN on
-# random images. Each runs in seconds, so the determinism test below can run them four times
-# instead of re-running notebooks that nbmake already runs.
+# Two small seeded notebooks written the kit's way (setup call, results, a table and a
+# figure). The first trains the kit's LSTM on arithmetic queries and the kit's GAN on random
+# images; the second is NumPy only (a seeded bootstrap of the queries), so the determinism
+# test below starts TensorFlow in two kernels per run, not four, and still runs two notebooks
+# at once. Each runs in seconds, instead of re-running notebooks that nbmake already runs.
 TINY_NOTEBOOKS = {
-    "01_tiny_text": """\
+    "01_tiny_models": """\
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+from idl_utils.generative import GAN
 from idl_utils.notebook import start_notebook
 from idl_utils.queries import make_queries
 from idl_utils.results import record_results, save_fig, save_table
 from idl_utils.seq_models import AlignedReversed, build_kit_model
 
-P = start_notebook("01_tiny_text", seed=42)
+P = start_notebook("01_tiny_models", seed=42)
 rep = AlignedReversed()
 queries = make_queries(2).subset(np.arange(0, 10000, 25))
 x, y = rep.encode_inputs(queries), rep.encode_targets(queries)
@@ -55,30 +57,34 @@ model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentr
               metrics=["accuracy"])
 history = model.fit(x[:300], y[:300], epochs=3, batch_size=50, verbose=0)
 per_char = float(model.evaluate(x[300:], y[300:], verbose=0)[1])
-record_results("01_tiny_text", {"kit": {"per_char": per_char, "test_queries": 100,
-                                        "loss": history.history["loss"]}}, seed=42)
 save_table([{"model": "kit", "per_char": per_char}], "01_tiny_text_scores", title="Tiny text")
 fig, ax = plt.subplots()
 ax.plot(history.history["loss"])
 save_fig(fig, "tiny_text_loss")
-""",
-    "02_tiny_images": """\
-import keras
-import numpy as np
-from idl_utils.generative import GAN
-from idl_utils.notebook import start_notebook
-from idl_utils.results import record_results
 
-P = start_notebook("02_tiny_images", seed=42)
 images = np.random.default_rng(42).random((64, 16, 16, 3), dtype=np.float32)
 gan = GAN(image_size=16, latent_dim=16, width=8, seed=42)
 gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
-history = gan.fit(images, epochs=2, batch_size=16, verbose=0)
+gan_history = gan.fit(images, epochs=2, batch_size=16, verbose=0)
 noise = np.random.default_rng(1).normal(size=(4, 16)).astype("float32")
 samples = gan.generator.predict(noise, verbose=0)
-record_results("02_tiny_images", {"final_losses": {k: float(v[-1]) for k, v in history.history.items()},
-                                  "sample_mean": float(samples.mean())}, seed=42)
+record_results("01_tiny_models", {
+    "kit": {"per_char": per_char, "test_queries": 100, "loss": history.history["loss"]},
+    "gan": {"final_losses": {k: float(v[-1]) for k, v in gan_history.history.items()},
+            "sample_mean": float(samples.mean())}}, seed=42)
+""",
+    "02_tiny_numpy": """\
+import numpy as np
+from idl_utils.queries import make_queries
+from idl_utils.results import record_results, save_table
+
+queries = make_queries(2)
+rng = np.random.default_rng(42)
+answers = queries.results
+means = [float(answers[rng.integers(0, len(answers), 500)].mean()) for _ in range(20)]
+save_table([{"bootstraps": len(means), "mean": float(np.mean(means))}], "02_tiny_numpy", title="Tiny numpy")
+record_results("02_tiny_numpy", {"bootstrap_means": means}, seed=42)
 """,
 }
 
@@ -114,13 +120,14 @@ def test_reproduce_is_deterministic_and_complete(tmp_path):
     assert without_timings(first) == without_timings(second)
     assert first["last_run"]["jobs"] == 1 and second["last_run"]["jobs"] == 2
     assert second["last_run"]["elapsed_seconds"] > 0
-    nb = first["notebooks"]["01_tiny_text"]
+    nb = first["notebooks"]["01_tiny_models"]
     assert nb["provenance"]["seed"] == 42 and nb["provenance"]["profile"] == "smoke"
     assert nb["wall_seconds"] > 0 and first["total_wall_seconds"] > 0
     # the models trained: a loss that fell, losses and samples that are numbers
     loss = nb["results"]["kit"]["loss"]
     assert len(loss) == 3 and loss[-1] < loss[0]
-    assert 0 < first["notebooks"]["02_tiny_images"]["results"]["sample_mean"] < 1
+    assert 0 < nb["results"]["gan"]["sample_mean"] < 1
+    assert len(set(first["notebooks"]["02_tiny_numpy"]["results"]["bootstrap_means"])) > 1
     assert "2 at a time" in (tmp_path / "b" / "reports" / "RESULTS.md").read_text()
     out = tmp_path / "a" / "reports"
     assert {p.name for p in (out / "notebooks").glob("*.ipynb")} == {f"{n}.ipynb" for n in TINY_NOTEBOOKS}
