@@ -129,6 +129,47 @@ def train_reader(model: keras.Model, rep: Representation, train: QuerySet, val: 
             "peak_memory_gib": max(info["peak_memory_gib"], pre["peak_memory_gib"])}
 
 
+def weighted_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of ``model`` that hold weights, in order, with nested models (such as the
+    glyph CNN inside ``TimeDistributed``) opened up: the unit :func:`warm_start` copies."""
+    out: list[keras.layers.Layer] = []
+    for layer in model.layers:
+        inner = getattr(layer, "layer", None)  # TimeDistributed / Bidirectional wrappers
+        if isinstance(layer, keras.Model):
+            out += weighted_layers(layer)
+        elif isinstance(inner, keras.Model):
+            out += weighted_layers(inner)
+        elif layer.weights:
+            out.append(layer)
+    return out
+
+
+def warm_start(target: keras.Model, source: keras.Model) -> list[str]:
+    """Copy every weight of ``source`` into ``target``, layer by layer, and return the names
+    of the layers filled.
+
+    The reader's weights do not depend on the number of digits: the glyph CNN reads one glyph
+    at a time, the LSTMs read sequences of any length and the softmax is per character. So a
+    3-digit reader can start from a trained 2-digit one (same ``units``, ``features`` and
+    encoder layers): it already reads handwriting and adds, and only has to learn the longer
+    layout. Layers without weights (augmentation, ``RepeatVector``) may differ. Raises
+    ``ValueError`` naming the first mismatch when the two models are not built alike."""
+    src, dst = weighted_layers(source), weighted_layers(target)
+    if len(src) != len(dst):
+        raise ValueError(f"cannot warm-start {target.name} from {source.name}: {len(dst)} layers with "
+                         f"weights against {len(src)}; build both with the same encoder layers and sizes")
+    for a, b in zip(src, dst, strict=True):
+        shapes_a = [tuple(w.shape) for w in a.get_weights()]
+        shapes_b = [tuple(w.shape) for w in b.get_weights()]
+        if shapes_a != shapes_b:
+            raise ValueError(f"cannot warm-start {target.name} from {source.name}: layer {b.name} has "
+                             f"weights {shapes_b}, {a.name} has {shapes_a}; build both with the same "
+                             "units, features and encoder layers")
+    for a, b in zip(src, dst, strict=True):
+        b.set_weights(a.get_weights())
+    return [b.name for b in dst]
+
+
 def build_text_twin_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
                           bidirectional: bool = True, name: str = "text_twin") -> keras.Model:
     """The image-to-text model's sequence part on one-hot text ``(n, 2d+1, 13)``: the same

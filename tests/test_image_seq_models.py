@@ -14,6 +14,8 @@ from idl_utils.image_seq_models import (
     judge_generated,
     read_answers,
     train_text_to_image,
+    warm_start,
+    weighted_layers,
 )
 from idl_utils.judge import build_judge
 from idl_utils.queries import make_queries, split_queries
@@ -152,3 +154,29 @@ def test_glyph_features_reach_the_lstms_normalised_unless_asked_otherwise():
     features = np.asarray(raw(x, training=False))
     assert (features >= 0).all()  # ReLU features: never negative
     assert np.abs(np.asarray(raw(4 * x, training=False)) - features).max() > 1
+
+
+def test_a_3_digit_reader_warm_starts_from_a_2_digit_one():
+    """Every weight of a 2-digit reader lands in a 3-digit reader built alike (the glyph CNN
+    nested in TimeDistributed included), and its glyph CNN then reads a glyph exactly as the
+    source's does; a reader with other sizes is refused with the mismatch named."""
+    set_seed(1)
+    two = build_image_to_text_model(2, units=16, encoder_layers=2,
+                                    glyph_encoder=build_glyph_encoder(8, augment=True, seed=1))
+    set_seed(2)
+    three = build_image_to_text_model(3, units=16, encoder_layers=2,
+                                      glyph_encoder=build_glyph_encoder(8, augment=False, seed=2))
+    filled = warm_start(three, two)
+    assert len(filled) == len(weighted_layers(two)) == 8  # 2 conv, dense, norm, 2 encoders, decoder, softmax
+    for a, b in zip(weighted_layers(two), weighted_layers(three), strict=True):
+        for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+            np.testing.assert_array_equal(wa, wb)
+    glyph = np.random.default_rng(0).random((2, 28, 28)).astype("float32")
+    cnn_two, cnn_three = two.get_layer("read_glyphs").layer, three.get_layer("read_glyphs").layer
+    np.testing.assert_allclose(cnn_two(glyph, training=False), cnn_three(glyph), rtol=1e-6)
+    with pytest.raises(ValueError, match="layers with weights"):
+        warm_start(build_image_to_text_model(3, units=16, encoder_layers=1,
+                                             glyph_encoder=build_glyph_encoder(8)), two)
+    with pytest.raises(ValueError, match="units, features and encoder layers"):
+        warm_start(build_image_to_text_model(3, units=8, encoder_layers=2,
+                                             glyph_encoder=build_glyph_encoder(8)), two)
