@@ -33,7 +33,7 @@ SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 # make test leaves out the tests marked very_slow: each repeats at full size what a fast test
 # checks on a fixed sample (and the notebooks load the full data in every run anyway)
 FAST := -m "not very_slow"
-PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=15 $(XDIST)
+PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=30 $(XDIST)
 
 .PHONY: setup test test-all unit notebooks reproduce compare speed audit export sync lint lab clean help
 
