@@ -33,7 +33,7 @@ def test_parse_variants():
 
 @pytest.mark.slow
 def test_tiny_ablation_trains_every_variant_for_the_budget_and_tabulates(tmp_path):
-    names = ["base", "all", "vae-all"]                 # between them: every option (the plain VAE: notebook 01)
+    names = ["base", "all", "vae-all"]  # between them every option (the plain VAE: notebook 01)
     result = generative_ablation(_images(), names, seconds=1.0, extractor=POOLED, seed=3, holdout=32,
                                  n_score=32, gan_recipe={"latent_dim": 8, "width": 8, "batch_size": 16},
                                  vae_recipe={"latent_dim": 4, "width": 8, "batch_size": 16})
