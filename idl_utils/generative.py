@@ -503,6 +503,21 @@ def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: boo
     return net.predict(np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0)
 
 
+def generate_fitted(model: keras.Model, images: np.ndarray, n: int, seed: int = 0, *,
+                    n_components: int = 10) -> np.ndarray:
+    """``n`` images (``(n, h, w, 3)`` in [0, 1]) from an autoencoder (VAE or CAE) sampled through
+    a second-stage prior: a Gaussian mixture of ``n_components`` fitted to its codes of
+    ``images`` (:func:`idl_utils.latent.fit_latent_gmm`; a VAE's codes are its encoder means),
+    instead of ``N(0, I)``. A GAN has no encoder and no codes of real images: use :func:`generate`."""
+    from .latent import fit_latent_gmm, sample_latent_gmm
+
+    if isinstance(model, GAN):
+        raise TypeError("generate_fitted needs an autoencoder (VAE or CAE) whose encoder gives codes of "
+                        "real images; a GAN has none: use generate(gan, n) instead")
+    gmm = fit_latent_gmm(encode(model, images), min(n_components, len(images)), seed)
+    return decode(model, sample_latent_gmm(gmm, n, seed))
+
+
 # --------------------------------------------------------------------------- training
 
 GAN_ADAM_BETA_1 = 0.5     # DCGAN's choice; Keras' default 0.9 for the autoencoders

@@ -15,6 +15,7 @@ from idl_utils.generative import (
     discriminator_gap,
     encode,
     generate,
+    generate_fitted,
     load_snapshot,
     reconstruct,
     reconstruction_errors,
@@ -45,6 +46,12 @@ def test_vae_tracks_both_terms_and_is_deterministic():
     h = runs[0]
     assert h["loss"][0] == pytest.approx(h["reconstruction_loss"][0] + 0.5 * h["kl_loss"][0], rel=1e-4)
     assert generate(vae, 3, seed=0).shape == (3, 16, 16, 3)
+    # the second-stage prior: seeded, in [0, 1], and decoding codes near the real images' codes
+    fitted = generate_fitted(vae, IMAGES, 5, seed=2, n_components=3)
+    assert fitted.shape == (5, 16, 16, 3) and 0 <= fitted.min() and fitted.max() <= 1
+    np.testing.assert_array_equal(fitted, generate_fitted(vae, IMAGES, 5, seed=2, n_components=3))
+    with pytest.raises(TypeError, match="a GAN has none"):
+        generate_fitted(GAN(16, 8, width=8).build_all(), IMAGES, 2)
 
 
 def test_gan_trains_with_monitor(tmp_path):
