@@ -5,6 +5,7 @@
 #   make compare    this run's reports/results.json against the committed one, with tolerances
 #   make audit      flag trained sequence models whose number depends on where training stopped
 #   make export     .py copies of the notebooks + a submission archive in dist/
+#   make ablation   notebook 01's generative ablation (about 55 min on 2 cores) -> reports/ablation/
 #   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
 #   make lab        JupyterLab on notebooks/ with the kit's kernel (prints the URL to open)
 
@@ -35,7 +36,7 @@ SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 FAST := -m "not very_slow"
 PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=30 $(XDIST)
 
-.PHONY: setup test test-all unit notebooks reproduce compare speed audit export sync lint lab clean help
+.PHONY: setup test test-all unit notebooks reproduce compare ablation speed audit export sync lint lab clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -84,6 +85,18 @@ reproduce: $(STAMP)
 # ARGS: [RUN] [REFERENCE] [--only NOTEBOOK ...] [--failures-only] [--exact]; exit 1 if a number differs
 compare: $(STAMP)
 	$(PY) -m idl_utils.tools.compare $(ARGS)
+
+# the generative ablation behind notebook 01's choices: GAN variants and VAE variants in two
+# processes side by side, one core each, every variant of a kind with the same wall-clock budget
+ABLATION_GAN ?= base,ema,beta1,diffaug,flip,all
+ABLATION_VAE ?= vae,vae-sigma,vae-sigma-optimal,vae-gmm,vae-sigma-gmm,vae-all
+ABLATION_ARGS := -m idl_utils.gen_ablation --dataset openmoji --size 32 --grids
+ablation: $(STAMP)
+	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(PY) $(ABLATION_ARGS) --seconds 480 \
+	  --variants $(ABLATION_GAN) --out reports/ablation/gan & gan=$$!; \
+	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(PY) $(ABLATION_ARGS) --seconds 240 \
+	  --variants $(ABLATION_VAE) --out reports/ablation/vae & vae=$$!; \
+	wait $$gan && wait $$vae
 
 speed: $(STAMP)
 	$(PY) -m idl_utils.tools.speed

@@ -14,6 +14,7 @@ vae                 nothing: notebook 01's VAE recipe, sampled from N(0, I)
 vae-sigma           σ-VAE: Gaussian likelihood with a learned shared sigma
 vae-sigma-optimal   σ-VAE with the optimal sigma, sqrt(MSE), set every batch
 vae-gmm             the VAE sampled from a Gaussian mixture fitted to its codes of the training images
+vae-sigma-gmm       vae-sigma + vae-gmm
 vae-all             vae-sigma + vae-gmm + flip
 ==================  ===========================================================================
 
@@ -45,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import DEFAULT_SEED, reports_dir, set_seed
+from .config import DEFAULT_SEED, PROJECT_ROOT, reports_dir, set_seed
 from .diffaugment import DEFAULT_POLICY
 from .features import FeatureExtractor
 from .results import atomic_write_json, atomic_write_text, markdown_table
@@ -54,6 +55,8 @@ from .results import atomic_write_json, atomic_write_text, markdown_table
 GAN_RECIPE: dict[str, Any] = {"latent_dim": 128, "width": 48, "batch_size": 32, "learning_rate": 2e-4}
 VAE_RECIPE: dict[str, Any] = {"latent_dim": 64, "width": 32, "batch_size": 64, "learning_rate": 1e-3,
                               "beta": 1.0}
+#: where ``make ablation`` publishes its two runs (``gan/`` and ``vae/``), read by notebook 01
+PUBLISHED_DIR = PROJECT_ROOT / "reports" / "ablation"
 EMA_DECAY = 0.999
 GMM_COMPONENTS = 10
 MAX_EPOCHS = 1_000_000          # the time budget stops training long before
@@ -84,6 +87,7 @@ VARIANTS: dict[str, Variant] = {
     "vae-sigma": Variant("vae", "sigma-VAE, learned sigma", {"loss": "sigma"}),
     "vae-sigma-optimal": Variant("vae", "sigma-VAE, optimal sigma = sqrt(MSE)", {"loss": "sigma-optimal"}),
     "vae-gmm": Variant("vae", f"sampled from a {GMM_COMPONENTS}-component GMM of its codes", prior="gmm"),
+    "vae-sigma-gmm": Variant("vae", "sigma-VAE + GMM prior", {"loss": "sigma"}, prior="gmm"),
     "vae-all": Variant("vae", "sigma-VAE + GMM prior + flips", {"loss": "sigma"}, {"flip": True}, "gmm"),
 }
 
@@ -121,12 +125,10 @@ def _train_variant(variant: Variant, train_images: np.ndarray, seconds: float, s
 
 
 def _samples(model: Any, variant: Variant, train_images: np.ndarray, n: int, seed: int) -> np.ndarray:
-    from .generative import decode, encode, generate
-    from .latent import fit_latent_gmm, sample_latent_gmm
+    from .generative import generate, generate_fitted
 
     if variant.prior == "gmm":
-        gmm = fit_latent_gmm(encode(model, train_images), min(GMM_COMPONENTS, len(train_images)), seed)
-        return decode(model, sample_latent_gmm(gmm, n, seed))
+        return generate_fitted(model, train_images, n, seed, n_components=GMM_COMPONENTS)
     return generate(model, n, seed)
 
 
@@ -134,13 +136,15 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
                         extractor: FeatureExtractor, seed: int = DEFAULT_SEED, holdout: int = 500,
                         n_score: int = 500, gan_recipe: Mapping[str, Any] | None = None,
                         vae_recipe: Mapping[str, Any] | None = None,
-                        cache_features: bool = False) -> dict[str, Any]:
+                        cache_features: bool = False, grid_dir: str | Path | None = None) -> dict[str, Any]:
     """Train every variant in ``variants`` (names of :data:`VARIANTS`) for ``seconds`` of wall
     time on ``images`` ``(n, s, s, 3)`` in [0, 1] minus ``holdout`` held-out ones, then score
     ``min(n_score, holdout)`` samples of each against the held-out images with ``extractor``.
 
     ``gan_recipe``/``vae_recipe`` override entries of :data:`GAN_RECIPE`/:data:`VAE_RECIPE`
-    (for quick checks). Returns ``{"config": ..., "rows": [...], "scores": {...}}``: one row per
+    (for quick checks). ``grid_dir``: also save the first 48 scored images of every set as
+    ``<grid_dir>/<variant>.png`` (one grid per row of the table, the real images included), so
+    the table can be checked by eye. Returns ``{"config": ..., "rows": [...], "scores": {...}}``: one row per
     variant (columns :data:`COLUMNS`) after the real-images floor; ``scores`` keeps every
     :func:`~idl_utils.scores.feature_scores` result and the discriminator gaps."""
     from .generative import discriminator_gap
@@ -164,6 +168,8 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
             info[name]["discriminator_gap"] = discriminator_gap(model, train[:holdout], heldout)
         print(f"{name}: {info[name]['steps']} steps, {info[name]['epochs']} epochs, "
               f"{info[name]['train_seconds']} s", flush=True)
+    if grid_dir is not None:
+        save_grids(sets, grid_dir)
     scores = score_sets(heldout[:n], sets, extractor, seed=seed, cache=cache_features)
     rows = []
     for name, s in scores.items():
@@ -183,24 +189,93 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
             "scores": {name: {**s, **info.get(name, {})} for name, s in scores.items()}}
 
 
+def ablation_verdicts(result: Mapping[str, Any]) -> list[str]:
+    """One sentence per variant of :func:`generative_ablation`'s ``result``: its KID against
+    its kind's base (``base`` for GAN variants, ``vae`` for VAE ones) with
+    :func:`~idl_utils.scores.kid_verdict` (a gap within one KID standard deviation is a tie),
+    plus precision and recall. Variants whose base is not in ``result`` are skipped."""
+    from .scores import kid_verdict
+
+    scores = result["scores"]
+    lines = []
+    for name, s in scores.items():
+        variant = VARIANTS.get(name)
+        base = {"gan": "base", "vae": "vae"}.get(variant.kind) if variant else None
+        if base is None or name == base or base not in scores:
+            continue
+        b = scores[base]
+        verdict = kid_verdict(s, b, (name, base))
+        lines.append(f"{name} vs {base}: KID {s['kid']:.4f} vs {b['kid']:.4f} -- {verdict}; "
+                     f"precision {s['precision']:.2f} vs {b['precision']:.2f}, "
+                     f"recall {s['recall']:.2f} vs {b['recall']:.2f}")
+    return lines
+
+
+def save_grids(sets: Mapping[str, np.ndarray], folder: str | Path, n: int = 48,
+               ncols: int = 12) -> list[Path]:
+    """Save the first ``n`` images of every set in ``sets`` (name -> ``(m, h, w, 3)`` in [0, 1])
+    as a PNG grid ``<folder>/<name>.png`` (spaces and brackets in a name become ``_``), written
+    atomically. Returns the paths."""
+    import os
+    import re
+
+    from PIL import Image
+
+    from .image_data import image_grid
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, images in sets.items():
+        grid = np.round(image_grid(np.asarray(images)[:n], ncols) * 255).astype(np.uint8)
+        path = folder / (re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_") + ".png")
+        tmp = path.with_name(f".tmp-{path.name}")
+        Image.fromarray(grid).save(tmp, format="PNG")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def ablation_markdown(result: Mapping[str, Any]) -> str:
+    """:func:`generative_ablation`'s ``result`` as a titled markdown table."""
+    cfg = result["config"]
+    title = (f"Generative ablation: {cfg['seconds']:g} s per variant, {cfg['n_train']} training images, "
+             f"{cfg['n_score']} samples vs {cfg['n_score']} held-out images, seed {cfg['seed']}; "
+             f"features: {cfg['features']}")
+    return f"# {title}\n\n{markdown_table(result['rows'], COLUMNS, floatfmt='.3g')}\n"
+
+
 def write_ablation(result: Mapping[str, Any], out_dir: str | Path | None = None,
                    name: str = "ablation_generative") -> tuple[Path, Path]:
     """Write :func:`generative_ablation`'s ``result`` as ``<name>.json`` and a markdown table
     ``<name>.md`` (default folder: the reports folder). Returns both paths."""
     folder = Path(out_dir) if out_dir is not None else reports_dir()
-    cfg = result["config"]
-    title = (f"Generative ablation: {cfg['seconds']:g} s per variant, {cfg['n_train']} training images, "
-             f"{cfg['n_score']} samples vs {cfg['n_score']} held-out images, seed {cfg['seed']}; "
-             f"features: {cfg['features']}")
     json_path = atomic_write_json(folder / f"{name}.json", result)
-    table = markdown_table(result["rows"], COLUMNS, floatfmt=".3g")
-    md_path = atomic_write_text(folder / f"{name}.md", f"# {title}\n\n{table}\n")
+    md_path = atomic_write_text(folder / f"{name}.md", ablation_markdown(result))
     return json_path, md_path
+
+
+def load_ablation(folder: str | Path, name: str = "ablation_generative") -> dict[str, Any] | None:
+    """The result :func:`write_ablation` wrote to ``folder``, or ``None`` if there is none yet
+    (``make ablation`` makes it). A file that exists but cannot be read is an error."""
+    import json
+
+    path = Path(folder) / f"{name}.json"
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(path.read_text())
+        result["config"], result["rows"], result["scores"]  # noqa: B018 -- the keys every reader needs
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a generative ablation result ({err!r}): delete it and "
+                         f"re-run `make ablation`") from None
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="openmoji", help="openmoji, a folder of images or tfds:<name>")
+    parser.add_argument("--subset", default="all", help="openmoji only: all, single or faces")
     parser.add_argument("--size", type=int, default=32, help="image size (a power of two, 16..128)")
     parser.add_argument("--limit", type=int, default=None, help="use at most this many images")
     parser.add_argument("--seconds", type=float, default=300.0, help="wall-clock training budget per variant")
@@ -212,16 +287,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", default="fid-inception", choices=("fid-inception", "classifier"),
                         help="the standard FID network, or a CNN trained here on the dataset's labels")
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON and markdown table")
+    parser.add_argument("--grids", action="store_true",
+                        help="also save a sample grid per variant (<out>/grids/)")
     args = parser.parse_args(argv)
     from .image_data import load_image_dataset
     from .scores import get_feature_extractor
 
     names = parse_variants(args.variants)
-    data = load_image_dataset(args.dataset, image_size=args.size, limit=args.limit, seed=args.seed)
+    data = load_image_dataset(args.dataset, image_size=args.size, limit=args.limit, subset=args.subset,
+                              seed=args.seed)
     extractor = get_feature_extractor(data.images, data.labels, "label", prefer=args.features, seed=args.seed)
     result = generative_ablation(data.images, names, seconds=args.seconds, extractor=extractor,
                                  seed=args.seed, holdout=args.holdout, n_score=args.n_score,
-                                 cache_features=args.features == "fid-inception")
+                                 cache_features=args.features == "fid-inception",
+                                 grid_dir=(args.out or reports_dir()) / "grids" if args.grids else None)
     result["config"]["dataset"] = data.card.as_dict()
     json_path, md_path = write_ablation(result, args.out)
     print(md_path.read_text())

@@ -53,3 +53,48 @@ def test_tiny_ablation_trains_every_variant_for_the_budget_and_tabulates(tmp_pat
     assert all(any(line.startswith(f"| {name} |") for line in table) for name in names)
     with pytest.raises(ValueError, match="holdout must be between"):
         generative_ablation(_images(), ["base"], seconds=1.0, extractor=POOLED, holdout=80)
+
+
+def test_save_grids_writes_one_png_per_set_with_safe_names(tmp_path):
+    from PIL import Image
+
+    from idl_utils.gen_ablation import save_grids
+
+    images = _images(n=20, size=16)
+    sets = {"real (training images)": images, "base": images[:5]}
+    paths = save_grids(sets, tmp_path / "grids", n=12, ncols=6)
+    assert [p.name for p in paths] == ["real_training_images.png", "base.png"]
+    with Image.open(paths[0]) as im:                 # 12 images in 2 rows of 6, 2-pixel gaps
+        assert im.size == (6 * 18 - 2, 2 * 18 - 2)
+    with Image.open(paths[1]) as im:                 # 5 images: one row of 5
+        assert im.size == (5 * 18 - 2, 16)
+    assert not list((tmp_path / "grids").glob(".tmp-*"))
+
+
+def test_ablation_verdicts_compare_each_variant_with_its_own_base():
+    from idl_utils.gen_ablation import ablation_verdicts
+
+    def s(kid, std=0.002, precision=0.5, recall=0.4):
+        return {"kid": kid, "kid_std": std, "precision": precision, "recall": recall}
+
+    result = {"scores": {"real (training images)": s(0.0), "base": s(0.09), "ema": s(0.05),
+                         "flip": s(0.091), "beta1": s(0.2), "vae": s(0.13), "vae-sigma": s(0.08),
+                         "vae-gmm": s(0.129)}}
+    lines = ablation_verdicts(result)
+    assert [line.split(" vs ")[0] for line in lines] == ["ema", "flip", "beta1", "vae-sigma", "vae-gmm"]
+    assert "ema better" in lines[0] and "a tie" in lines[1] and "base better" in lines[2]
+    assert "vae-sigma better" in lines[3] and "a tie" in lines[4]
+    assert ablation_verdicts({"scores": {"ema": s(0.05)}}) == []      # no base: nothing to say
+
+
+def test_load_ablation_reads_what_write_ablation_wrote(tmp_path):
+    from idl_utils.gen_ablation import load_ablation
+
+    assert load_ablation(tmp_path) is None
+    result = {"config": {"seconds": 1, "n_train": 4, "n_score": 2, "seed": 0, "features": "f"},
+              "rows": [{"variant": "base", "KID ± std": "0.1 ± 0.01"}], "scores": {"base": {"kid": 0.1}}}
+    write_ablation(result, tmp_path)
+    assert load_ablation(tmp_path) == result
+    (tmp_path / "ablation_generative.json").write_text('{"rows": []}')
+    with pytest.raises(ValueError, match="not a generative ablation result.*make ablation"):
+        load_ablation(tmp_path)
