@@ -211,6 +211,19 @@ def ablation_verdicts(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def best_variants(result: Mapping[str, Any]) -> dict[str, str]:
+    """The variant with the lowest KID of each kind (``"gan"``, ``"vae"``) in
+    :func:`generative_ablation`'s ``result``; kinds with no scored variant are left out."""
+    best: dict[str, str] = {}
+    for name, s in result["scores"].items():
+        variant = VARIANTS.get(name)
+        if variant is None or s.get("kid") is None:
+            continue
+        if variant.kind not in best or s["kid"] < result["scores"][best[variant.kind]]["kid"]:
+            best[variant.kind] = name
+    return best
+
+
 def save_grids(sets: Mapping[str, np.ndarray], folder: str | Path, n: int = 48,
                ncols: int = 12) -> list[Path]:
     """Save the first ``n`` images of every set in ``sets`` (name -> ``(m, h, w, 3)`` in [0, 1])

@@ -72,7 +72,7 @@ def test_save_grids_writes_one_png_per_set_with_safe_names(tmp_path):
 
 
 def test_ablation_verdicts_compare_each_variant_with_its_own_base():
-    from idl_utils.gen_ablation import ablation_verdicts
+    from idl_utils.gen_ablation import ablation_verdicts, best_variants
 
     def s(kid, std=0.002, precision=0.5, recall=0.4):
         return {"kid": kid, "kid_std": std, "precision": precision, "recall": recall}
@@ -85,6 +85,8 @@ def test_ablation_verdicts_compare_each_variant_with_its_own_base():
     assert "ema better" in lines[0] and "a tie" in lines[1] and "base better" in lines[2]
     assert "vae-sigma better" in lines[3] and "a tie" in lines[4]
     assert ablation_verdicts({"scores": {"ema": s(0.05)}}) == []      # no base: nothing to say
+    assert best_variants(result) == {"gan": "ema", "vae": "vae-sigma"}   # the real floor is no variant
+    assert best_variants({"scores": {"vae": s(0.1)}}) == {"vae": "vae"}
 
 
 def test_load_ablation_reads_what_write_ablation_wrote(tmp_path):
