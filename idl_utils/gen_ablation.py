@@ -285,6 +285,38 @@ def load_ablation(folder: str | Path, name: str = "ablation_generative") -> dict
     return result
 
 
+#: config entries that must agree for two ablation runs to be merged into one table
+MERGE_KEYS = ("n_images", "n_train", "holdout", "n_score", "seconds", "seed", "features", "recipes",
+              "dataset")
+
+
+def merge_ablations(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One result from several :func:`generative_ablation` runs of the same data, seed, budget
+    and features that trained different variants (e.g. side by side, one core each): the real
+    floor once, then every run's variants in order. Runs that differ in a :data:`MERGE_KEYS`
+    entry, or that share a variant, cannot be merged (``ValueError``)."""
+    if not results:
+        raise ValueError("merge_ablations needs at least one ablation result")
+    first = results[0]["config"]
+    for other in results[1:]:
+        differ = [k for k in MERGE_KEYS if first.get(k) != other["config"].get(k)]
+        if differ:
+            raise ValueError(f"these ablation runs differ in {', '.join(differ)}: only runs of the same "
+                             f"data, seed, budget and features can share one table")
+    rows, scores, variants = [], {}, {}
+    for result in results:
+        for row in result["rows"]:
+            name = row["variant"]
+            if name in VARIANTS and name in scores:
+                raise ValueError(f"variant {name!r} is in more than one of the runs to merge")
+            if name in VARIANTS or name not in scores:
+                rows.append(row)
+                scores[name] = result["scores"][name]
+        variants.update(result["config"]["variants"])
+    return {"config": {**first, "variants": variants, "merged_runs": len(results)}, "rows": rows,
+            "scores": scores}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="openmoji", help="openmoji, a folder of images or tfds:<name>")
@@ -302,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON and markdown table")
     parser.add_argument("--grids", action="store_true",
                         help="also save a sample grid per variant (<out>/grids/)")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="FOLDER",
+                        help="train nothing: merge the results (and grids) in these folders into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        return _merge_folders(args.merge, args.out or reports_dir())
     from .image_data import load_image_dataset
     from .scores import get_feature_extractor
 
@@ -318,6 +354,28 @@ def main(argv: list[str] | None = None) -> int:
     json_path, md_path = write_ablation(result, args.out)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+def _merge_folders(folders: Sequence[Path], out: Path) -> int:
+    import shutil
+
+    results = []
+    for folder in folders:
+        result = load_ablation(folder)
+        if result is None:
+            raise SystemExit(f"no ablation result in {folder}: run its part first (see `make ablation`)")
+        results.append(result)
+    merged = merge_ablations(results)
+    for folder in folders:     # the grids: every part's variants, the real images from the first
+        for grid in sorted((folder / "grids").glob("*.png")):
+            target = out / "grids" / grid.name
+            if not target.exists() or grid.stem in VARIANTS:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(grid, target)
+    json_path, md_path = write_ablation(merged, out)
+    print(md_path.read_text())
+    print(f"merged {len(folders)} runs into {json_path} and {md_path}")
     return 0
 
 

@@ -100,3 +100,33 @@ def test_load_ablation_reads_what_write_ablation_wrote(tmp_path):
     (tmp_path / "ablation_generative.json").write_text('{"rows": []}')
     with pytest.raises(ValueError, match="not a generative ablation result.*make ablation"):
         load_ablation(tmp_path)
+
+
+def test_merge_ablations_joins_runs_of_the_same_setup(tmp_path):
+    from idl_utils.gen_ablation import main, merge_ablations, save_grids
+
+    def run(*names, seconds=1):
+        config = {"n_images": 8, "n_train": 4, "holdout": 4, "n_score": 2, "seconds": seconds, "seed": 0,
+                  "features": "f", "recipes": {}, "variants": {n: n for n in names}}
+        rows = [{"variant": n} for n in ("real (training images)", *names)]
+        scores = {n: {"kid": 0.1 * i} for i, n in enumerate(("real (training images)", *names))}
+        return {"config": config, "rows": rows, "scores": scores}
+
+    merged = merge_ablations([run("base", "ema"), run("diffaug")])
+    assert [r["variant"] for r in merged["rows"]] == ["real (training images)", "base", "ema", "diffaug"]
+    assert list(merged["config"]["variants"]) == ["base", "ema", "diffaug"]
+    assert merged["config"]["merged_runs"] == 2
+    assert merged["scores"]["diffaug"] == {"kid": 0.1}
+    with pytest.raises(ValueError, match="differ in seconds"):
+        merge_ablations([run("base"), run("ema", seconds=2)])
+    with pytest.raises(ValueError, match="'base' is in more than one"):
+        merge_ablations([run("base"), run("base")])
+    # the command line: two folders with their grids -> one table and every grid
+    for i, part in enumerate((run("base"), run("ema"))):
+        write_ablation({**part, "config": {**part["config"], "n_score": 2}}, tmp_path / f"p{i}")
+        sets = {"real (training images)": np.zeros((2, 4, 4, 3)), ("base", "ema")[i]: np.ones((2, 4, 4, 3))}
+        save_grids(sets, tmp_path / f"p{i}" / "grids")
+    assert main(["--merge", str(tmp_path / "p0"), str(tmp_path / "p1"), "--out", str(tmp_path / "all")]) == 0
+    assert sorted(p.name for p in (tmp_path / "all" / "grids").iterdir()) == [
+        "base.png", "ema.png", "real_training_images.png"]
+    assert "| ema |" in (tmp_path / "all" / "ablation_generative.md").read_text()
