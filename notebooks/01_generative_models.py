@@ -136,7 +136,8 @@ VAE_EPOCHS = P.choose(smoke=1, default=6, full=20)
 GAN_EPOCHS = P.choose(smoke=1, default=6, full=20)
 AE_BATCH, AE_LR = 64, 1e-3
 GAN_BATCH, GAN_LR = 32, 2e-4      # small batches: more updates per epoch help the GAN most
-GAN_EMA = 0.999                   # sample from a moving average of the generator's weights (None: the generator itself)
+GAN_ADAM_BETA_1 = 0.0             # the GAN's Adam momentum (DCGAN: 0.5); chosen by the ablation (section 5)
+GAN_EMA = None                    # e.g. 0.999: sample from a moving average of the generator's weights
 GAN_DIFFAUG = ""                  # DiffAugment policy before the discriminator, e.g. "color,translation,cutout" ("": none)
 GAN_FLIP = False                  # mirror random training images every epoch
 COMPARE_COURSE = True             # also train the course's builders (same data, same budget)
@@ -306,7 +307,8 @@ save_fig(plot_image_rows({PRIOR_NAMES[p].split(" fitted")[0]: sample_vae(vae, 12
 
 # %%
 gan_cfg = {**base_cfg, "latent": GAN_LATENT_DIM, "width": GAN_WIDTH, "epochs": GAN_EPOCHS, "batch": GAN_BATCH, "lr": GAN_LR,
-           "ema": GAN_EMA, "diffaug": GAN_DIFFAUG, "flip": GAN_FLIP}
+           "ema": GAN_EMA, "diffaug": GAN_DIFFAUG, "flip": GAN_FLIP,
+           "beta_1": GAN_ADAM_BETA_1}
 gan_kwargs = {"latent_dim": GAN_LATENT_DIM, "ema_decay": GAN_EMA, "diffaug": GAN_DIFFAUG, "seed": SEED}  # kit and course alike
 gan_kit_cfg = {**gan_cfg, "snapshots": SNAPSHOTS["GAN"]}
 progress_dir = cache_path("gen_gan_kit", gan_kit_cfg, "progress")
@@ -315,6 +317,7 @@ gan, gan_info = load_or_train(
     "gen_gan_kit", gan_kit_cfg,
     build=lambda: fresh(GAN, width=GAN_WIDTH, **gan_kwargs),
     train=lambda m: train_generative(m, x, epochs=GAN_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED, flip=GAN_FLIP,
+                                     adam_beta_1=GAN_ADAM_BETA_1,
                                      callbacks=[monitor, WeightSnapshots(SNAPSHOTS["GAN"], cache_path("gen_gan_kit", gan_kit_cfg, "snapshots"))]),
 )
 print(f"GAN: {gan_info['seconds_per_epoch']:.1f} s per epoch")
@@ -501,7 +504,7 @@ if COMPARE_COURSE:
         "gen_gan_course", {**gan_cfg, "epochs": COMPARE_EPOCHS, "course": True},
         build=lambda: fresh(GAN, course=True, **gan_kwargs),
         train=lambda m: train_generative(m, x, epochs=COMPARE_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED,
-                                         flip=GAN_FLIP))
+                                         flip=GAN_FLIP, adam_beta_1=GAN_ADAM_BETA_1))
 
 # %% [markdown]
 # Every model is sampled the way this notebook samples it (a VAE's codes from `VAE_PRIOR`, a GAN
@@ -592,8 +595,8 @@ if verdicts:
 
 # %% [markdown]
 # ### What each choice buys: the ablation
-# The options this notebook uses (`VAE_LOSS`, `VAE_PRIOR`, `GAN_EMA`, `GAN_DIFFAUG`, `GAN_FLIP`)
-# were picked by measurement. `make ablation` trains variants of the kit's VAE and GAN -- the
+# The options this notebook uses (`VAE_LOSS`, `VAE_PRIOR`, `GAN_ADAM_BETA_1`, `GAN_EMA`,
+# `GAN_DIFFAUG`, `GAN_FLIP`) were picked by measurement. `make ablation` trains variants of the kit's VAE and GAN -- the
 # plain recipe, each addition on its own, then several together -- with the same seed, the same
 # images and the same wall-clock budget per variant. It holds some real images out of training,
 # scores samples of every variant against them with the standard FID network (KID ± std,
@@ -631,8 +634,9 @@ for kind in ("gan", "vae"):
 #   training is a balancing act (watch the losses and the progress grid), and samples can be
 #   less diverse than the data (mode collapse -- compare the course GAN's row above). The
 #   generator's weights jump around from step to step; their moving average (`GAN_EMA`) is a
-#   cheap way to smooth that out -- the rows "GAN (kit)" and "GAN (kit, raw generator)" show
-#   what it buys in your run.
+#   common way to smooth that out, and Adam's momentum (`GAN_ADAM_BETA_1`) sets how much each
+#   step remembers of the last ones -- the ablation in section 5 measures what each buys at this
+#   budget (with `GAN_EMA` set, the rows "GAN (kit)" and "GAN (kit, raw generator)" show it too).
 # * **Builders matter**: the kit's networks (width growing with depth, batch normalisation,
 #   LeakyReLU) are cheaper per epoch than the course's 128-filter stacks. The verdict table in
 #   section 5 says, per feature space, which builders won at equal training time in *your* run;
