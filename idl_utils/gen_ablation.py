@@ -125,11 +125,9 @@ def _train_variant(variant: Variant, train_images: np.ndarray, seconds: float, s
 
 
 def _samples(model: Any, variant: Variant, train_images: np.ndarray, n: int, seed: int) -> np.ndarray:
-    from .generative import generate, generate_fitted
+    from .generative import sample_prior
 
-    if variant.prior == "gmm":
-        return generate_fitted(model, train_images, n, seed, n_components=GMM_COMPONENTS)
-    return generate(model, n, seed)
+    return sample_prior(model, train_images, n, seed, variant.prior or "normal", n_components=GMM_COMPONENTS)
 
 
 def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds: float,

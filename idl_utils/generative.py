@@ -518,6 +518,18 @@ def generate_fitted(model: keras.Model, images: np.ndarray, n: int, seed: int = 
     return decode(model, sample_latent_gmm(gmm, n, seed))
 
 
+def sample_prior(model: keras.Model, images: np.ndarray, n: int, seed: int = 0, prior: str = "normal", *,
+                 n_components: int = 10) -> np.ndarray:
+    """``n`` images from ``model`` with its codes drawn from ``prior``: ``"normal"``
+    (:func:`generate`: ``N(0, I)``, or a GAN's noise) or ``"gmm"`` (:func:`generate_fitted`: a
+    mixture of ``n_components`` Gaussians fitted to its codes of ``images``; autoencoders only)."""
+    if prior == "gmm":
+        return generate_fitted(model, images, n, seed, n_components=n_components)
+    if prior == "normal":
+        return generate(model, n, seed)
+    raise ValueError(f"prior must be 'normal' or 'gmm', got {prior!r}")
+
+
 # --------------------------------------------------------------------------- training
 
 GAN_ADAM_BETA_1 = 0.5     # DCGAN's choice; Keras' default 0.9 for the autoencoders

@@ -71,10 +71,10 @@ from idl_utils.generative import (
     decode,
     encode,
     generate,
-    generate_fitted,
     load_snapshot,
     reconstruct,
     reconstruction_errors,
+    sample_prior,
     train_generative,
 )
 from idl_utils.image_data import load_image_dataset, plot_image_grid, plot_image_rows
@@ -286,9 +286,7 @@ fig.tight_layout()
 # %%
 def sample_vae(model, n, seed, prior=VAE_PRIOR):
     """n images from a VAE, its codes drawn from N(0, I) or from a mixture fitted to its codes of x."""
-    if prior == "gmm":
-        return generate_fitted(model, x, n, seed, n_components=GMM_COMPONENTS)
-    return generate(model, n, seed)
+    return sample_prior(model, x, n, seed, prior, n_components=GMM_COMPONENTS)
 
 
 PRIOR_NAMES = {"normal": "z ~ N(0, I)", "gmm": f"z ~ a {GMM_COMPONENTS}-Gaussian mixture fitted to the codes"}

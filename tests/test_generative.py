@@ -19,6 +19,7 @@ from idl_utils.generative import (
     load_snapshot,
     reconstruct,
     reconstruction_errors,
+    sample_prior,
     train_generative,
     training_dataset,
 )
@@ -50,6 +51,10 @@ def test_vae_tracks_both_terms_and_is_deterministic():
     fitted = generate_fitted(vae, IMAGES, 5, seed=2, n_components=3)
     assert fitted.shape == (5, 16, 16, 3) and 0 <= fitted.min() and fitted.max() <= 1
     np.testing.assert_array_equal(fitted, generate_fitted(vae, IMAGES, 5, seed=2, n_components=3))
+    np.testing.assert_array_equal(sample_prior(vae, IMAGES, 5, 2, "gmm", n_components=3), fitted)
+    np.testing.assert_array_equal(sample_prior(vae, IMAGES, 3, 0), generate(vae, 3, seed=0))
+    with pytest.raises(ValueError, match="prior must be 'normal' or 'gmm'"):
+        sample_prior(vae, IMAGES, 2, prior="uniform")
     with pytest.raises(TypeError, match="a GAN has none"):
         generate_fitted(GAN(16, 8, width=8).build_all(), IMAGES, 2)
 
