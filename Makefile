@@ -6,6 +6,7 @@
 #   make audit      flag trained sequence models whose number depends on where training stopped
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make ablation   notebook 01's generative ablation (about 45 min on 2 cores) -> reports/ablation/
+#   make ablation-faces  notebook 01's recipe on the 123 face emoji (about 9 min) -> reports/ablation/faces/
 #   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
 #   make lab        JupyterLab on notebooks/ with the kit's kernel (prints the URL to open)
 
@@ -36,7 +37,7 @@ SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 FAST := -m "not very_slow"
 PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=30 $(XDIST)
 
-.PHONY: setup test test-all unit notebooks reproduce compare ablation speed audit export sync lint lab clean help
+.PHONY: ablation-faces setup test test-all unit notebooks reproduce compare ablation speed audit export sync lint lab clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -105,6 +106,15 @@ ablation: $(STAMP)
 	$(ABLATE) --seconds 240 --variants $(ABLATION_VAE_B) --out build/ablation/vae-b & b=$$!; \
 	wait $$a && wait $$b
 	$(PY) -m idl_utils.gen_ablation --merge build/ablation/vae-a build/ablation/vae-b --out reports/ablation/vae
+
+# notebook 01's recipe (the ablation's best GAN and VAE) on the uniform subset of the emoji (the
+# 123 faces; 40 held out as the reference), same layout and budgets: reports/ablation/faces/
+ablation-faces: $(STAMP)
+	$(ABLATE) --subset faces --holdout 40 --n-score 40 --seconds 480 --variants beta1 \
+	  --out reports/ablation/faces/gan & a=$$!; \
+	$(ABLATE) --subset faces --holdout 40 --n-score 40 --seconds 240 --variants vae-gmm \
+	  --out reports/ablation/faces/vae & b=$$!; \
+	wait $$a && wait $$b
 
 speed: $(STAMP)
 	$(PY) -m idl_utils.tools.speed

@@ -222,6 +222,28 @@ def best_variants(result: Mapping[str, Any]) -> dict[str, str]:
     return best
 
 
+def dataset_comparison(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per scored variant of several :func:`generative_ablation` results, each run on a
+    different dataset (label -> result, e.g. ``{"all emoji": ..., "faces": ...}``): the data, how
+    many images trained the model, its KID ± std beside that dataset's own real-vs-real floor,
+    precision, recall, epochs and the discriminator gap. KIDs on different datasets are measured
+    against different held-out images, so compare each with its own floor, not across rows."""
+    from .scores import format_kid
+
+    rows = []
+    for label, result in results.items():
+        floor = next((s for name, s in result["scores"].items() if name not in VARIANTS), None)
+        for name, s in result["scores"].items():
+            if name not in VARIANTS:
+                continue
+            gap = s.get("discriminator_gap")
+            rows.append({"data": label, "training images": result["config"]["n_train"], "variant": name,
+                         "KID ± std": format_kid(s), "floor KID": "" if floor is None else format_kid(floor),
+                         "precision": s["precision"], "recall": s["recall"], "epochs": s.get("epochs", ""),
+                         "D gap": "" if gap is None else round(gap["gap"], 3)})
+    return rows
+
+
 def save_grids(sets: Mapping[str, np.ndarray], folder: str | Path, n: int = 48,
                ncols: int = 12) -> list[Path]:
     """Save the first ``n`` images of every set in ``sets`` (name -> ``(m, h, w, 3)`` in [0, 1])

@@ -130,3 +130,23 @@ def test_merge_ablations_joins_runs_of_the_same_setup(tmp_path):
     assert sorted(p.name for p in (tmp_path / "all" / "grids").iterdir()) == [
         "base.png", "ema.png", "real_training_images.png"]
     assert "| ema |" in (tmp_path / "all" / "ablation_generative.md").read_text()
+
+
+def test_dataset_comparison_puts_each_variant_beside_its_own_datasets_floor():
+    from idl_utils.gen_ablation import dataset_comparison
+
+    def run(n_train, floor, **variants):
+        scores = {"real (training images)": {"kid": floor, "kid_std": 0.001, "precision": 0.8, "recall": 0.8}}
+        scores.update({name: {"kid": kid, "kid_std": 0.002, "precision": 0.3, "recall": 0.1, "epochs": 3,
+                              **({"discriminator_gap": {"gap": 0.25}} if name == "beta1" else {})}
+                       for name, kid in variants.items()})
+        return {"config": {"n_train": n_train}, "scores": scores}
+
+    rows = dataset_comparison({"all": run(3995, 0.0001, beta1=0.095, vae_gmm=0.05),
+                               "faces": run(83, 0.004, beta1=0.03)})
+    # "vae_gmm" is no variant name (the real one is "vae-gmm"): only known variants become rows
+    assert [(r["data"], r["variant"]) for r in rows] == [("all", "beta1"), ("faces", "beta1")]
+    assert rows[1]["training images"] == 83 and rows[1]["D gap"] == 0.25
+    assert rows[1]["KID ± std"].startswith("0.03") and rows[1]["floor KID"].startswith("0.004")
+    rows = dataset_comparison({"faces": run(83, 0.004, **{"vae-gmm": 0.05})})
+    assert rows[0]["variant"] == "vae-gmm" and rows[0]["D gap"] == ""

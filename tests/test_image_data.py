@@ -84,6 +84,9 @@ def _check_openmoji(tmp_path, n_files: int) -> None:
     faces = load_image_dataset("openmoji", image_size=16, subset="faces")
     single = load_image_dataset("openmoji", image_size=16, subset="single")
     assert 0 < len(faces) < len(single) < len(data) and set(faces.ids) <= set(single.ids)
+    # each card says what its data is good for; the default's says why it is the default
+    assert "default" in data.card.description and "uniform" in faces.card.description
+    assert "default" not in faces.card.description and "face emoji" in faces.card.description
     with pytest.raises(ValueError, match="Unknown OpenMoji subset"):
         load_image_dataset("openmoji", image_size=16, subset="cats")
 

@@ -51,10 +51,12 @@ from ..config import STEPS_PER_EXECUTION, set_seed
 # spent training what was cut, i.e. 34.8 min at LSTM 13.5 ms. (Its re-run on 2026-12-01 took
 # 42.5 min, but shared the machine for its first 15 min, so it does not calibrate.) 03's
 # 3-digit reader now starts from the 2-digit one: 43.1 - 16.9 + 9.5 = 35.7 min on that machine.
+# 01 (the mixture prior, Adam beta_1 = 0, the equal-time comparison only): its first run on
+# 2026-12-05 on a 2-core AMD EPYC with AVX2 (probe GAN 254.7 ms), 36.6 min alone, scaled back.
 CALIBRATION: dict[str, Any] = {
     "probe": {"gan_step_ms": 126.0, "lstm_step_ms": 12.6},
     "minutes": {
-        "01_generative_models": (21.5, "gan_step_ms"),
+        "01_generative_models": (18.1, "gan_step_ms"),
         "02_text_to_text": (32.5, "lstm_step_ms"),
         "03_image_to_text": (24.3, "both"),
         "04_text_to_image": (8.8, "both"),
