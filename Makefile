@@ -19,6 +19,10 @@ STAMP  := $(VENV)/.installed
 # dropped line by line inside the notebooks' kernels by idl_utils.quiet; IDL_NATIVE_LOGS=all shows it
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
+# oneDNN off: TensorFlow's default turns it on only on AVX-512/AMX CPUs, and then convolutions round
+# differently from every other CPU; off, a seeded run gives the same numbers on every x86 machine
+# kind measured (docs/performance.md). import idl_utils sets the same default outside make.
+export TF_ENABLE_ONEDNN_OPTS ?= 0
 
 # throw-away outputs of the smoke profile, never mixed with the published reports/
 # tests run on this many processes (pytest-xdist): on 2 cores, 2 workers cut make test from about

@@ -2,7 +2,7 @@
 
 Modules, by responsibility:
 
-* :mod:`idl_utils.config` -- profiles (``IDL_PROFILE``), seeding, paths
+* :mod:`idl_utils.config` -- profiles (``IDL_PROFILE``), seeding, paths, oneDNN off (same numbers on all CPUs)
 * :mod:`idl_utils.quiet` -- TensorFlow's native log chatter kept out of notebooks and ``make reproduce``
 * :mod:`idl_utils.provenance` -- data sources, versions, hardware
 * :mod:`idl_utils.results` -- figures, tables and results files (atomic writes)
@@ -35,7 +35,9 @@ from .quiet import quiet_native_logs
 
 quiet_native_logs()  # before anything imports TensorFlow: its C++ start-up chatter stays out of the output
 
-from .config import get_profile, set_seed  # noqa: E402
+from .config import get_profile, same_kernels_everywhere, set_seed  # noqa: E402
+
+same_kernels_everywhere()  # before TensorFlow too: oneDNN off, the same numbers on every x86 CPU
 
 __version__ = "0.1.0"
 __all__ = ["get_profile", "set_seed", "__version__"]

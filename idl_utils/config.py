@@ -16,6 +16,8 @@ Notebooks read their hyper-parameters from the active profile in a single "param
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -35,6 +37,15 @@ DEFAULT_SEED = 42
 # the same numbers (tested). Measured on a slow 2-core CPU: the kit's GAN 17% faster per step,
 # notebook 02's kit models 2-16% faster, its streamed 3-digit models 1.4-1.7x faster.
 STEPS_PER_EXECUTION = 10
+
+#: TensorFlow's switch for its oneDNN CPU kernels. oneDNN picks its kernels at run time by the
+#: CPU's instruction set (TensorFlow turns it on by itself only on CPUs with AVX-512 or AMX), so
+#: with it on the same seed rounds differently on different machine kinds; with it off every x86
+#: CPU runs the same compiled Eigen kernels. Measured (docs/performance.md): the smoke runs of
+#: notebooks 02 and 04 give identical numbers on an Intel AVX-512 machine and an AMD AVX2 one only
+#: with it off. The kit's default is off; a value you set yourself wins.
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+ONEDNN_DEFAULT = "0"
 
 #: The repository root when the kit is used from a checkout (``pip install -e .``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +113,25 @@ def figures_dir() -> Path:
 def cache_dir() -> Path:
     """Trained-model cache (``$IDL_CACHE_DIR``, else ``data/cache``), git-ignored."""
     return _dir_from_env(CACHE_DIR_ENV, data_dir() / "cache")
+
+
+def same_kernels_everywhere() -> str:
+    """Turn TensorFlow's oneDNN CPU kernels off (:data:`ONEDNN_ENV`) unless you chose otherwise,
+    so that a seeded run gives the same numbers on every x86 CPU; runs on ``import idl_utils``.
+    Returns the value in force. It must happen before TensorFlow is imported: if TensorFlow
+    was imported first (say ``import keras`` before ``import idl_utils``), this warns and says
+    what to do, because the setting can no longer take effect in this process. On a GPU it
+    changes nothing: there the GPU's kernels run, not oneDNN."""
+    chosen = ONEDNN_ENV in os.environ
+    value = os.environ.setdefault(ONEDNN_ENV, ONEDNN_DEFAULT)
+    if not chosen and "tensorflow" in sys.modules:
+        warnings.warn(
+            f"TensorFlow was imported before idl_utils, so the kit could not set {ONEDNN_ENV}="
+            f"{ONEDNN_DEFAULT} in time: on a CPU with AVX-512 your numbers may differ slightly from "
+            "the kit's published ones. Restart the kernel and import idl_utils (or any idl_utils "
+            f"module) before keras/tensorflow, or set {ONEDNN_ENV} yourself to silence this.",
+            stacklevel=2)
+    return value
 
 
 def set_seed(seed: int = DEFAULT_SEED, *, deterministic_ops: bool = True) -> int:

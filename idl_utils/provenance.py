@@ -71,6 +71,8 @@ def hardware() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "processor": _cpu_name(),
         "cpu_features": cpu_features(),
+        # oneDNN on or off changes how convolutions round (idl_utils.config.ONEDNN_ENV)
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TensorFlow's default"),
     }
     try:
         import psutil

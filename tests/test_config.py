@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +47,45 @@ def test_set_seed_makes_keras_and_numpy_repeatable():
     set_seed(3)
     second = (np.random.rand(3), keras.random.normal((3,)).numpy())  # noqa: NPY002
     assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+def _python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with the environment changed as given (None: unset)."""
+    env = dict(os.environ)
+    for key, value in env_changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.mark.slow
+def test_onednn_is_off_by_default_and_a_users_choice_wins():
+    # TF_CPP_MIN_LOG_LEVEL=0: TensorFlow prints "oneDNN custom operations are on" when they are
+    show = "import idl_utils, os; import tensorflow; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    kit = _python(show, TF_ENABLE_ONEDNN_OPTS=None, TF_CPP_MIN_LOG_LEVEL="0")
+    assert kit.returncode == 0, kit.stderr
+    assert kit.stdout.split()[-1] == "0"
+    assert "oneDNN custom operations are on" not in kit.stderr
+    mine = _python(show, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="0")
+    assert mine.stdout.split()[-1] == "1"
+    assert "oneDNN custom operations are on" in mine.stderr  # the setting is real: TensorFlow obeys it
+
+
+@pytest.mark.slow
+def test_importing_tensorflow_before_the_kit_is_said_out_loud():
+    late = _python("import tensorflow, idl_utils", TF_ENABLE_ONEDNN_OPTS=None)
+    assert late.returncode == 0, late.stderr
+    assert "TensorFlow was imported before idl_utils" in late.stderr
+    assert "TF_ENABLE_ONEDNN_OPTS" in late.stderr
+    chosen = _python("import tensorflow, idl_utils", TF_ENABLE_ONEDNN_OPTS="1")
+    assert "TensorFlow was imported before idl_utils" not in chosen.stderr
+
+
+def test_hardware_provenance_records_the_onednn_setting(monkeypatch):
+    from idl_utils.provenance import hardware
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert hardware()["tf_enable_onednn_opts"] == "0"
