@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from idl_utils.config import PROJECT_ROOT
 from idl_utils.tools.reproduce import notebook_paths, without_timings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,3 +278,43 @@ def test_jobs_below_one_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         main(["--jobs", "0", "--collate-only"])
     assert "--jobs 0: give 1" in capsys.readouterr().err
+
+
+def _timed_cell(source: str, begin: str | None, end: str | None) -> dict:
+    stamps = {"iopub.execute_input": begin, "shell.execute_reply": end} if begin else {}
+    return {"cell_type": "code", "source": source, "metadata": {"execution": stamps},
+            "outputs": [], "execution_count": None}
+
+
+def test_cell_times_reads_each_code_cells_timestamps(tmp_path):
+    from idl_utils.tools.reproduce import cell_times, slowest_cells_markdown
+
+    nb = {"cells": [
+        {"cell_type": "markdown", "source": "# title", "metadata": {}},
+        _timed_cell("import numpy", "2026-12-05T05:00:00.000000Z", "2026-12-05T05:00:01.500000Z"),
+        _timed_cell("# a comment first\nmodel = train()", "2026-12-05T05:00:02Z", "2026-12-05T05:02:02Z"),
+        _timed_cell("never ran", None, None),
+        _timed_cell(["plot(", "x)"], "2026-12-05T05:02:03Z", "2026-12-05T05:02:13Z"),
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "09_demo.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    assert cell_times(path) == [
+        {"cell": 1, "seconds": 1.5, "first_line": "import numpy"},
+        {"cell": 2, "seconds": 120.0, "first_line": "model = train()"},
+        {"cell": 4, "seconds": 10.0, "first_line": "plot(x)"},
+    ]
+    text = "\n".join(slowest_cells_markdown(["09_demo", "missing"], tmp_path, top=2))
+    assert "09_demo** (2.2 min in 3 code cells)" in text and "missing" not in text
+    assert text.index("model = train()") < text.index("plot(x)") and "import numpy" not in text
+    assert "91%" in text  # 120 of 131.5 seconds
+
+
+def test_cell_times_of_a_published_run_add_up_to_its_wall_time():
+    from idl_utils.tools.reproduce import cell_times
+
+    results = json.loads((PROJECT_ROOT / "reports" / "results.json").read_text(encoding="utf-8"))
+    for name, nb in results["notebooks"].items():
+        cells = cell_times(PROJECT_ROOT / "reports" / "notebooks" / f"{name}.ipynb")
+        total = sum(c["seconds"] for c in cells)
+        # the kernel's start-up and the writing of outputs are outside the cells
+        assert 0.8 * nb["wall_seconds"] < total <= nb["wall_seconds"], (name, total, nb["wall_seconds"])

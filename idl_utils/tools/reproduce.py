@@ -107,6 +107,51 @@ def execute_notebook(path: Path, out_dir: Path, *, html: bool = True,
     return seconds
 
 
+def cell_times(path: Path) -> list[dict[str, Any]]:
+    """The code cells of an executed notebook with their wall seconds, read from the timestamps
+    Jupyter records in each cell's metadata (``iopub.execute_input`` to ``shell.execute_reply``),
+    in notebook order: ``{"cell": n, "seconds": s, "first_line": ...}`` with ``n`` counting code
+    cells from 1, as the progress lines of a run do. Cells without timestamps are left out."""
+    from datetime import datetime
+
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    out, n = [], 0
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        n += 1
+        stamps = cell.get("metadata", {}).get("execution", {})
+        begin, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if not (begin and end):
+            continue
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(begin)).total_seconds()
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        first = next((ln.strip() for ln in source.splitlines() if ln.strip() and not ln.startswith("#")), "")
+        out.append({"cell": n, "seconds": round(seconds, 1), "first_line": first[:70]})
+    return out
+
+
+def slowest_cells_markdown(names: list[str], folder: Path, top: int = 5) -> list[str]:
+    """RESULTS.md's "Where the time went": for each notebook executed into ``folder``, its
+    ``top`` slowest code cells with their share of the notebook's cell time."""
+    lines: list[str] = []
+    for name in names:
+        path = folder / f"{name}.ipynb"
+        if not path.exists():
+            continue
+        cells = cell_times(path)
+        total = sum(c["seconds"] for c in cells)
+        if not cells or total <= 0:
+            continue
+        rows = [{"cell": c["cell"], "minutes": f"{c['seconds'] / 60:.1f}",
+                 "share": f"{c['seconds'] / total:.0%}", "starts with": f"`{c['first_line']}`"}
+                for c in sorted(cells, key=lambda c: -c["seconds"])[:top]]
+        lines += [f"**{name}** ({total / 60:.1f} min in {len(cells)} code cells):", "",
+                  markdown_table(rows), ""]
+    return lines
+
+
 MEASUREMENT_SUFFIXES = ("seconds", "memory_gib", "_ms")
 #: summaries of a measurement over seeds (``train_seconds_max``) are measurements too
 SUMMARY_SUFFIXES = ("_mean", "_std", "_min", "_max", "_median")
@@ -226,6 +271,12 @@ def results_markdown(results: dict[str, Any], runtimes: dict[str, float]) -> str
                        "sharing the machine)" if last.get("jobs", 1) > 1 else ", one at a time")
             lines += ["", f"The latest run executed {len(last['notebooks'])} notebook(s)"
                       f"{at_once}, in {last['elapsed_seconds'] / 60:.1f} min elapsed."]
+        profile = slowest_cells_markdown(list(runtimes), out_dir / "notebooks")
+        if profile:
+            lines += ["", "## Where the time went", "",
+                      "The slowest code cells of each notebook's latest run (from the executed "
+                      "notebooks in `notebooks/`): where to look first to make a run shorter.", "",
+                      *profile]
     env = results["environment"]
     lines += ["## Environment", "",
               f"Collated on: {machine_summary(env['hardware'])}.", "",
