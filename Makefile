@@ -20,8 +20,8 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 # oneDNN off: TensorFlow's default turns it on only on AVX-512/AMX CPUs, and then convolutions round
-# differently from every other CPU; off, a seeded run gives the same numbers on every x86 machine
-# kind measured (docs/performance.md). import idl_utils sets the same default outside make.
+# differently from every other CPU; off, the smoke runs gave the same numbers on both x86 machine
+# kinds measured (docs/performance.md; full-scale identity is not yet measured). import idl_utils sets the same default outside make.
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
 # throw-away outputs of the smoke profile, never mixed with the published reports/

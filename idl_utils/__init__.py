@@ -37,7 +37,7 @@ quiet_native_logs()  # before anything imports TensorFlow: its C++ start-up chat
 
 from .config import get_profile, same_kernels_everywhere, set_seed  # noqa: E402
 
-same_kernels_everywhere()  # before TensorFlow too: oneDNN off, the same numbers on every x86 CPU
+same_kernels_everywhere()  # before TensorFlow too: oneDNN off, so x86 CPUs round alike
 
 __version__ = "0.1.0"
 __all__ = ["get_profile", "set_seed", "__version__"]

@@ -43,7 +43,7 @@ STEPS_PER_EXECUTION = 10
 #: with it on the same seed rounds differently on different machine kinds; with it off every x86
 #: CPU runs the same compiled Eigen kernels. Measured (docs/performance.md): the smoke runs of
 #: notebooks 02 and 04 give identical numbers on an Intel AVX-512 machine and an AMD AVX2 one only
-#: with it off. The kit's default is off; a value you set yourself wins.
+#: with it off (full-scale runs: not yet measured). The kit's default is off; a value you set yourself wins.
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 ONEDNN_DEFAULT = "0"
 
@@ -117,7 +117,7 @@ def cache_dir() -> Path:
 
 def same_kernels_everywhere() -> str:
     """Turn TensorFlow's oneDNN CPU kernels off (:data:`ONEDNN_ENV`) unless you chose otherwise,
-    so that a seeded run gives the same numbers on every x86 CPU; runs on ``import idl_utils``.
+    so that x86 CPUs with and without AVX-512 run the same kernels; runs on ``import idl_utils``.
     Returns the value in force. It must happen before TensorFlow is imported: if TensorFlow
     was imported first (say ``import keras`` before ``import idl_utils``), this warns and says
     what to do, because the setting can no longer take effect in this process. On a GPU it

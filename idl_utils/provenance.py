@@ -14,6 +14,8 @@ import warnings
 from importlib import metadata
 from typing import Any
 
+from .config import ONEDNN_ENV
+
 OFFLINE_ENV = "IDL_OFFLINE"
 
 _SOURCES: dict[str, dict[str, Any]] = {}
@@ -72,7 +74,7 @@ def hardware() -> dict[str, Any]:
         "processor": _cpu_name(),
         "cpu_features": cpu_features(),
         # oneDNN on or off changes how convolutions round (idl_utils.config.ONEDNN_ENV)
-        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TensorFlow's default"),
+        "tf_enable_onednn_opts": os.environ.get(ONEDNN_ENV, "TensorFlow's default"),
     }
     try:
         import psutil
