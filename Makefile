@@ -7,7 +7,7 @@
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make ablation   notebook 01's generative ablation (about 45 min on 2 cores) -> reports/ablation/
 #   make ablation-faces  notebook 01's recipe on the 123 face emoji (about 9 min) -> reports/ablation/faces/
-#   make speed      time this machine (< 1 min) and estimate how long make reproduce takes here
+#   make speed      time this machine (about 1 min) and estimate how long make reproduce takes here
 #   make lab        JupyterLab on notebooks/ with the kit's kernel (prints the URL to open)
 
 PYTHON ?= python3

@@ -75,6 +75,9 @@ def hardware() -> dict[str, Any]:
         "cpu_features": cpu_features(),
         # oneDNN on or off changes how convolutions round (idl_utils.config.ONEDNN_ENV)
         "tf_enable_onednn_opts": os.environ.get(ONEDNN_ENV, "TensorFlow's default"),
+        # so does the number of threads one operation is split over (TensorFlow's default: one
+        # per core): notebook 04's smoke numbers differ between 1 and 2 threads
+        "tf_num_intraop_threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "TensorFlow's default"),
     }
     try:
         import psutil

@@ -89,3 +89,12 @@ def test_hardware_provenance_records_the_onednn_setting(monkeypatch):
 
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert hardware()["tf_enable_onednn_opts"] == "0"
+
+
+def test_hardware_provenance_records_the_thread_setting(monkeypatch):
+    from idl_utils.provenance import hardware
+
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    assert hardware()["tf_num_intraop_threads"] == "1"
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    assert hardware()["tf_num_intraop_threads"] == "TensorFlow's default"

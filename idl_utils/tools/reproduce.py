@@ -214,12 +214,14 @@ def machine_summary(hw: dict[str, Any]) -> str:
             f"{simd_text}, GPU: {', '.join(hw.get('gpus') or []) or 'none'}")
 
 
-def run_speed_probe() -> dict[str, float] | None:
-    """The speed probe, in a child process (so this one never loads TensorFlow); None, with a
-    message, if it fails: a probe must never stop a run."""
+def run_speed_probe(side_by_side: bool = False) -> dict[str, float] | None:
+    """The speed probe, in a child process (so this one never loads TensorFlow), with its
+    side-by-side probe when ``side_by_side`` (for a run of several notebooks at once); None,
+    with a message, if it fails: a probe must never stop a run."""
+    command = [sys.executable, "-m", "idl_utils.tools.speed"] + ([] if side_by_side else ["--alone"])
     try:
-        done = subprocess.run([sys.executable, "-m", "idl_utils.tools.speed"], capture_output=True,
-                              text=True, timeout=600, check=True, cwd=PROJECT_ROOT)
+        done = subprocess.run(command, capture_output=True,
+                              text=True, timeout=900, check=True, cwd=PROJECT_ROOT)
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, ValueError, IndexError) as exc:
         print(f"(speed probe failed, no run-time estimate: {type(exc).__name__})", flush=True)
@@ -410,8 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     if paths and profile.name == "full" and not args.no_probe:
         from .speed import describe
 
-        print("Timing this machine (under a minute) ...", flush=True)
-        measured = run_speed_probe()
+        print(f"Timing this machine ({'about a minute' if jobs > 1 else 'under a minute'}) ...",
+              flush=True)
+        measured = run_speed_probe(side_by_side=jobs > 1)
         if measured:
             print(describe(measured, [p.stem for p in paths], jobs=jobs), flush=True)
 

@@ -20,7 +20,18 @@ good enough to tell "about an hour" from "about three". ``make reproduce`` print
 estimate before it starts and records the probe beside each notebook's wall time, so every
 published time says how fast its machine was.
 
-Usage: ``python -m idl_utils.tools.speed`` (``make speed``); its last line is the probe as JSON.
+Two notebooks side by side (``make reproduce``'s default on two cores) do not each run at the
+speed of one alone, and how much they slow each other down depends on the machine: on one
+2-core kind each notebook ran 1.3-1.9x longer than alone; on a 2-core AMD EPYC with AVX2, two
+probes timed at the same moment each took 2.0x as long per step as one alone, for both kinds
+of step (its two "cores" give about one core's throughput to two busy processes). So ``make
+speed`` also runs the probe twice at once (:func:`shared_probe`; the two start each timed part
+together) and :func:`parallel_minutes` uses each notebook's own slowdown. A notebook is not all
+training steps, so this is an upper bound: in that machine's full two-at-a-time run the
+notebooks took 1.5-1.9x their time alone, and the estimate came out 8% long.
+
+Usage: ``python -m idl_utils.tools.speed`` (``make speed``); its last line is the probe as JSON
+(``--alone``: skip the side-by-side probe).
 """
 
 from __future__ import annotations
@@ -28,6 +39,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from typing import Any
 
@@ -64,18 +79,21 @@ CALIBRATION: dict[str, Any] = {
 }
 KINDS = ("gan_step_ms", "lstm_step_ms")
 
-# How much longer a notebook takes when ``make reproduce`` runs another one beside it on two
-# cores, fitted to the calibration machine's two-at-a-time run (2026-11-30: 56.8 min of
-# notebooks against 71.4 one at a time; 01 took 1.87x as long as alone, 02 1.38x, 03 1.31x,
-# 04 1.58x).
+# How much longer a notebook takes when ``make reproduce`` runs another one beside it, when the
+# side-by-side probe is missing (it failed, or an old record): fitted to the calibration
+# machine's two-at-a-time run (2026-11-30: 56.8 min of notebooks against 71.4 one at a time;
+# 01 took 1.87x as long as alone, 02 1.38x, 03 1.31x, 04 1.58x).
 PARALLEL_SLOWDOWN = 1.35
+SHARED = "_shared"  # suffix of the side-by-side probe's keys: "gan_step_ms_shared", ...
 
 
-def _time_fit(model, data, steps: int, repeats: int) -> float:
+def _time_fit(model, data, steps: int, repeats: int, wait=None) -> float:
     """Seconds per step of ``model.fit`` over ``steps`` batches: the median of ``repeats``
     timed calls (a shared machine has hiccups), after one untimed call that traces and
-    compiles the step function."""
+    compiles the step function, then ``wait()`` if given (see :func:`_barrier`)."""
     model.fit(data, epochs=1, steps_per_epoch=min(steps, STEPS_PER_EXECUTION), verbose=0)
+    if wait is not None:
+        wait()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -84,12 +102,26 @@ def _time_fit(model, data, steps: int, repeats: int) -> float:
     return float(np.median(times))
 
 
-def probe(*, gan_steps: int = 10, lstm_steps: int = 100, repeats: int = 3, seed: int = 0) -> dict[str, float]:
+def _barrier(folder: str, name: str, parties: int = 2, timeout: float = 300) -> None:
+    """Wait until ``parties`` processes have reached the point called ``name`` (each leaves a
+    file in ``folder``), so that side-by-side probes time the same kind of step at the same
+    time; after ``timeout`` seconds, go on anyway."""
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, f"{name}.{os.getpid()}"), "w").close()
+    deadline = time.monotonic() + timeout
+    while (sum(f.startswith(name + ".") for f in os.listdir(folder)) < parties
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+
+
+def probe(*, gan_steps: int = 10, lstm_steps: int = 100, repeats: int = 3, seed: int = 0,
+          sync_dir: str | None = None) -> dict[str, float]:
     """Time training steps of notebook 01's GAN (``gan_steps`` per timed call) and of notebook
     02's kit LSTM (``lstm_steps``), on data of the right shapes; ``repeats`` timed calls each.
     Returns the median milliseconds per step: ``{"gan_step_ms": ..., "lstm_step_ms": ...}``.
     Steps are rounded up to whole multiples of :data:`~idl_utils.config.STEPS_PER_EXECUTION`,
-    as the notebooks run them."""
+    as the notebooks run them. ``sync_dir``: a folder shared with another probe running at the
+    same time; the two start each timed part together."""
     import keras
     import tensorflow as tf
 
@@ -108,7 +140,10 @@ def probe(*, gan_steps: int = 10, lstm_steps: int = 100, repeats: int = 3, seed:
                 g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
                 steps_per_execution=STEPS_PER_EXECUTION)
     gan_data = tf.data.Dataset.from_tensor_slices(images).repeat().batch(32, drop_remainder=True)
-    gan_seconds = _time_fit(gan, gan_data, whole(gan_steps), repeats)
+    def wait(name):
+        return None if sync_dir is None else (lambda: _barrier(sync_dir, name))
+
+    gan_seconds = _time_fit(gan, gan_data, whole(gan_steps), repeats, wait("gan"))
 
     rep = AlignedReversed()
     queries = make_queries(2).subset(np.arange(64 * 8))
@@ -117,7 +152,7 @@ def probe(*, gan_steps: int = 10, lstm_steps: int = 100, repeats: int = 3, seed:
     lstm.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
                  steps_per_execution=STEPS_PER_EXECUTION)
     lstm_data = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(64, drop_remainder=True)
-    lstm_seconds = _time_fit(lstm, lstm_data, whole(lstm_steps), repeats)
+    lstm_seconds = _time_fit(lstm, lstm_data, whole(lstm_steps), repeats, wait("lstm"))
     return {"gan_step_ms": round(gan_seconds * 1000, 1), "lstm_step_ms": round(lstm_seconds * 1000, 2)}
 
 
@@ -136,24 +171,53 @@ def estimate_minutes(measured: dict[str, float],
             for name, (minutes, kind) in calibration["minutes"].items()}
 
 
+def slowdowns(measured: dict[str, float],
+              calibration: dict[str, Any] | None = None) -> dict[str, float]:
+    """How many times longer each notebook takes beside another one than alone, from the
+    side-by-side probe in ``measured`` (``gan_step_ms_shared`` / ``gan_step_ms`` for a GAN
+    notebook, the LSTM ratio for an LSTM one, their geometric mean for "both"), or
+    :data:`PARALLEL_SLOWDOWN` for every notebook when ``measured`` has no side-by-side probe."""
+    calibration = calibration or CALIBRATION
+    if not all(kind + SHARED in measured for kind in KINDS):
+        return {name: PARALLEL_SLOWDOWN for name in calibration["minutes"]}
+    ratio = {kind: measured[kind + SHARED] / measured[kind] for kind in KINDS}
+    ratio["both"] = float(np.sqrt(ratio["gan_step_ms"] * ratio["lstm_step_ms"]))
+    return {name: round(ratio[kind], 3) for name, (_, kind) in calibration["minutes"].items()}
+
+
 def parallel_minutes(minutes: dict[str, float], jobs: int,
-                     slowdown: float = PARALLEL_SLOWDOWN) -> float:
+                     slowdown: float | dict[str, float] = PARALLEL_SLOWDOWN) -> float:
     """Elapsed minutes when the notebooks (in this order, taking ``minutes`` each when alone)
-    run ``jobs`` at a time, each started as soon as a slot frees: a notebook that shares the
-    machine takes ``slowdown`` times longer. Never more than running them one by one."""
+    run ``jobs`` at a time, each started as soon as a slot frees. While two or more run, each
+    progresses ``slowdown`` times slower than alone (one factor, or one per notebook, as from
+    :func:`slowdowns`); the last one left runs at full speed. This can be longer than one at
+    a time, on a machine where sharing costs more than it gives."""
     if jobs <= 1 or len(minutes) <= 1:
         return sum(minutes.values())
-    free_at = [0.0] * jobs
-    for length in minutes.values():
-        slot = free_at.index(min(free_at))
-        free_at[slot] += length * slowdown
-    return min(max(free_at), sum(minutes.values()))
+    factor = slowdown if isinstance(slowdown, dict) else dict.fromkeys(minutes, slowdown)
+    waiting = list(minutes)
+    left: dict[str, float] = {}  # running notebook -> minutes of alone-speed work left
+    now = 0.0
+    while waiting or left:
+        while waiting and len(left) < jobs:
+            name = waiting.pop(0)
+            left[name] = minutes[name]
+        rate = {name: 1.0 / factor.get(name, PARALLEL_SLOWDOWN) if len(left) > 1 else 1.0
+                for name in left}
+        step = min(work / rate[name] for name, work in left.items())
+        now += step
+        for name in list(left):
+            left[name] -= step * rate[name]
+            if left[name] <= 1e-9:
+                del left[name]
+    return now
 
 
 def describe(measured: dict[str, float], notebooks: list[str] | None = None,
              jobs: int = 1) -> str:
     """A few lines for a person: the probe, the estimated first run per notebook and, with
-    ``jobs`` > 1, the whole run's elapsed time when that many notebooks run at once."""
+    ``jobs`` > 1, the whole run's elapsed time when that many notebooks run at once (with the
+    slowdowns of the side-by-side probe when ``measured`` has it)."""
     estimate = estimate_minutes(measured)
     if notebooks is not None:
         estimate = {k: v for k, v in estimate.items() if k in notebooks}
@@ -168,15 +232,53 @@ def describe(measured: dict[str, float], notebooks: list[str] | None = None,
         lines.append(f"  {'total, one at a time':<28} {sum(estimate.values()):6.0f} min")
         if jobs > 1:
             lines.append(f"  {f'elapsed, {jobs} at a time':<28} "
-                         f"{parallel_minutes(estimate, jobs):6.0f} min")
+                         f"{parallel_minutes(estimate, jobs, slowdowns(measured)):6.0f} min")
+    if all(kind + SHARED in measured for kind in KINDS):
+        factors = slowdowns(measured).values()
+        lines.append(f"Two probes side by side: GAN step {measured['gan_step_ms' + SHARED]:.0f} ms, "
+                     f"LSTM step {measured['lstm_step_ms' + SHARED]:.1f} ms each: two notebooks at "
+                     f"once each take {min(factors):.2f}-{max(factors):.2f}x as long as alone.")
     return "\n".join(lines)
 
 
+def shared_probe(timeout: float = 600, repeats: int = 3) -> dict[str, float] | None:
+    """Run :func:`probe` in two processes at once, as ``make reproduce`` runs two notebooks,
+    and return the mean of their step times under ``gan_step_ms_shared`` and
+    ``lstm_step_ms_shared``; None if either process fails (a probe never stops a run)."""
+    sync_dir = tempfile.mkdtemp(prefix="idl-speed-")
+    command = [sys.executable, "-m", "idl_utils.tools.speed", "--alone", "--sync-dir", sync_dir,
+               "--repeats", str(repeats)]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for _ in range(2)]
+    readings = []
+    try:
+        for proc in procs:
+            out, _ = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                return None
+            readings.append(json.loads(out.strip().splitlines()[-1]))
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        for proc in procs:
+            proc.kill()
+        return None
+    finally:
+        shutil.rmtree(sync_dir, ignore_errors=True)
+    return {kind + SHARED: round(float(np.mean([r[kind] for r in readings])), 2) for kind in KINDS}
+
+
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--alone", action="store_true",
+                        help="only the one-process probe (no side-by-side probe, no estimate of a "
+                             "two-at-a-time run)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per kind of step")
+    parser.add_argument("--sync-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    measured = probe()
-    print(describe(measured), flush=True)
+    measured = probe(repeats=args.repeats, sync_dir=args.sync_dir)
+    if not args.alone:
+        measured.update(shared_probe(repeats=args.repeats) or {})
+    print(describe(measured, jobs=1 if args.alone else 2), flush=True)
     print(json.dumps(measured))  # last line: what make reproduce records
     return 0
 
