@@ -24,6 +24,7 @@ single start        one start from the seed's initial weights instead of the bes
 Usage::
 
     python -m idl_utils.ablation --splits 0.05 0.01 --seeds 42
+    make ablation-column        # 3 seeds, tables in reports/ablation/column/
 """
 
 from __future__ import annotations
@@ -34,12 +35,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .benchmark import train_and_score, val_fraction_for
+from .benchmark import summarise_seeds, train_and_score, val_fraction_for
 from .column_model import column_recipe
-from .config import DEFAULT_SEED, reports_dir
+from .config import DEFAULT_SEED, PROJECT_ROOT, reports_dir
 from .error_analysis import column_mistakes
+from .provenance import hardware, package_versions
 from .queries import make_queries, split_queries
-from .results import atomic_write_json, markdown_table
+from .results import atomic_write_json, atomic_write_text, markdown_table
+
+#: where ``make ablation-column`` publishes the ablation (notebook 02 shows it from here)
+PUBLISHED_PATH = PROJECT_ROOT / "reports" / "ablation" / "column" / "ablation_column_model.json"
+RUN_COLUMNS = ["variant", "split", "seed", "exact_match", "train_seconds", "epochs", "top_mistake"]
 
 #: variant name -> (aligned, keyword arguments of :func:`~idl_utils.column_model.column_recipe`)
 VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
@@ -70,7 +76,8 @@ def column_ablation(fractions: Sequence[float] = (0.05, 0.01), seeds: Sequence[i
     if not fractions or not seeds:
         raise ValueError("give at least one training fraction and one seed")
     queries = make_queries(digits)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    total = len(fractions) * len(seeds) * len(variants)
     for fraction in fractions:
         for seed in seeds:
             split = split_queries(queries, fraction, seed, val_fraction=val_fraction_for(digits))
@@ -88,7 +95,73 @@ def column_ablation(fractions: Sequence[float] = (0.05, 0.01), seeds: Sequence[i
                     "train_seconds": run.row["train_seconds"], "epochs": run.row["epochs"],
                     "top_mistake": f"{top[0][0]} ({top[0][1]})" if top else "-",
                 })
+                print(f"[{len(rows)}/{total}] {name}, {split.name}, seed {seed}: exact match "
+                      f"{100 * run.row['exact_match']:.2f}% after {run.row['train_seconds']:.0f} s "
+                      f"of training", flush=True)
     return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean +- std of exact match over the seeds of each variant and split (rows of
+    :func:`column_ablation`), as ``{"variant", "split", "seeds", "exact_match",
+    "train_seconds_max"}`` with exact match formatted as a percentage ``"mean ± std %"``."""
+    summary = summarise_seeds([{**row, "model": row["variant"]} for row in rows])
+    return [{"variant": s["model"], "split": s["split"], "seeds": s["seeds"],
+             "exact_match": f"{100 * s['exact_match_mean']:.2f} ± {100 * s['exact_match_std']:.2f} %",
+             "train_seconds_max": round(s["train_seconds_max"], 1)} for s in summary]
+
+
+def ablation_markdown(rows: list[dict[str, Any]]) -> str:
+    """The ablation as markdown: the mean +- std per variant and split, then every run."""
+    return ("# Column model ablation (text-to-text, 2-digit)\n\n"
+            "Each variant takes one ingredient out of the column model; same splits, seeds and "
+            "recipe otherwise. Mean ± std over the seeds:\n\n"
+            + markdown_table(summarise(rows), ["variant", "split", "seeds", "exact_match",
+                                               "train_seconds_max"])
+            + "\n\nEvery run (top_mistake: the commonest sub-task of its wrong answers):\n\n"
+            + markdown_table(rows, RUN_COLUMNS) + "\n\n"
+            + "\n".join(f"- {line}" for line in ablation_verdicts(rows)) + "\n")
+
+
+def load_column_ablation(path: str | Path = PUBLISHED_PATH) -> dict[str, Any] | None:
+    """The ablation ``main`` wrote to ``path``, or ``None`` if there is none yet (``make
+    ablation-column`` makes it). A file that exists but cannot be read is an error."""
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(path.read_text())
+        result["rows"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a column-model ablation ({err}); delete it and run "
+                         "`make ablation-column` again") from err
+    return result
+
+
+def ablation_verdicts(rows: list[dict[str, Any]]) -> list[str]:
+    """One sentence per split, computed from the runs: the full model's mean exact match and
+    the ingredients whose removal costs the most, largest first."""
+    means: dict[str, dict[str, float]] = {}
+    for row in summarise_seeds([{**row, "model": row["variant"]} for row in rows]):
+        means.setdefault(row["split"], {})[row["model"]] = 100 * row["exact_match_mean"]
+    out = []
+    for split, by_variant in means.items():
+        if "full" not in by_variant:
+            out.append(f"{split}: the full model was not trained, so nothing to compare with")
+            continue
+        full = by_variant["full"]
+        costs = sorted(((full - v, name) for name, v in by_variant.items() if name != "full"), reverse=True)
+        hurt = [f"{name} (-{cost:.1f} points)" for cost, name in costs if cost > 0.5]
+        harmless = [name for cost, name in costs if cost <= 0.5]
+        text = f"{split}: the full model answers {full:.2f}% of the test queries"
+        text += f"; taking out an ingredient costs most for {', '.join(hurt)}" if hurt else \
+            "; no single change costs more than half a point"
+        if harmless:
+            text += f"; within half a point of it (or better): {', '.join(harmless)}"
+        out.append(text + ".")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,14 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[DEFAULT_SEED])
     parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=None,
-                        help="JSON file (default: reports/.../ablation_column_model.json)")
+                        help="JSON file, with a .md table beside it "
+                             "(default: reports/.../ablation_column_model.json)")
     args = parser.parse_args(argv)
     rows = column_ablation(args.splits, args.seeds, args.variants)
     out = args.out or reports_dir() / "ablation_column_model.json"
-    atomic_write_json(out, {"rows": rows})
-    print(markdown_table(rows, ["variant", "split", "seed", "exact_match", "train_seconds",
-                                "epochs", "top_mistake"]))
-    print(f"wrote {out}")
+    atomic_write_json(out, {"rows": rows, "summary": summarise(rows), "splits": args.splits,
+                            "seeds": args.seeds, "hardware": hardware(),
+                            "versions": package_versions()})
+    markdown = ablation_markdown(rows)
+    atomic_write_text(out.with_suffix(".md"), markdown)
+    print(markdown)
+    print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0
 
 

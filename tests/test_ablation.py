@@ -24,3 +24,38 @@ def test_every_variant_builds_and_the_ablation_returns_rows():
     assert [r["variant"] for r in rows] == ["single start"]
     assert all(r["split"] == "1/99" and r["seed"] == 5 and r["epochs"] == 1 for r in rows)
     assert all(0.0 <= r["exact_match"] <= 1.0 for r in rows)
+
+
+def test_summary_gives_mean_and_spread_per_variant_and_split_and_markdown_lists_every_run():
+    from idl_utils.ablation import ablation_markdown, summarise
+
+    rows = [{"variant": v, "split": "5/95", "seed": s, "exact_match": e, "train_seconds": t,
+             "epochs": 10, "top_mistake": "carry (3)"}
+            for v, s, e, t in [("full", 42, 1.0, 20.0), ("full", 43, 0.98, 25.0),
+                               ("no sign pass", 42, 0.5, 12.0)]]
+    summary = summarise(rows)
+    assert [(r["variant"], r["seeds"]) for r in summary] == [("full", 2), ("no sign pass", 1)]
+    assert summary[0]["exact_match"] == "99.00 ± 1.41 %"  # sample std of 1.00 and 0.98
+    assert summary[0]["train_seconds_max"] == 25.0
+    assert summary[1]["exact_match"] == "50.00 ± 0.00 %"
+    text = ablation_markdown(rows)
+    assert "99.00 ± 1.41 %" in text and text.count("carry (3)") == 3
+
+
+def test_verdicts_name_the_costliest_ingredient_per_split_and_loading_refuses_garbage(tmp_path):
+    from idl_utils.ablation import ablation_verdicts, load_column_ablation
+
+    rows = [{"variant": v, "split": sp, "seed": 42, "exact_match": e, "train_seconds": 1.0,
+             "epochs": 1, "top_mistake": "-"}
+            for v, sp, e in [("full", "1/99", 0.99), ("no sign pass", "1/99", 0.60),
+                             ("single start", "1/99", 0.90), ("MLP read-out", "1/99", 0.992),
+                             ("no sign pass", "5/95", 0.5)]]
+    verdicts = ablation_verdicts(rows)
+    assert verdicts[0].startswith("1/99: the full model answers 99.00%")
+    assert "no sign pass (-39.0 points), single start (-9.0 points)" in verdicts[0]
+    assert "(or better): MLP read-out" in verdicts[0]
+    assert "5/95: the full model was not trained" in verdicts[1]
+    assert load_column_ablation(tmp_path / "none.json") is None
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="make ablation-column"):
+        load_column_ablation(tmp_path / "bad.json")
