@@ -238,3 +238,31 @@ def test_fingerprints_change_with_a_number_and_not_with_a_timing(reference, tmp_
     assert main([_write(tmp_path, "moved.json", moved), "--fingerprint", "--only", name]) == 0
     assert capsys.readouterr().out.strip() == f"{name}  {changed[name]}"
     assert main([str(tmp_path / "missing.json"), "--fingerprint"]) == 2
+
+
+def test_an_added_row_is_extra_and_does_not_shift_the_rows_after_it(reference):
+    """A notebook that gains a split (a row at the front of a table) shows that row as EXTRA;
+    every other row is still compared with its own counterpart, not its neighbour."""
+    table = reference["notebooks"]["02_text_to_text"]["results"]["splits_2digit"]
+    run = copy.deepcopy(reference)
+    added = dict(copy.deepcopy(table[0]), split="75/25")
+    run["notebooks"]["02_text_to_text"]["results"]["splits_2digit"].insert(0, added)
+    rows = compare_results(reference, run)
+    verdicts = [r.verdict for r in rows if "splits_2digit " in r.metric]
+    assert verdicts.count("EXTRA") == 1
+    assert set(verdicts) <= {"same", "EXTRA"}
+    # a row that goes missing is named, the rest still match
+    fewer = copy.deepcopy(reference)
+    del fewer["notebooks"]["02_text_to_text"]["results"]["splits_2digit"][1]
+    verdicts = [r.verdict for r in compare_results(reference, fewer) if "splits_2digit " in r.metric]
+    assert verdicts.count("MISSING") == 1 and set(verdicts) <= {"same", "MISSING"}
+
+
+def test_rows_pair_by_position_when_they_cannot_be_told_apart():
+    from idl_utils.tools.compare import pair_rows
+
+    same = [{"model": "kit"}, {"model": "kit"}]
+    assert pair_rows(same, same + [{"model": "kit"}]) == [(0, 0), (1, 1), (None, 2)]
+    assert pair_rows([1, 2], [1]) == [(0, 0), (1, None)]
+    named = [{"model": "kit", "seed": 1}, {"model": "kit", "seed": 2}]
+    assert pair_rows(named, named[1:]) == [(0, None), (1, 0)]

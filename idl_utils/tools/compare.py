@@ -205,6 +205,39 @@ def _list_label(item: Any, index: int) -> str:
     return f"[{index}]" + (f" ({', '.join(words[:4])})" if words else "")
 
 
+ROW_KEYS = ("seed", "encoder_layers")  # numbers that name a row rather than measure it
+
+
+def _row_identity(item: Any) -> tuple | None:
+    """What names a row of a results list: its short string fields and its seed or layer
+    count; None for an item that is not a row (a number, a nested list)."""
+    if not isinstance(item, dict):
+        return None
+    words = tuple(v for k, v in item.items()
+                  if isinstance(v, str) and v and len(v) <= 40 and "verdict" not in k.lower())
+    return words + tuple((k, item[k]) for k in ROW_KEYS if k in item)
+
+
+def pair_rows(reference: list[Any], run: list[Any]) -> list[tuple[int | None, int | None]]:
+    """Index pairs ``(reference, run)`` of the rows to compare; None on one side for a row the
+    other list lacks. Lists of equal length pair by position. When a run has more or fewer
+    rows (a notebook gained a split, a seed), rows pair by their identity (:func:`_row_identity`)
+    if it is unique in both lists, so one added row does not shift every row after it."""
+    n_ref, n_run = len(reference), len(run)
+    ids_ref = [_row_identity(x) for x in reference]
+    ids_run = [_row_identity(x) for x in run]
+    by_identity = (n_ref != n_run and None not in ids_ref and None not in ids_run
+                   and len(set(ids_ref)) == n_ref and len(set(ids_run)) == n_run)
+    if not by_identity:
+        return [(i if i < n_ref else None, i if i < n_run else None)
+                for i in range(max(n_ref, n_run))]
+    where = {identity: j for j, identity in enumerate(ids_run)}
+    pairs: list[tuple[int | None, int | None]] = [(i, where.get(identity))
+                                                  for i, identity in enumerate(ids_ref)]
+    matched = {j for _, j in pairs if j is not None}
+    return pairs + [(None, j) for j in range(n_run) if j not in matched]
+
+
 def _count_numbers(obj: Any) -> int:
     if isinstance(obj, dict):
         return sum(_count_numbers(v) for v in obj.values())
@@ -233,14 +266,16 @@ def compare_values(reference: Any, run: Any, path: str, ancestors: list[tuple[st
         return
     if isinstance(reference, list) and isinstance(run, list):
         parent_key = ancestors[-1][0] if ancestors else ""
-        for i in range(max(len(reference), len(run))):
-            sub = path + " " + _list_label(reference[i] if i < len(reference) else run[i], i)
-            if i >= len(run):
-                yield Row(sub, _fmt(reference[i]), "missing", "", "MISSING")
-            elif i >= len(reference):
-                yield Row(sub, "missing", _fmt(run[i]), "", "EXTRA")
+        for i, j in pair_rows(reference, run):
+            if j is None:
+                yield Row(path + " " + _list_label(reference[i], i), _fmt(reference[i]),
+                          "missing", "", "MISSING")
+            elif i is None:
+                yield Row(path + " " + _list_label(run[j], j), "missing", _fmt(run[j]), "",
+                          "EXTRA")
             else:  # a list item inherits its list's key (a row of a table is found by its list)
-                yield from compare_values(reference[i], run[i], sub,
+                yield from compare_values(reference[i], run[j], path + " " +
+                                          _list_label(reference[i], i),
                                           ancestors + [(parent_key, reference[i])],
                                           exact=exact, rel=rel, default_n=default_n)
         return
