@@ -51,17 +51,17 @@ def test_parallel_minutes_packs_notebooks_into_free_slots():
 
 
 def test_slowdowns_come_from_the_side_by_side_probe_per_kind_of_step():
-    from idl_utils.tools.speed import PARALLEL_SLOWDOWN, slowdowns
+    from idl_utils.tools.speed import PARALLEL_SLOWDOWN, SHARED_EFFECT, slowdowns
 
     alone = dict(CALIBRATION["probe"])
     assert set(slowdowns(alone).values()) == {PARALLEL_SLOWDOWN}  # no side-by-side probe
     shared = {**alone, "gan_step_ms_shared": 2 * alone["gan_step_ms"],
               "lstm_step_ms_shared": 1.5 * alone["lstm_step_ms"]}
     factors = slowdowns(shared)
-    assert factors["01_generative_models"] == pytest.approx(2.0)
-    assert factors["02_text_to_text"] == pytest.approx(1.5)
-    assert factors["03_image_to_text"] == pytest.approx(3 ** 0.5, abs=1e-3)
-    assert "1.50-2.00x" in describe(shared, jobs=2)
+    assert factors["01_generative_models"] == pytest.approx(1 + SHARED_EFFECT * 1.0)
+    assert factors["02_text_to_text"] == pytest.approx(1 + SHARED_EFFECT * 0.5)
+    assert factors["03_image_to_text"] == pytest.approx(1 + SHARED_EFFECT * (3 ** 0.5 - 1), abs=1e-3)
+    assert f"{1 + SHARED_EFFECT * 0.5:.2f}-{1 + SHARED_EFFECT:.2f}x" in describe(shared, jobs=2)
 
 
 def test_the_estimate_lands_within_15_percent_of_a_measured_two_at_a_time_run():
@@ -74,6 +74,13 @@ def test_the_estimate_lands_within_15_percent_of_a_measured_two_at_a_time_run():
                 "gan_step_ms_shared": 2.01 * 255.0, "lstm_step_ms_shared": 2.01 * 12.6}
     elapsed = parallel_minutes(estimate_minutes(measured), 2, slowdowns(measured))
     assert abs(elapsed - 107.5) / 107.5 < 0.15
+
+
+def test_the_estimate_lands_within_15_percent_of_a_measured_single_notebook_run():
+    """2026-12-06, the same AMD kind: make speed read GAN 227 ms, LSTM 11.9 ms, and notebook 02
+    alone, from an empty model cache, took 42.7 min."""
+    minutes = estimate_minutes({"gan_step_ms": 227.0, "lstm_step_ms": 11.9})["02_text_to_text"]
+    assert abs(minutes - 42.7) / 42.7 < 0.15
 
 
 def test_describe_gives_the_elapsed_time_of_a_parallel_run():
