@@ -196,12 +196,17 @@ def tolerance_for(key: str, reference: Any, ancestors: list[tuple[str, Any]], *,
     return Tolerance(f"±{half:.3g} (default {rel:.0%})", reference - half, reference + half)
 
 
+def _label_words(item: dict[str, Any]) -> tuple[str, ...]:
+    """A row's own labels: its short string fields other than verdicts."""
+    return tuple(v for k, v in item.items()
+                 if isinstance(v, str) and v and len(v) <= 40 and "verdict" not in k.lower())
+
+
 def _list_label(item: Any, index: int) -> str:
-    """``[i]`` plus the row's own labels (its short string fields), so a reader can find it."""
+    """``[i]`` plus the row's own labels (:func:`_label_words`), so a reader can find it."""
     if not isinstance(item, dict):
         return f"[{index}]"
-    words = [v for k, v in item.items()
-             if isinstance(v, str) and v and len(v) <= 40 and "verdict" not in k.lower()]
+    words = _label_words(item)
     return f"[{index}]" + (f" ({', '.join(words[:4])})" if words else "")
 
 
@@ -213,9 +218,7 @@ def _row_identity(item: Any) -> tuple | None:
     count; None for an item that is not a row (a number, a nested list)."""
     if not isinstance(item, dict):
         return None
-    words = tuple(v for k, v in item.items()
-                  if isinstance(v, str) and v and len(v) <= 40 and "verdict" not in k.lower())
-    return words + tuple((k, item[k]) for k in ROW_KEYS if k in item)
+    return _label_words(item) + tuple((k, item[k]) for k in ROW_KEYS if k in item)
 
 
 def pair_rows(reference: list[Any], run: list[Any]) -> list[tuple[int | None, int | None]]:
