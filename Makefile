@@ -31,7 +31,9 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
-SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
+# IDL_PROGRESS=summary: each training prints one summary line, no progress bar (saved outputs stay short)
+SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache \
+  IDL_PROGRESS=summary
 # with several test processes, each TensorFlow (in a worker or a notebook's kernel) gets this many
 # threads, so the processes share the cores instead of each spinning on all of them
 TEST_TF_THREADS ?= $(if $(filter 1,$(TEST_WORKERS)),0,1)

@@ -28,6 +28,8 @@ PROFILE_ENV = "IDL_PROFILE"
 DATA_DIR_ENV = "IDL_DATA_DIR"
 REPORTS_DIR_ENV = "IDL_REPORTS_DIR"
 CACHE_DIR_ENV = "IDL_CACHE_DIR"
+#: What a training prints: ``bar``, ``summary`` or ``keras`` (see :mod:`idl_utils.training`).
+PROGRESS_ENV = "IDL_PROGRESS"
 
 PROFILES = ("smoke", "default", "full")
 DEFAULT_PROFILE = "default"

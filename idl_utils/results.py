@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,17 +131,3 @@ def record_results(notebook: str, results: Mapping[str, Any], *, seed: int | Non
         "hardware": hardware(),
     }
     return atomic_write_json(path, current)
-
-
-@contextmanager
-def stopwatch(label: str, *, verbose: bool = True) -> Iterator[dict[str, float]]:
-    """Time a block: ``with stopwatch("training") as t: ...`` then ``t["seconds"]``.
-    Prints how long it took, so long steps always say so."""
-    out: dict[str, float] = {}
-    start = time.perf_counter()
-    try:
-        yield out
-    finally:
-        out["seconds"] = time.perf_counter() - start
-        if verbose:
-            print(f"[{label}] took {out['seconds']:.1f} s", flush=True)

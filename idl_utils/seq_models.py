@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 from .queries import VOCAB, QuerySet, decode_text, encode_text, exact_match, text_to_indices
-from .training import fit_timed
+from .training import PROGRESS, fit_timed
 
 _EYE = np.eye(len(VOCAB), dtype=np.float32)
 _MINUS, _PAD = VOCAB.index("-"), VOCAB.index(" ")
@@ -253,7 +253,9 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0  # > 0 uses AdamW (decoupled weight decay)
     patience: int | None = None  # early stopping on validation exact match; None = off
-    lr_schedule: str = "constant"  # or "cosine"
+    lr_schedule: str = "constant"  # "cosine" (decays over the epochs) or "plateau" (halves when
+    # validation exact match stalls for plateau_patience epochs)
+    plateau_patience: int = 4
     max_seconds: float | None = None  # stop after the epoch in which this budget runs out
     streaming: bool = False  # encode batches on the fly (3-digit) instead of arrays up front
     keep: str = "best"  # weights to keep: the "best" validation epoch, or the "last" one
@@ -262,13 +264,19 @@ class TrainConfig:
     # train it on for the rest of the epochs (see train_seq_model)
     restarts: int = 1
     restart_fraction: float = 0.2
-    verbose: int = 2
+    verbose: int | str = PROGRESS  # what training prints (idl_utils.training); not part of the config
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
+        del out["verbose"]  # output only: the same weights either way, so not in the cache key
         if self.restarts == 1:  # a single start: recorded (and cache-keyed) as before restarts existed
             del out["restarts"], out["restart_fraction"]
+        if self.lr_schedule != "plateau":
+            del out["plateau_patience"]
         return out
+
+
+LR_SCHEDULES = ("constant", "cosine", "plateau")
 
 
 class ExactMatchCheckpoint(keras.callbacks.Callback):
@@ -401,7 +409,7 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
                     loss_weights: Sequence[float] | None = None,
                     metrics: Sequence[str] = ("accuracy",), validation_loss: bool = True,
                     predict_batch_size: int = 2048,
-                    steps_per_execution: int | None = None) -> dict[str, Any]:
+                    steps_per_execution: int | None = None, name: str | None = None) -> dict[str, Any]:
     """Compile and fit ``model`` on ``train`` with the kit's loop (:func:`idl_utils.training.fit_timed`),
     selecting weights by validation exact match: after every epoch ``rep.decode`` turns the
     model's predictions for ``val`` into answer strings (logged as ``val_exact``), and
@@ -411,6 +419,7 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     with several outputs); ``validation_loss=False`` skips Keras' validation losses (only
     ``val_exact`` is logged), for targets that are costly to encode; ``predict_batch_size`` is
     the batch of the validation predictions. ``steps_per_execution`` changes speed only.
+``name`` labels the run's progress output (default: the model's name).
 
     ``cfg.restarts > 1`` first trains that many candidates -- ``model`` and copies of it
     with fresh initial weights -- for ``round(cfg.restart_fraction * cfg.epochs)`` epochs
@@ -429,8 +438,8 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
         raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
-    if cfg.lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
     restart_epochs = max(1, round(cfg.restart_fraction * cfg.epochs))
     if cfg.restarts < 1 or (cfg.restarts > 1 and not restart_epochs < cfg.epochs):
         raise ValueError(f"restarts={cfg.restarts} with restart_fraction={cfg.restart_fraction} "
@@ -440,15 +449,17 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
                 "validation_loss": validation_loss, "predict_batch_size": predict_batch_size,
                 "steps_per_execution": steps_per_execution}
     if cfg.restarts > 1:
+        # the candidates train quietly: one progress bar and summary, for the run that is kept
         trial = dataclasses.replace(cfg, epochs=restart_epochs, lr_schedule="constant",
-                                    keep="last", patience=None, restarts=1)
+                                    keep="last", patience=None, restarts=1, verbose=0)
         candidates = pick_best_start(
             model, lambda m: train_seq_model(m, rep, train, val, trial, **fit_args), cfg.restarts)
         spent = sum(c["seconds"] for c in candidates)
         rest = dataclasses.replace(
             cfg, epochs=cfg.epochs - restart_epochs, restarts=1,
             max_seconds=None if cfg.max_seconds is None else max(0.0, cfg.max_seconds - spent))
-        record = train_seq_model(model, rep, train, val, rest, **fit_args)
+        label = f"{name or model.name} (best of {cfg.restarts} starts)"
+        record = train_seq_model(model, rep, train, val, rest, **fit_args, name=label)
         kept = next(c for c in candidates if c["picked"])
         return {**record, "epochs_run": record["epochs_run"] + kept["epochs_run"],
                 "seconds": record["seconds"] + spent,
@@ -468,6 +479,11 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
         compile_args["metrics"] = list(metrics)
     checkpoint = ExactMatchCheckpoint(rep, val, patience=cfg.patience, max_seconds=cfg.max_seconds,
                                       batch_size=predict_batch_size)
+    callbacks: list[keras.callbacks.Callback] = [checkpoint]
+    if cfg.lr_schedule == "plateau":  # after the checkpoint, which logs val_exact
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_exact", mode="max", factor=0.5, patience=cfg.plateau_patience,
+            min_delta=1e-4, min_lr=cfg.learning_rate / 64))
     if cfg.streaming:
         data: Any = QueryBatches(train, rep, cfg.batch_size, seed=seed)
         fit_kwargs: dict[str, Any] = {}
@@ -478,8 +494,8 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     if validation_loss:
         fit_kwargs["validation_data"] = (checkpoint.x_val, rep.encode_targets(val))
     record = fit_timed(model, data, epochs=cfg.epochs, compile_args=compile_args,
-                       steps_per_execution=steps_per_execution, callbacks=[checkpoint],
-                       verbose=cfg.verbose, **fit_kwargs)
+                       steps_per_execution=steps_per_execution, callbacks=callbacks,
+                       verbose=cfg.verbose, name=name, **fit_kwargs)
     if cfg.keep == "best":
         checkpoint.restore_best()
     return {**record, "best_epoch": checkpoint.best_epoch, "best_val_exact": checkpoint.best,

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT, get_profile, reports_dir
+from ..config import PROGRESS_ENV, PROJECT_ROOT, get_profile, reports_dir
 from ..provenance import hardware, package_versions
 from ..results import atomic_write_json, atomic_write_text, markdown_table
 
@@ -399,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f", {jobs} at a time" if jobs > 1 else ""), flush=True)
     # the notebooks' kernels inherit these, so they write where this run collates from
     os.environ["IDL_REPORTS_DIR"] = str(out_dir)
+    # a saved notebook holds one summary line per training, not a progress bar's redraws
+    os.environ.setdefault(PROGRESS_ENV, "summary")
     runtimes_file = out_dir / "results" / "_runtimes.json"
     speeds_file = out_dir / "results" / "_speed.json"
     run_file = out_dir / "results" / "_run.json"
