@@ -1,8 +1,10 @@
 """What do the models get wrong? Mistake categories, carries and borrows, error maps.
 
-Every wrong answer gets exactly one category, checked in this order:
+Every answer that exact match counts wrong gets exactly one category, checked in this order
+(so the counts add up to the number of wrong answers):
 
 ``malformed``      not a number at all (``'1-2'``, ``'--'``)
+``format``         the right number written wrongly (``'05'`` for ``5``, ``'-0'``, ``'+5'``)
 ``sign``           the right digits with the wrong sign (``48`` for ``-48``)
 ``length``         a different number of digits (``10`` for ``100``): padding / length mistake
 ``carry/borrow``   off by exactly 10, 100, ...: a carry or borrow dropped or invented
@@ -22,11 +24,12 @@ import numpy as np
 
 from .queries import QuerySet
 
-CATEGORIES = ("malformed", "sign", "length", "carry/borrow", "off by one", "one digit", "several digits")
+CATEGORIES = ("malformed", "format", "sign", "length", "carry/borrow", "off by one", "one digit",
+              "several digits")
 
 #: Sub-tasks of one column of written arithmetic (``-`` is computed as larger minus smaller).
 SUBTASKS = ("sign", "plain sum", "carry", "cascading carry", "plain difference", "borrow",
-            "cascading borrow", "malformed")
+            "cascading borrow", "malformed", "format")
 
 
 def needs_carry_or_borrow(qs: QuerySet) -> np.ndarray:
@@ -44,9 +47,11 @@ def needs_carry_or_borrow(qs: QuerySet) -> np.ndarray:
 
 
 def _parse_answers(predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted strings to ``(values, valid)``; invalid ones get value 0."""
+    """Predicted strings to ``(values, valid)``: an optional sign, then digits (``'-07'`` is
+    -7, ``'+5'`` is 5); invalid ones get value 0."""
     text = np.strings.strip(np.asarray(predicted).astype(str))
-    body = np.where(np.strings.startswith(text, "-"), np.strings.slice(text, 1, None), text)
+    signed = np.strings.startswith(text, "-") | np.strings.startswith(text, "+")
+    body = np.where(signed, np.strings.slice(text, 1, None), text)
     valid = (np.strings.str_len(body) > 0) & np.strings.isdigit(body)
     values = np.zeros(len(text), dtype=np.int64)
     if valid.any():
@@ -73,9 +78,11 @@ def categorise(qs: QuerySet, predicted: np.ndarray) -> np.ndarray:
     power_of_ten = np.isin(diff, 10 ** np.arange(1, qs.digits + 2))
 
     out = np.full(len(qs), "", dtype="<U14")
-    wrong = ~(valid & (value == truth))
+    # wrong exactly where exact match says so: the same comparison of stripped strings
+    wrong = np.strings.strip(predicted) != np.strings.strip(qs.answers.astype(str))
     rules = [
         ("malformed", ~valid),
+        ("format", value == truth),
         ("sign", (np.abs(value) == np.abs(truth)) & (value != truth)),
         ("length", pred_len != true_len),
         ("carry/borrow", power_of_ten),
@@ -189,7 +196,8 @@ def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
     The true answer is worked out column by column from the ones up, as on paper: ``a+b``
     with carries, ``a-b`` as the larger operand minus the smaller with borrows, then the sign.
     A wrong sign is labelled ``sign`` (it decides which operand is subtracted from which, so
-    it comes first); an answer that is not a number is ``malformed``. Otherwise the first
+    it comes first); an answer that is not a number is ``malformed``, the right number written
+    wrongly (``'05'``) is ``format``. Otherwise the first
     column (from the ones up) whose predicted digit is wrong is labelled by what it had to do:
 
     ``plain sum`` / ``plain difference``  nothing carried or borrowed into it
@@ -232,6 +240,8 @@ def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
     subtask = np.where(first >= 0, sub, "").astype("<U16")
     subtask[sign_wrong] = "sign"
     subtask[~valid] = "malformed"
-    subtask[valid & (value == truth)] = ""
-    column = np.where((subtask == "") | (subtask == "sign") | (subtask == "malformed"), -1, first)
+    subtask[valid & (value == truth)] = "format"
+    # right exactly where exact match says so (the same comparison of stripped strings)
+    subtask[np.strings.strip(predicted) == np.strings.strip(qs.answers.astype(str))] = ""
+    column = np.where(np.isin(subtask, ["", "sign", "malformed", "format"]), -1, first)
     return ColumnMistakes(column=column, subtask=subtask)

@@ -117,3 +117,35 @@ def test_column_mistakes_counts_and_agrees_with_categories():
 def test_column_mistakes_refuses_mismatched_lengths():
     with pytest.raises(ValueError, match="2 predictions for 1 queries"):
         column_mistakes(queries_from_strings(["1+1"], 2), np.array(["2", "2"]))
+
+
+def test_format_mistakes_are_wrong_and_counted_as_format():
+    """Exact match counts '05' for 5 wrong, so the taxonomy must too: the right number written
+    wrongly is 'format'; padding at the ends is no mistake."""
+    qs = queries_from_strings(["2+3", "2+3", "2+3", "2+3", "3-3", "2+3", "1-6"], digits=2)
+    predicted = np.array(["05", "+5", " 5", "5 ", "-0", "005", "-5"])
+    assert categorise(qs, predicted).tolist() == ["format", "format", "", "", "format", "format", ""]
+    assert column_mistakes(qs, predicted).subtask.tolist() == ["format", "format", "", "", "format",
+                                                               "format", ""]
+
+
+def test_the_categories_add_up_to_exact_matchs_wrong_answers_on_real_predictions():
+    """A barely trained course model writes every kind of odd answer; every one exact match
+    counts wrong lands in exactly one category, and so in the column labels."""
+    from idl_utils.config import set_seed
+    from idl_utils.queries import exact_match, split_queries
+    from idl_utils.seq_models import course_recipe, predict_answers, train_seq_model
+
+    split = split_queries(make_queries(2), 0.1, 0, val_fraction=0.1)
+    recipe = course_recipe(2, epochs=1, units=32).with_train(verbose=0)
+    set_seed(0)
+    model = recipe.build()
+    train_seq_model(model, recipe.representation, split.train, split.val, recipe.train)
+    predicted = predict_answers(model, recipe.representation, split.test)
+    # and the odd strings a model can write that parse as the right number
+    predicted[:4] = ["0" + a.strip() for a in split.test.answers[:4]]
+    n_wrong = round((1 - exact_match(predicted, split.test.answers)) * len(split.test))
+    report = error_report(split.test, predicted)
+    assert report.n_wrong == n_wrong == sum(report.categories.values()) > 0
+    assert report.categories["format"] >= 4
+    assert int((column_mistakes(split.test, predicted).subtask != "").sum()) == n_wrong
