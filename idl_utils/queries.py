@@ -108,6 +108,15 @@ class QuerySet:
             self.answers[index],
         )
 
+    def sample(self, n: int | None, seed: int) -> QuerySet:
+        """A seeded random ``n`` of the queries, in their original order (all of them when
+        ``n`` is None or at least ``len(self)``): the one way the kit takes a subset."""
+        if n is None or n >= len(self):
+            return self
+        if n < 1:
+            raise ValueError(f"sample needs n >= 1 queries (or None for all), got {n}")
+        return self.subset(np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False)))
+
 
 def _format_ints(values: np.ndarray) -> np.ndarray:
     """Integers to their decimal strings, vectorised (``-48`` -> ``'-48'``)."""

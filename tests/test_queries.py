@@ -129,3 +129,14 @@ def test_metrics():
     assert per_char_accuracy(["105", "-47"], ["105", "-48"]) == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="empty"):
         exact_match([], [])
+
+
+def test_a_seeded_sample_is_reproducible_ordered_and_none_means_all():
+    qs = make_queries(2)
+    first, again = qs.sample(500, seed=3), qs.sample(500, seed=3)
+    assert len(first) == 500 and (first.queries == again.queries).all()
+    assert (np.diff(np.flatnonzero(np.isin(qs.queries, first.queries))) > 0).all()
+    assert not (qs.sample(500, seed=4).queries == first.queries).all()
+    assert qs.sample(None, seed=3) is qs and qs.sample(10**6, seed=3) is qs
+    with pytest.raises(ValueError, match="n >= 1"):
+        qs.sample(0, seed=3)
