@@ -26,7 +26,14 @@ from .column_model import column_recipe
 from .config import DEFAULT_SEED, reports_dir, set_seed
 from .queries import QuerySet, Split, exact_match, make_queries, per_char_accuracy, split_queries
 from .results import atomic_write_json, markdown_table
-from .seq_models import Recipe, course_recipe, kit_recipe, predict_answers, train_seq_model
+from .seq_models import (
+    Recipe,
+    course_recipe,
+    how_training_ended,
+    kit_recipe,
+    predict_answers,
+    train_seq_model,
+)
 
 MODELS = ("course", "kit", "column")
 
@@ -75,6 +82,7 @@ def train_and_score(recipe: Recipe, split: Split, *, seed: int = DEFAULT_SEED,
         "exact_match": exact_match(predicted, test.answers),
         "per_char": per_char_accuracy(predicted, test.answers),
         "epochs": info["epochs_run"], "best_epoch": info["best_epoch"],
+        "stopped": how_training_ended(info),
         "starts": len(info.get("restarts") or [info]),
         "train_seconds": round(info["seconds"], 1),
         "predict_seconds": round(time.perf_counter() - start, 1),
@@ -113,19 +121,31 @@ def run_one(model_name: str, digits: int, train_fraction: float, *, seed: int = 
 
 
 def summarise_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and (sample) standard deviation of exact match over the seeds of each model and
-    split, with the longest training time: ``{"model", "split", "seeds", "exact_match_mean",
-    "exact_match_std", "train_seconds_max"}`` per (model, split), in first-seen order."""
+    """Mean and (sample) standard deviation over the seeds of each model and split of exact
+    match and (where the rows have it) per-character accuracy, the epochs trained (a range),
+    how many of the runs converged (rows with a ``stopped`` note: not "not converged") and the
+    longest training time: ``{"model", "split", "seeds", "exact_match_mean", "exact_match_std",
+    "per_char_mean", "per_char_std", "epochs", "converged", "train_seconds_max"}`` per
+    (model, split), in first-seen order."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["model"], row["split"]), []).append(row)
     out = []
     for (model, split), group in groups.items():
-        exact = np.array([r["exact_match"] for r in group])
-        out.append({"model": model, "split": split, "seeds": len(group),
-                    "exact_match_mean": float(exact.mean()),
-                    "exact_match_std": float(exact.std(ddof=1)) if len(group) > 1 else 0.0,
-                    "train_seconds_max": max(r["train_seconds"] for r in group)})
+        summary: dict[str, Any] = {"model": model, "split": split, "seeds": len(group)}
+        for key in ("exact_match", "per_char"):
+            if all(key in r for r in group):
+                values = np.array([r[key] for r in group], dtype=float)
+                summary[f"{key}_mean"] = float(values.mean())
+                summary[f"{key}_std"] = float(values.std(ddof=1)) if len(group) > 1 else 0.0
+        if all("epochs" in r for r in group):
+            low, high = min(r["epochs"] for r in group), max(r["epochs"] for r in group)
+            summary["epochs"] = str(low) if low == high else f"{low}-{high}"
+        if all("stopped" in r for r in group):
+            done = sum("not converged" not in r["stopped"] for r in group)
+            summary["converged"] = {len(group): "all", 0: "none"}.get(done, f"{done} of {len(group)}")
+        summary["train_seconds_max"] = max(r["train_seconds"] for r in group)
+        out.append(summary)
     return out
 
 

@@ -502,6 +502,42 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
             "n_val": len(val), "train": cfg.as_dict()}
 
 
+#: two-sided noise band of a validation exact match, in binomial standard deviations
+NOISE_BAND_SD = 2.0
+
+
+def validation_noise(p: float, n_val: int) -> float:
+    """:data:`NOISE_BAND_SD` binomial standard deviations of an exact match ``p`` measured on
+    ``n_val`` validation queries, at least one query's worth (``1 / n_val``)."""
+    if n_val < 1:
+        raise ValueError(f"n_val must be >= 1, got {n_val}")
+    return max(NOISE_BAND_SD * math.sqrt(max(p * (1 - p), 0.0) / n_val), 1.0 / n_val)
+
+
+def how_training_ended(record: dict[str, Any]) -> str:
+    """How a training record (of :func:`train_seq_model`) ended, in words, so a table row says
+    whether its model converged: early stopping (converged on validation), the epoch cap
+    reached with the best epoch last (still improving: not converged), or a fixed schedule
+    whose validation exact match still rose by more than its noise over the last tenth of the
+    epochs (not converged) or did not (flat at the end)."""
+    curve = [float(v) for v in record["history"].get("val_exact", [])]
+    train = record.get("train") or {}
+    epochs, ran, best = train.get("epochs"), record["epochs_run"], record.get("best_epoch")
+    if train.get("patience") is not None:
+        if ran < (epochs or ran + 1):
+            return f"early stopping at epoch {ran} (best {best})"
+        if best == ran:
+            return f"epoch cap {ran} reached, still improving (not converged)"
+        return f"epoch cap {ran} reached (best {best})"
+    if len(curve) < 2 or not record.get("n_val"):
+        return f"fixed {ran} epochs"
+    window = max(1, len(curve) // 10)
+    rise = curve[-1] - curve[-1 - window]
+    if rise > validation_noise(curve[-1], record["n_val"]):
+        return f"fixed {ran} epochs, still improving (not converged)"
+    return f"fixed {ran} epochs, flat at the end"
+
+
 def predict_answers(model, rep: Representation, qs: QuerySet, *, batch_size: int = 2048) -> np.ndarray:
     """Padded answer strings predicted for every query in ``qs`` (encoded in batches)."""
     if len(qs) == 0:

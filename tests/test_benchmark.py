@@ -69,3 +69,27 @@ def test_benchmark_runs_the_column_model_on_the_1_99_split_over_seeds(tmp_path, 
         ("column", "1/99", 1), ("column", "1/99", 2)]
     assert saved["summary"][0]["seeds"] == 2
     assert "exact_match_mean" in capsys.readouterr().out
+
+
+def test_the_summary_gives_per_character_accuracy_epochs_and_how_many_runs_converged():
+    rows = [{"model": "course", "split": "50/50", "exact_match": e, "per_char": c, "epochs": n,
+             "stopped": stop, "train_seconds": 1.0}
+            for e, c, n, stop in ((0.98, 0.99, 60, "early stopping at epoch 60 (best 45)"),
+                                  (0.97, 0.98, 80, "epoch cap 80 reached, still improving (not converged)"))]
+    (summary,) = summarise_seeds(rows)
+    assert summary["per_char_mean"] == pytest.approx(0.985) and summary["per_char_std"] > 0
+    assert summary["epochs"] == "60-80" and summary["converged"] == "1 of 2"
+
+
+@pytest.mark.parametrize("train, curve, ran, best, words", [
+    ({"epochs": 300, "patience": 12}, [0.2, 0.9, 0.95, 0.94], 4, 3, "early stopping at epoch 4 (best 3)"),
+    ({"epochs": 4, "patience": 12}, [0.2, 0.5, 0.7, 0.9], 4, 4, "still improving (not converged)"),
+    ({"epochs": 4, "patience": None}, [0.2, 0.5, 0.7, 0.9], 4, 4, "fixed 4 epochs, still improving"),
+    ({"epochs": 4, "patience": None}, [0.2, 0.9, 0.95, 0.951], 4, 4, "fixed 4 epochs, flat at the end"),
+])
+def test_a_row_says_how_its_training_ended(train, curve, ran, best, words):
+    from idl_utils.seq_models import how_training_ended
+
+    record = {"history": {"val_exact": curve}, "train": train, "epochs_run": ran, "best_epoch": best,
+              "n_val": 1000}
+    assert words in how_training_ended(record)
