@@ -76,3 +76,10 @@ def start_notebook(name: str, *, seed: int = DEFAULT_SEED, quiet: bool = False) 
         for key, value in info.items():
             print(f"{key:>{width}}: {value}")
     return profile
+
+
+def show_model(model: Any) -> None:
+    """Print ``model.summary()`` as plain text: the layers, their output shapes and parameter
+    counts, without the terminal colour codes Keras adds (which a saved notebook keeps as
+    escape sequences)."""
+    model.summary(print_fn=lambda text, line_break=True: print(text, end="\n" if line_break else ""))

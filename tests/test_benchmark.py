@@ -93,3 +93,19 @@ def test_a_row_says_how_its_training_ended(train, curve, ran, best, words):
     record = {"history": {"val_exact": curve}, "train": train, "epochs_run": ran, "best_epoch": best,
               "n_val": 1000}
     assert words in how_training_ended(record)
+
+
+def test_the_graded_report_is_set_beside_this_runs_numbers_in_the_same_metric():
+    from idl_utils.benchmark import GRADED_REPORT, versus_graded_report
+
+    summary = [{"model": "course", "split": "50/50", "exact_match_mean": 0.985, "per_char_mean": 0.995},
+               {"model": "kit", "split": "50/50", "exact_match_mean": 1.0, "per_char_mean": 1.0},
+               {"model": "course", "split": "10/90", "exact_match_mean": 0.4, "per_char_mean": 0.8}]
+    rows = versus_graded_report(summary)
+    assert [(r["split"], r["metric"]) for r in rows] == [
+        ("50/50", "exact match"), ("50/50", "per char"), ("25/75", "per char"), ("10/90", "per char")]
+    assert rows[0] == {"split": "50/50", "metric": "exact match", "graded report": 0.9806,
+                       "course (this run)": 0.985, "kit (this run)": 1.0}
+    assert rows[3]["graded report"] == GRADED_REPORT["10/90"]["per_char"]
+    assert rows[3]["course (this run)"] == 0.8
+    assert "course (this run)" not in rows[2]  # no 25/75 run: no number made up

@@ -83,3 +83,14 @@ def test_colab_badge():
     for bad in ("", "notebooks/02_text_to_text", "02_text_to_text.ipynb"):
         with pytest.raises(ValueError, match="stem"):
             colab_badge(bad)
+
+
+def test_show_model_prints_a_plain_summary(capsys):
+    import keras
+
+    from idl_utils.notebook import show_model
+
+    show_model(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="out")], name="tiny"))
+    text = capsys.readouterr().out
+    assert 'Model: "tiny"' in text and "out (Dense)" in text and "Total params: 15" in text
+    assert "\x1b[" not in text
