@@ -66,7 +66,7 @@ def test_the_reference_against_itself_is_not_a_run(reference, tmp_path, capsys):
     same = _write(tmp_path, "reference.json", reference)
     assert main([same, same]) == NOT_RUN
     out = capsys.readouterr().out
-    assert "Verdict: NOT RUN (exit status 3)" in out and "the reference itself" in out
+    assert "Verdict: NOT RUN (exit status 3)" in out and "the reference's, timings and all" in out
     assert "metric" not in out  # no table of 'same' rows that would read as a success
     # a run of it (timings differ, numbers identical) reproduces it
     assert main([_write(tmp_path, "run.json", _as_run(reference)), same]) == 0
@@ -120,7 +120,7 @@ def test_make_compare_needs_a_run_made_by_this_checkout(tmp_path, capsys, made_h
     # and the whole reference restored is the reference itself
     (reports / "results.json").write_text(shown.stdout, encoding="utf-8")
     assert main([]) == NOT_RUN
-    assert "the reference itself" in capsys.readouterr().out
+    assert "the reference's, timings and all" in capsys.readouterr().out
 
 
 def _accuracies_with_n(obj, path=()):

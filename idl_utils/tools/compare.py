@@ -470,7 +470,8 @@ def not_run_here(run: dict[str, Any], reference: dict[str, Any], run_path: Path,
     """Which of ``names`` the run at ``run_path`` did not make, and why; plus lines that say
     where the notebooks it did make came from (:mod:`idl_utils.tools.run_record`)."""
     if _canonical(run) == _canonical(reference):
-        return {n: "this run is the reference itself" for n in names}, []
+        return {n: ("this run's results are the reference's, timings and all (a fresh clone's "
+                    "reports/, or one file given twice)") for n in names}, []
     reports = run_path.parent
     record = run_record.read_record(reports)
     if record is None and not default_run:  # e.g. another machine's results.json
