@@ -238,7 +238,7 @@ def test_nan_equals_nan(reference, tmp_path, capsys):
     assert fingerprints(load_results(run)) == fingerprints(load_results(ref))
     moved = _as_run(with_nan)
     moved["notebooks"]["02_text_to_text"]["results"]["a_nan"] = 0.5
-    assert _row(compare_results(with_nan, moved), "02_text_to_text / a_nan").verdict == "OUTSIDE"
+    assert _row(compare_results(with_nan, moved), "02_text_to_text / a_nan").verdict == "DIFFERS"
 
 
 def test_provenance_differences_are_listed_first(reference, tmp_path, capsys):

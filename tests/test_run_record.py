@@ -28,6 +28,7 @@ def test_a_notebook_counts_as_run_here_only_once_it_finished_with_these_outputs(
     assert "never run by `make reproduce` here" in why()
     run_record.notebook_started(reports, name, "0123456789abcdef")
     assert "at commit 0123456789ab and did not finish" in why()
+    assert "did not finish" in run_record.not_made_here(reports, {"notebooks": {}}, [name])[name]
     run_record.notebook_finished(reports, name, ok=False)
     assert why().startswith("failed (started ")
     run_record.notebook_started(reports, name, "0123456789abcdef")

@@ -185,8 +185,8 @@ def tolerance_for(key: str, reference: Any, ancestors: list[tuple[str, Any]], *,
     """The tolerance of the leaf ``key`` whose reference value is ``reference``; ``ancestors``:
     ``(key, value)`` pairs from the notebook's results down to the dict holding ``key``."""
     dicts = [(k, v) for k, v in ancestors if isinstance(v, dict)]  # a list's items: its dict
-    if not _is_number(reference) or not dicts:
-        return Tolerance("exact")
+    if not _is_number(reference) or not math.isfinite(reference) or not dicts:
+        return Tolerance("exact")  # NaN must stay NaN, infinity infinity
     parent_key, parent = dicts[-1]
     in_outcome_counts = any(word in str(k).lower() for k in [key, *(k for k, _ in ancestors)]
                             for word in OUTCOME_COUNT_WORDS)
@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
           f"different but within tolerance, {counts['OUTSIDE']} outside, {counts['DIFFERS']} "
           f"different where they must be equal, {counts['MISSING']} missing from this run, "
           f"{counts['EXTRA']} not in the reference"
-          + (f"; {len(not_run)} notebooks not run." if not_run else "."))
+          + (f"; {len(not_run)} of {len(names)} notebooks not run." if not_run else "."))
     if not_run:
         print(_not_run_verdict(not_run, names, rows))
         return NOT_RUN

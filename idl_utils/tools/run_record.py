@@ -117,17 +117,17 @@ def not_made_here(reports: Path, results: Mapping[str, Any], names: Iterable[str
     for name in names:
         entry = results.get("notebooks", {}).get(name)
         made = (record or {}).get("notebooks", {}).get(name) or {}
-        if entry is None:
+        if made.get("status") == "running":
+            why[name] = f"{describe(made)} and did not finish (interrupted?)"
+        elif made and made.get("status") != "done":
+            why[name] = f"failed ({describe(made)})"
+        elif entry is None:
             why[name] = "not in results.json"
         elif record is None:
             why[name] = ("no record of `make reproduce` in this checkout (these are the committed "
                          "reference's outputs, or were made elsewhere)")
         elif not made:
             why[name] = "never run by `make reproduce` here (its outputs are the committed reference's)"
-        elif made.get("status") == "running":
-            why[name] = f"{describe(made)} and did not finish (interrupted?)"
-        elif made.get("status") != "done":
-            why[name] = f"failed ({describe(made)})"
         elif made.get("results_sha256") != results_digest(entry):
             why[name] = ("its results are not the ones `make reproduce` wrote here (restored by "
                          "`git checkout reports/`, or edited since)")
