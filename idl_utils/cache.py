@@ -100,9 +100,11 @@ def check_entry(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
             recorded = checksum.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return None, f"{CHECKSUM_FILE} unreadable ({_first_line(exc)})"
-        if recorded != _checksum_text(folder):
-            return None, (f"{WEIGHTS_FILE} or {INFO_FILE} does not match {CHECKSUM_FILE} (changed or "
-                          "cut short after it was saved)")
+        lines = recorded.splitlines()
+        bad = [name for name in (WEIGHTS_FILE, INFO_FILE) if f"{_sha256(folder / name)}  {name}" not in lines]
+        if bad:
+            return None, (f"{' and '.join(bad)} {'does' if len(bad) == 1 else 'do'} not match "
+                          f"{CHECKSUM_FILE} (cut short, overwritten or damaged since it was saved)")
     else:  # saved before the kit wrote checksums
         problem = _hdf5_problem(folder / WEIGHTS_FILE)
         if problem:

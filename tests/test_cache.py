@@ -56,8 +56,8 @@ def test_a_saved_entry_has_a_checksum_and_is_loaded(tmp_path):
 
 
 @pytest.mark.parametrize("damage, reason", [
-    ("truncate_weights", "does not match checksum.sha256"),
-    ("garble_info", "does not match checksum.sha256"),
+    ("truncate_weights", "model.weights.h5 does not match checksum.sha256"),
+    ("garble_info", "info.json does not match checksum.sha256"),
     ("truncate_weights_no_checksum", "model.weights.h5 does not read back"),
     ("garble_info_no_checksum", "info.json is not readable JSON"),
     ("remove_weights", "model.weights.h5 missing"),

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             reasons = sorted(set(why.values()))
             said = reasons[0] if len(reasons) == 1 else "; ".join(f"{n}: {r}" for n, r in why.items())
             print(f"make export: nothing written: the outputs of {', '.join(why)} in {args.reports} "
-                  f"were not made by this checkout's `make reproduce` ({said}). Run `make reproduce` "
+                  f"were not made by this checkout's `make reproduce`: {said}. Run `make reproduce` "
                   "first (it resumes), or `make export ARGS=--reference` to package them knowingly.",
                   file=sys.stderr)
             return NOT_MADE_HERE

@@ -130,9 +130,9 @@ def not_made_here(reports: Path, results: Mapping[str, Any], names: Iterable[str
             why[name] = "never run by `make reproduce` here (its outputs are the committed reference's)"
         elif made.get("results_sha256") != results_digest(entry):
             why[name] = ("its results are not the ones `make reproduce` wrote here (restored by "
-                         "`git checkout reports/`, or edited since)")
+                         "`git checkout reports/`, rewritten by the notebook run outside it, or edited)")
         elif check_notebooks and made.get("notebook_sha256") != file_digest(
                 Path(reports) / "notebooks" / f"{name}.ipynb"):
             why[name] = ("its executed notebook is not the one `make reproduce` wrote here "
-                         "(restored by `git checkout reports/`, or edited since)")
+                         "(restored by `git checkout reports/`, or edited)")
     return why
