@@ -90,7 +90,9 @@ notebooks: $(STAMP)
 reproduce: $(STAMP)
 	IDL_PROFILE=full $(PY) -m idl_utils.tools.reproduce $(ARGS)
 
-# ARGS: [RUN] [REFERENCE] [--only NOTEBOOK ...] [--failures-only] [--exact]; exit 1 if a number differs
+# ARGS: [RUN] [REFERENCE] [--only NOTEBOOK ...] [--failures-only] [--exact]. compare exits 0 reproduced,
+# 1 different, 2 unreadable input, 3 not run / incomplete; GNU make turns any failure into its own 2
+# and names compare's status in "Error N" (docs/grading.md): scripts run the module for the status
 compare: $(STAMP)
 	$(PY) -m idl_utils.tools.compare $(ARGS)
 
@@ -136,6 +138,7 @@ speed: $(STAMP)
 audit: $(STAMP)
 	$(PY) -m idl_utils.tools.audit $(ARGS)
 
+# ARGS: [--reference] to package outputs this checkout's make reproduce did not make (the committed ones)
 export: $(STAMP)
 	$(PY) -m idl_utils.tools.export $(ARGS)
 
