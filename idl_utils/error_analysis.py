@@ -112,6 +112,18 @@ class ErrorReport:
     def accuracy(self) -> float:
         return 1.0 - self.n_wrong / self.n
 
+    def summary(self, name: str) -> str:
+        """One line: how many answers are wrong and the commonest category.
+
+        >>> ErrorReport(10, 3, {"sign": 1, "carry/borrow": 2}, [], np.zeros(3)).summary("kit 5/95")
+        "kit 5/95: 3 of 10 answers wrong, most often 'carry/borrow' (2)"
+        """
+        if not self.n_wrong:
+            return f"{name}: no wrong answer in {self.n:,}"
+        top = max(self.categories, key=self.categories.get)
+        return (f"{name}: {self.n_wrong:,} of {self.n:,} answers wrong, "
+                f"most often '{top}' ({self.categories[top]:,})")
+
 
 def error_report(qs: QuerySet, predicted: np.ndarray) -> ErrorReport:
     """Summarise mistakes: counts per category, error rate by operator x carry/borrow x sign
@@ -144,6 +156,21 @@ def error_report(qs: QuerySet, predicted: np.ndarray) -> ErrorReport:
         categories={c: int((cats == c).sum()) for c in CATEGORIES},
         by_group=groups, per_position=(p != t).mean(axis=0),
     )
+
+
+def examples(qs: QuerySet, predicted: np.ndarray, *, n_right: int = 4, n_wrong: int = 8) -> str:
+    """A few right and wrong answers as text (``'41-89'='48' (true -48)``), first the right
+    ones, then the wrong ones with their category; a line is left out when it has none."""
+    cats = categorise(qs, predicted)
+    lines = []
+    for label, idx in (("right", np.flatnonzero(cats == "")[:n_right]),
+                       ("wrong", np.flatnonzero(cats != "")[:n_wrong])):
+        if len(idx):
+            shown = ", ".join(f"{qs.queries[i].strip()}={str(predicted[i]).strip()!r} "
+                              f"(true {qs.answers[i].strip()}" + (f", {cats[i]})" if cats[i] else ")")
+                              for i in idx)
+            lines.append(f"{label}: {shown}")
+    return "\n".join(lines)
 
 
 def error_grid(qs: QuerySet, predicted: np.ndarray, op: str, *, bins: int | None = None) -> np.ndarray:

@@ -149,3 +149,24 @@ def test_the_categories_add_up_to_exact_matchs_wrong_answers_on_real_predictions
     assert report.n_wrong == n_wrong == sum(report.categories.values()) > 0
     assert report.categories["format"] >= 4
     assert int((column_mistakes(split.test, predicted).subtask != "").sum()) == n_wrong
+
+
+def test_examples_and_the_summary_line_say_what_is_wrong():
+    from idl_utils.error_analysis import examples
+
+    qs = queries_from_strings(["81+24", "41-89", "2+3"], digits=2)
+    text = examples(qs, np.array(["105", "48 ", "5"]), n_right=1, n_wrong=3)
+    assert text == "right: 81+24='105' (true 105)\nwrong: 41-89='48' (true -48, sign)"
+    assert "wrong" not in examples(qs, qs.answers)
+    report = error_report(qs, np.array(["105", "48", "6"]))
+    assert report.summary("m") == "m: 2 of 3 answers wrong, most often 'sign' (1)"
+    assert error_report(qs, qs.answers).summary("m") == "m: no wrong answer in 3"
+
+
+def test_doctests():
+    import doctest
+
+    from idl_utils import error_analysis
+
+    failures, tried = doctest.testmod(error_analysis)
+    assert tried > 0 and failures == 0
