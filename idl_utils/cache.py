@@ -145,8 +145,8 @@ def load_or_train(
             else:
                 if not (folder / CHECKSUM_FILE).exists():  # an entry from before checksums
                     atomic_write_text(folder / CHECKSUM_FILE, _checksum_text(folder))
-                print(f"[cache] loaded {name} from {folder} (trained in {info.get('seconds', 0):.1f} s); "
-                      f"set {RETRAIN_ENV}=1 to retrain", flush=True)
+                print(f"[cache] loaded {folder.name} (trained in {info.get('seconds', 0):.0f} s; "
+                      f"{RETRAIN_ENV}=1 retrains)", flush=True)
                 return model, {**info, "cached": True}
         warnings.warn(f"[cache] {folder} cannot be used: {problem}; training {name} again, "
                       "which replaces it", CacheEntryWarning, stacklevel=2)

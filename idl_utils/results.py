@@ -66,9 +66,10 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in results JSON")
 
 
-def save_fig(fig: Any, name: str, *, dpi: int = 110) -> Path:
-    """Save a Matplotlib figure as ``reports/figures/<name>.png`` (atomically) and return
-    the path. Use stable names (``t2t_error_heatmap``) so reports can link to them."""
+def save_fig(fig: Any, name: str, *, dpi: int = 110) -> None:
+    """Save a Matplotlib figure as ``reports/figures/<name>.png`` (atomically; identical reruns
+    give identical bytes). Use stable names (``t2t_error_heatmaps``) so reports can link to
+    them. Returns nothing, so a notebook cell that ends with it shows the figure, not a path."""
     import io
 
     if not name or "/" in name or name.endswith(".png"):
@@ -76,7 +77,7 @@ def save_fig(fig: Any, name: str, *, dpi: int = 110) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight",
                 metadata={"Software": None})  # no version string: identical reruns, identical bytes
-    return atomic_write_bytes(figures_dir() / f"{name}.png", buf.getvalue())
+    atomic_write_bytes(figures_dir() / f"{name}.png", buf.getvalue())
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
