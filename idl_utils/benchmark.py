@@ -189,6 +189,8 @@ def summarise_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (model, split), group in groups.items():
         summary: dict[str, Any] = {"model": model, "split": split, "seeds": len(group)}
+        if all("test_queries" in r for r in group):
+            summary["test_queries"] = min(r["test_queries"] for r in group)
         for key in ("exact_match", "per_char"):
             if all(key in r for r in group):
                 values = np.array([r[key] for r in group], dtype=float)
@@ -202,6 +204,25 @@ def summarise_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             summary["converged"] = {len(group): "all", 0: "none"}.get(done, f"{done} of {len(group)}")
         summary["train_seconds_max"] = max(r["train_seconds"] for r in group)
         out.append(summary)
+    return out
+
+
+def split_verdicts(summary: Sequence[Mapping[str, Any]], model: str, baseline: str) -> list[str]:
+    """For every split on which :func:`summarise_seeds` rows ``summary`` hold both models: does
+    ``model`` beat ``baseline`` on mean exact match in this run? A gap within two standard
+    errors of the test sample (:func:`~idl_utils.narrate.proportion_tie`) is a tie."""
+    from .narrate import hypothesis, proportion_tie
+
+    rows = {(r["model"], r["split"]): r for r in summary}
+    out = []
+    for split in dict.fromkeys(r["split"] for r in summary):
+        if (model, split) in rows and (baseline, split) in rows:
+            a, b = rows[model, split], rows[baseline, split]
+            tie = proportion_tie(a["exact_match_mean"], b["exact_match_mean"],
+                                 min(a.get("test_queries", 1), b.get("test_queries", 1)))
+            out.append(hypothesis(f"{split}: the {model} model beats the {baseline} model", model,
+                                  a["exact_match_mean"], baseline, b["exact_match_mean"],
+                                  what="mean exact match", tie=tie))
     return out
 
 

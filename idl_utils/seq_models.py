@@ -119,6 +119,14 @@ class AlignedReversed:
         sign = np.where(result < 0, _MINUS, _PAD)[:, None]
         return _EYE[np.concatenate([digits, sign], axis=1)]
 
+    def describe(self, qs: QuerySet) -> list[str]:
+        """Each query's input steps as text, ``'(1,4,+) (8,2,+) (0,0,+) (0,0,+)'`` for
+        ``81+24``: digit ``i`` of ``a``, of ``b``, and the operator."""
+        steps = qs.digits + 2
+        a, b = _digits_lsb_first(qs.a, steps), _digits_lsb_first(qs.b, steps)
+        return [" ".join(f"({x},{y},{op})" for x, y in zip(da, db, strict=True))
+                for da, db, op in zip(a, b, qs.op, strict=True)]
+
     def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
         idx = np.asarray(scores).argmax(axis=-1)
         mag_idx, sign_idx = idx[:, :-1], idx[:, -1]
@@ -357,12 +365,12 @@ class Recipe:
 
 
 #: How the kit trains the course's baseline to convergence (see :func:`course_recipe`).
-COURSE_BATCH = 32
-COURSE_LEARNING_RATE = 1e-3
+COURSE_BATCH = 64
+COURSE_LEARNING_RATE = 3e-3
 #: Early stopping waits this many updates (at least ``COURSE_MIN_PATIENCE`` epochs) for the
 #: validation exact match to improve: patience in epochs would be 10x shorter in updates at
 #: 5/95 than at 50/50, too short for a model that needs thousands of updates to take off.
-COURSE_PATIENCE_UPDATES = 4000
+COURSE_PATIENCE_UPDATES = 2000
 COURSE_MIN_PATIENCE = 10
 #: The epoch cap, in updates: far beyond where any split's validation curve stops improving.
 COURSE_MAX_UPDATES = 60_000

@@ -109,3 +109,17 @@ def test_the_graded_report_is_set_beside_this_runs_numbers_in_the_same_metric():
     assert rows[3]["graded report"] == GRADED_REPORT["10/90"]["per_char"]
     assert rows[3]["course (this run)"] == 0.8
     assert "course (this run)" not in rows[2]  # no 25/75 run: no number made up
+
+
+def test_split_verdicts_say_per_shared_split_whether_a_model_beats_another():
+    from idl_utils.benchmark import split_verdicts
+
+    summary = [{"model": "course", "split": "5/95", "exact_match_mean": 0.08, "test_queries": 19_000},
+               {"model": "column", "split": "5/95", "exact_match_mean": 1.0, "test_queries": 19_000},
+               {"model": "column", "split": "1/99", "exact_match_mean": 0.99, "test_queries": 19_800},
+               {"model": "course", "split": "50/50", "exact_match_mean": 0.980, "test_queries": 10_000},
+               {"model": "column", "split": "50/50", "exact_match_mean": 0.981, "test_queries": 10_000}]
+    lines = split_verdicts(summary, "column", "course")
+    assert len(lines) == 2  # no course run at 1/99: nothing said about it
+    assert lines[0].startswith("5/95: the column model beats the course model -- holds in this run")
+    assert "50/50" in lines[1] and "this run cannot tell" in lines[1]

@@ -198,3 +198,12 @@ def test_impossible_restart_settings_are_refused():
     with pytest.raises(ValueError, match="restarts >= 1"):
         train_seq_model(model, AlignedReversed(), qs, qs, TrainConfig(epochs=4, restarts=0))
     assert not model.compiled
+
+
+def test_the_aligned_steps_read_as_columns():
+    from idl_utils.queries import queries_from_strings
+    from idl_utils.seq_models import AlignedReversed
+
+    qs = queries_from_strings(["81+24", "41-89"], 2)
+    assert AlignedReversed().describe(qs) == ["(1,4,+) (8,2,+) (0,0,+) (0,0,+)",
+                                              "(1,9,-) (4,8,-) (0,0,-) (0,0,-)"]
