@@ -330,19 +330,18 @@ def _rasterise_openmoji(files: list[Path], image_size: int) -> np.ndarray:
 _OPENMOJI_WHY = {
     "all": ("Faces, people, animals, food, objects, flags and symbols make it far more varied than "
             "MNIST, a hard but realistic test for small generative models. It is notebook 01's "
-            "default although the uniform subset of faces gives prettier samples: the faces leave "
-            "only about 80 training images once some are held out, which a VAE and a GAN's "
-            "discriminator memorise within minutes (`make ablation-faces` measures it: the "
-            "discriminator tells training faces from held-out ones), whereas the varied set shows "
-            "what the assignment asks about -- generalisation, sharp-but-narrow GAN samples against "
-            "blurred-but-spread VAE ones, and a latent space with faces, flags and people to "
-            "interpolate between and do arithmetic in."),
+            "default rather than the uniform subset of faces: the faces leave only about 80 "
+            "training images once some are held out, few enough for a model to copy them "
+            "(`make ablation-faces` measures both sets, and how far the discriminator tells training "
+            "faces from held-out ones), whereas the varied set poses what the assignment asks "
+            "about -- generalisation, how GAN and VAE samples differ, and a latent space with "
+            "faces, flags and people to interpolate between and do arithmetic in."),
     "single": ("Faces, people, animals, food, objects, flags and symbols make it far more varied than "
                "MNIST, a hard but realistic test for small generative models."),
     "faces": ("They share one layout -- a round yellow face with black outlines, differing in eyes, "
-              "mouth and props -- the kind of uniform data on which small generative models train "
-              "best. With so few images a model can copy them: compare samples with their nearest "
-              "training images before calling them new."),
+              "mouth and props -- the kind of uniform data on which small generative models are "
+              "expected to train well. With so few images a model can copy them: compare samples "
+              "with their nearest training images before calling them new."),
 }
 
 
