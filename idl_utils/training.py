@@ -128,7 +128,9 @@ def training_summary(name: str, history: Mapping[str, Sequence[float]], *, epoch
     score = next((key for key in SUMMARY_SCORES if history.get(key)), None)
     if score is not None:
         values = [float(v) for v in history[score]]
-        best = max(range(len(values)), key=values.__getitem__)
+        ties = [float(v) for v in history.get("val_per_char", [])]  # how the checkpoint breaks ties
+        ties = ties if len(ties) == len(values) else [0.0] * len(values)
+        best = max(range(len(values)), key=lambda i: (values[i], ties[i]))
         return text + f"; best {SUMMARY_SCORES[score]} {_format_metric(values[best])} at epoch {best + 1}"
     losses = [key for key in history if key.endswith("loss") and history[key]][:3]
     if losses:
