@@ -55,6 +55,8 @@ setup: $(STAMP)
 # as pip and installs them in about 20 s instead of 150 s here; if it fails, pip does the install.
 # INSTALLER=pip uses pip only.
 INSTALLER ?= uv
+# After installing: the kit's kernel, as the notebooks name it, and nbstripout as git's filter for
+# notebooks/*.ipynb (.gitattributes), so a student's outputs stay in the working copy, out of commits
 EXTRAS := -e ".[cpu,tfds,dev]"
 
 $(STAMP): pyproject.toml
@@ -68,7 +70,7 @@ else
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(EXTRAS)
 endif
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (idl-kit)" > /dev/null
+	$(PY) -m idl_utils.tools.workcopy --python $(PY)
 	@touch $(STAMP)
 
 test: $(STAMP)
