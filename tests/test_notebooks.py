@@ -1,5 +1,5 @@
 """The notebooks themselves: each .py (source of truth) matches its paired .ipynb, each is
-committed without outputs, and each keeps the kit's shape.
+committed without outputs and as make lab would save it, and each keeps the kit's shape.
 (Executing them is nbmake's job: ``make test``.)"""
 
 import re
@@ -10,9 +10,10 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from jupytext.config import load_jupytext_config
 
 from idl_utils.notebook import COLAB_SETUP_CELL, colab_badge
-from idl_utils.tools.workcopy import FILTER_OPTIONS
+from idl_utils.tools.workcopy import FILTER_OPTIONS, KERNELSPEC
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -79,6 +80,24 @@ def test_committed_ipynb_is_what_the_filter_stores(tmp_path):
     assert verify.returncode == 0, (
         "commit these notebooks as nbstripout stores them (`make setup`, then `git add` them again):\n"
         + verify.stdout + verify.stderr)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_opening_in_make_lab_rewrites_nothing(source):
+    """JupyterLab writes the running kernel's spec into the notebook and jupytext rewrites the .py's
+    header on every save: both must already say what they would write (the .ipynb's language_info
+    is dropped by make lab and by the filter)."""
+    nb = jupytext.read(source)
+    assert nb.metadata.get("kernelspec") == KERNELSPEC, (
+        f"{source.name}: the kernelspec must be the kit's kernel, as make setup registers it: {KERNELSPEC}")
+    ipynb = nbformat.reads(committed_text(source.with_suffix(".ipynb")), as_version=4)
+    assert ipynb.metadata.get("kernelspec") == KERNELSPEC, f"{source.stem}.ipynb: {KERNELSPEC}"
+    config = load_jupytext_config(str(NOTEBOOKS))
+    assert source.read_text(encoding="utf-8") == jupytext.writes(nb, fmt="py:percent", config=config), (
+        f"{source.name}: saving it would rewrite its header ([tool.jupytext] in pyproject.toml changed, or "
+        "another jupytext wrote it): run `make sync` and commit the header")
+    paired = {key: value for key, value in nb.metadata["jupytext"].items() if key != "text_representation"}
+    assert ipynb.metadata.get("jupytext") == paired, f"{source.name}: run `make sync`"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
