@@ -21,6 +21,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,25 +89,34 @@ def forget_language_info(model: dict, **_) -> None:
         model["content"].get("metadata", {}).pop("language_info", None)
 
 
-def refresh_git_status(os_path: str, **_) -> None:
-    """jupyter_server post-save hook: a tracked notebook whose save changed only what git's filter
-    strips (outputs, execution counts) is re-added to git's index, which stages nothing (the stripped
-    content is the same) but lets ``git status`` see that: git trusts a file's new size without
-    running the filter, and would list the notebook as modified. A notebook with a real change, an
-    untracked one, or one outside a git checkout is left alone."""
-    path = Path(os_path)
-    if path.suffix != ".ipynb":
-        return
+def restage_if_only_outputs_changed(path: Path | str) -> bool:
+    """Re-add a tracked notebook to git's index when git's filter finds no change in it (a save that
+    changed only outputs or execution counts): that stages nothing, but ``git status``, which trusts a
+    file's new size without running the filter, would otherwise list the notebook as modified. A
+    notebook with a real change, an untracked one, or one outside a git checkout is left alone.
+    True if it was re-added."""
+    path = Path(path)
 
     def git(*args: str) -> int:
         return subprocess.run(["git", "-C", str(path.parent), *args, "--", path.name],
-                              capture_output=True, timeout=60).returncode
+                              capture_output=True, timeout=120).returncode
 
     try:
-        if git("ls-files", "--error-unmatch") == 0 and git("diff", "--quiet") == 0:
-            git("add")
+        with _GIT_INDEX:
+            return (git("ls-files", "--error-unmatch") == 0 and git("diff", "--quiet") == 0
+                    and git("add") == 0)
     except (OSError, subprocess.TimeoutExpired):
-        pass  # no git, or a slow one: git status merely lists the notebook
+        return False  # no git, or a stuck one: git status merely lists the notebook
+
+
+_GIT_INDEX = threading.Lock()  # one git command on this lab's index at a time
+
+
+def refresh_git_status(os_path: str, **_) -> None:
+    """jupyter_server post-save hook: :func:`restage_if_only_outputs_changed` for a saved notebook,
+    in the background (git's filter takes a second or more, and the save need not wait for it)."""
+    if os_path.endswith(".ipynb"):
+        threading.Thread(target=restage_if_only_outputs_changed, args=(os_path,), daemon=True).start()
 
 
 def lab_url(host: str, port: int, token: str) -> str:

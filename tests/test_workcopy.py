@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from idl_utils.lab import KERNEL, KERNEL_DISPLAY_NAME, refresh_git_status
+from idl_utils.lab import KERNEL, KERNEL_DISPLAY_NAME, restage_if_only_outputs_changed
 from idl_utils.tools.workcopy import filter_command, install_output_filter, register_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,27 +61,27 @@ def test_a_run_notebook_leaves_git_clean_and_a_real_change_shows(checkout):
     assert git(repo, "diff") == ""
     # git lists the file (its size changed) until the lab's save hook re-adds it, staging nothing
     assert git(repo, "status", "--porcelain") == f" M notebooks/{path.name}\n"
-    refresh_git_status(os_path=str(path))
+    assert restage_if_only_outputs_changed(path)
     assert git(repo, "status", "--porcelain") == "" and git(repo, "diff", "--cached") == ""
 
     nb = nbformat.read(path, as_version=4)
     nb.cells[0].source += "\n\nA student's note."
     nbformat.write(nb, path)
-    refresh_git_status(os_path=str(path))  # a real change: the hook stages nothing
+    assert not restage_if_only_outputs_changed(path)  # a real change: the hook stages nothing
     assert git(repo, "status", "--porcelain") == f" M notebooks/{path.name}\n"
     diff = git(repo, "diff")
     assert "A student's note." in diff and '"output_type"' not in diff and "language_info" not in diff
 
     untracked = path.with_name("Untitled.ipynb")
     shutil.copy(path, untracked)
-    refresh_git_status(os_path=str(untracked))
+    assert not restage_if_only_outputs_changed(untracked)
     assert f"?? notebooks/{untracked.name}" in git(repo, "status", "--porcelain")
-    refresh_git_status(os_path=str(repo / ".gitignore"))  # not a notebook: nothing to do
 
 
 def test_no_filter_outside_git(tmp_path):
     assert install_output_filter(tmp_path) is False
-    refresh_git_status(os_path=str(tmp_path / "a.ipynb"))  # no git repository: nothing happens
+    (tmp_path / "a.ipynb").write_text("{}")
+    assert not restage_if_only_outputs_changed(tmp_path / "a.ipynb")  # no git repository: nothing happens
 
 
 def test_the_filter_command_quotes_its_python():
