@@ -78,6 +78,14 @@ def test_a_run_notebook_leaves_git_clean_and_a_real_change_shows(checkout):
     assert f"?? notebooks/{untracked.name}" in git(repo, "status", "--porcelain")
 
 
+def test_a_broken_filter_does_not_break_git(checkout):
+    """A worktree whose .venv lacks nbstripout (the filter's config is shared by all worktrees)."""
+    repo, path = checkout
+    git(repo, "config", "filter.nbstripout.clean", "/nonexistent/python -m nbstripout")
+    run_notebook(path)
+    assert git(repo, "status", "--porcelain") == f" M notebooks/{path.name}\n"
+
+
 def test_no_filter_outside_git(tmp_path):
     assert install_output_filter(tmp_path) is False
     (tmp_path / "a.ipynb").write_text("{}")

@@ -59,18 +59,20 @@ def install_output_filter(repo: Path | str = ROOT, python: str = sys.executable)
     """Define the ``nbstripout`` filter in ``repo``'s git config; False (and nothing changed) where
     ``repo`` is not a git working tree or git is missing, e.g. a downloaded archive of the kit.
 
-    ``required``: should the filter fail to run (its Python gone), git refuses to stage a notebook
-    rather than store its outputs."""
+    Not ``required`` (nbstripout's own installer sets it): the config is shared by every worktree of
+    a repository, and where a worktree's ``.venv`` lacks nbstripout a required filter makes
+    ``git status``, ``merge`` and ``checkout`` fail outright. Unrequired, git says the filter failed
+    and uses the file as it is, and ``make test`` (tests/test_notebooks.py) catches any output that
+    gets staged that way."""
     try:
         inside = _git(Path(repo), "rev-parse", "--is-inside-work-tree", check=False)
     except FileNotFoundError:
         return False
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         return False
-    for key, value in [("filter.nbstripout.clean", filter_command(python)),
-                       ("filter.nbstripout.smudge", "cat"),
-                       ("filter.nbstripout.required", "true")]:
-        _git(Path(repo), "config", key, value)
+    _git(Path(repo), "config", "filter.nbstripout.clean", filter_command(python))
+    _git(Path(repo), "config", "filter.nbstripout.smudge", "cat")
+    _git(Path(repo), "config", "--unset", "filter.nbstripout.required", check=False)
     return True
 
 
