@@ -55,10 +55,10 @@ setup: $(STAMP)
 # as pip and installs them in about 20 s instead of 150 s here; if it fails, pip does the install.
 # INSTALLER=pip uses pip only.
 INSTALLER ?= uv
-# After installing: the kit's kernel, as the notebooks name it, and nbstripout as git's filter for
-# notebooks/*.ipynb (.gitattributes), so a student's outputs stay in the working copy, out of commits
 EXTRAS := -e ".[cpu,tfds,dev]"
 
+# after installing: the kit's kernel, as the notebooks name it, and nbstripout as git's filter for
+# notebooks/*.ipynb (.gitattributes), so a student's outputs stay in the working copy, out of commits
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),uv)
