@@ -88,16 +88,17 @@ def test_opening_in_make_lab_rewrites_nothing(source):
     header on every save: both must already say what they would write (the .ipynb's language_info
     is dropped by make lab and by the filter)."""
     nb = jupytext.read(source)
+    fix = "run `.venv/bin/python -m idl_utils.tools.workcopy --headers` and commit the headers"
     assert nb.metadata.get("kernelspec") == KERNELSPEC, (
-        f"{source.name}: the kernelspec must be the kit's kernel, as make setup registers it: {KERNELSPEC}")
+        f"{source.name}: the kernelspec must be the kit's kernel, as make setup registers it: {fix}")
     ipynb = nbformat.reads(committed_text(source.with_suffix(".ipynb")), as_version=4)
-    assert ipynb.metadata.get("kernelspec") == KERNELSPEC, f"{source.stem}.ipynb: {KERNELSPEC}"
+    assert ipynb.metadata.get("kernelspec") == KERNELSPEC, f"{source.stem}.ipynb's kernelspec: {fix}"
     config = load_jupytext_config(str(NOTEBOOKS))
     assert source.read_text(encoding="utf-8") == jupytext.writes(nb, fmt="py:percent", config=config), (
-        f"{source.name}: saving it would rewrite its header ([tool.jupytext] in pyproject.toml changed, or "
-        "another jupytext wrote it): run `make sync` and commit the header")
+        f"{source.name}: saving it would rewrite its header ([tool.jupytext] changed, or another "
+        f"jupytext wrote it): {fix}")
     paired = {key: value for key, value in nb.metadata["jupytext"].items() if key != "text_representation"}
-    assert ipynb.metadata.get("jupytext") == paired, f"{source.name}: run `make sync`"
+    assert ipynb.metadata.get("jupytext") == paired, f"{source.stem}.ipynb's jupytext metadata: {fix}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from idl_utils.lab import KERNEL, KERNEL_DISPLAY_NAME, restage_if_only_outputs_changed
-from idl_utils.tools.workcopy import filter_command, install_output_filter, register_kernel
+from idl_utils.tools.workcopy import filter_command, install_output_filter, normalise_headers, register_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))[0]
@@ -101,3 +101,22 @@ def test_the_kernel_is_registered_as_the_notebooks_name_it(tmp_path):
     spec = json.loads((folder / "kernel.json").read_text())
     assert folder.name == KERNEL and spec["display_name"] == KERNEL_DISPLAY_NAME
     assert os.path.samefile(spec["argv"][0], sys.executable)
+
+
+def test_headers_are_given_the_metadata_make_lab_writes(tmp_path):
+    """A notebook written with a plain "Python 3" kernel and another jupytext (the header before
+    issue 35) gets the header back, and nothing else changes."""
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    pair = [tmp_path / "notebooks" / NOTEBOOK.with_suffix(suffix).name for suffix in (".py", ".ipynb")]
+    for path in pair:
+        shutil.copy(ROOT / "notebooks" / path.name, path)
+    normalise_headers(tmp_path / "notebooks")
+    expected = [path.read_text() for path in pair]
+    version = "#       format_version: '1.3'\n"
+    pair[0].write_text(expected[0].replace(KERNEL_DISPLAY_NAME, "Python 3").replace(
+        version, version + "#       jupytext_version: 1.19.6\n"))
+    pair[1].write_text(expected[1].replace(f'"{KERNEL_DISPLAY_NAME}"', '"Python 3"'))
+    assert normalise_headers(tmp_path / "notebooks") == pair
+    assert [path.read_text() for path in pair] == expected and KERNEL_DISPLAY_NAME in expected[0]
+    assert normalise_headers(tmp_path / "notebooks") == []

@@ -10,7 +10,8 @@
   with them by accident. Cell ids are kept: jupytext pairs the ``.py`` and ``.ipynb`` cells by them.
   The executed notebooks in ``reports/`` keep their outputs: the filter does not apply there.
 
-``python -m idl_utils.tools.workcopy --python .venv/bin/python`` (``make setup`` runs it).
+``python -m idl_utils.tools.workcopy --python .venv/bin/python`` (``make setup`` runs it);
+``--headers`` gives new or rewritten notebooks the metadata that keeps them unchanged when opened.
 """
 
 from __future__ import annotations
@@ -76,13 +77,49 @@ def install_output_filter(repo: Path | str = ROOT, python: str = sys.executable)
     return True
 
 
+def normalise_headers(notebooks: Path | str = ROOT / "notebooks") -> list[Path]:
+    """Give each ``NN_name.py`` and its ``.ipynb`` the notebook metadata that opening it in
+    ``make lab`` would write anyway: :data:`KERNELSPEC`, and jupytext's header as ``[tool.jupytext]``
+    says (no jupytext version). Cells, outputs and other metadata stay as they are; the files changed."""
+    import jupytext
+    import nbformat
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(notebooks))
+    changed = []
+    for py in sorted(Path(notebooks).glob("[0-9][0-9]_*.py")):
+        nb = jupytext.read(py)
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        text = jupytext.writes(nb, fmt="py:percent", config=config)
+        header = jupytext.reads(text, fmt="py:percent").metadata["jupytext"]
+        paired = {key: value for key, value in header.items() if key != "text_representation"}
+        twin = py.with_suffix(".ipynb")
+        updates = [(py, text)]
+        if twin.exists():
+            ipynb = nbformat.read(twin, as_version=4)
+            ipynb.metadata.update(kernelspec=dict(KERNELSPEC), jupytext=paired)
+            updates.append((twin, nbformat.writes(ipynb) + "\n"))
+        for path, new in updates:
+            if path.read_text(encoding="utf-8") != new:
+                path.write_text(new, encoding="utf-8")
+                changed.append(path)
+    return changed
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m idl_utils.tools.workcopy",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable,
                         help="the Python git runs nbstripout with: absolute, or relative to the top of the "
                              "working tree (default: this one)")
+    parser.add_argument("--headers", action="store_true",
+                        help="only give the notebooks the metadata make lab would write (after adding or "
+                             "rewriting one; tests/test_notebooks.py asks for it)")
     args = parser.parse_args(argv)
+    if args.headers:
+        for path in normalise_headers():
+            print(f"updated the header of {path.relative_to(ROOT)}")
+        return
     register_kernel()
     if not install_output_filter(ROOT, args.python):
         print("Not a git working tree: no nbstripout filter installed (nothing here is committed).")
