@@ -57,6 +57,8 @@ setup: $(STAMP)
 INSTALLER ?= uv
 EXTRAS := -e ".[cpu,tfds,dev]"
 
+# after installing: the kit's kernel, as the notebooks name it, and nbstripout as git's filter for
+# notebooks/*.ipynb (.gitattributes), so a student's outputs stay in the working copy, out of commits
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),uv)
@@ -68,7 +70,7 @@ else
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(EXTRAS)
 endif
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (idl-kit)" > /dev/null
+	$(PY) -m idl_utils.tools.workcopy --python $(PY)
 	@touch $(STAMP)
 
 test: $(STAMP)

@@ -3,14 +3,9 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.7
+#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator,-jupytext.text_representation
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (idl-kit)
 #     language: python
 #     name: python3
 # ---

@@ -1,17 +1,42 @@
-"""The notebooks themselves: each .py (source of truth) matches its paired .ipynb, and each
-notebook keeps the kit's shape. (Executing them is nbmake's job: ``make test``.)"""
+"""The notebooks themselves: each .py (source of truth) matches its paired .ipynb, each is
+committed without outputs and as make lab would save it, and each keeps the kit's shape.
+(Executing them is nbmake's job: ``make test``.)"""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+from jupytext.config import load_jupytext_config
 
 from idl_utils.notebook import COLAB_SETUP_CELL, colab_badge
+from idl_utils.tools.workcopy import FILTER_OPTIONS, KERNELSPEC
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def committed_text(path: Path) -> str:
+    """The file as git holds it for the next commit (its index entry, as committed unless staged
+    since): a student's run leaves outputs in the working copy, which git's filter keeps out.
+    Outside a git checkout (an unpacked archive), the file itself."""
+    relative = path.relative_to(ROOT).as_posix()
+    try:
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f":{relative}"],
+                               capture_output=True, text=True, encoding="utf-8")
+    except FileNotFoundError:
+        return path.read_text(encoding="utf-8")
+    if shown.returncode != 0:
+        inside = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True)
+        if inside.returncode == 0:  # a checkout, but this notebook is not added yet: git add will strip it
+            pytest.skip(f"{relative} is not in git yet: `git add` it (make setup's filter strips outputs)")
+        return path.read_text(encoding="utf-8")
+    return shown.stdout
 
 
 def _cells(nb):
@@ -34,10 +59,46 @@ def test_py_and_ipynb_are_in_sync(source):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_committed_ipynb_has_no_outputs(source):
-    nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    """What is committed, not the working copy: running a notebook must not fail make test."""
+    nb = nbformat.reads(committed_text(source.with_suffix(".ipynb")), as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert not cell.outputs, "commit notebooks without outputs (executed copies go to reports/)"
+            assert not cell.outputs and cell.execution_count is None, (
+                "commit notebooks without outputs (executed copies go to reports/): `make setup` installs "
+                "the nbstripout filter that strips them; then `git add` the notebook again")
+
+
+def test_committed_ipynb_is_what_the_filter_stores(tmp_path):
+    """Else a fresh clone lists the notebook as modified once make setup defines the filter.
+    One nbstripout run for all (its start-up is most of its cost)."""
+    copies = []
+    for source in SOURCES:
+        copies.append(tmp_path / source.with_suffix(".ipynb").name)
+        copies[-1].write_text(committed_text(source.with_suffix(".ipynb")), encoding="utf-8")
+    verify = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *FILTER_OPTIONS,
+                             *map(str, copies)], capture_output=True, text=True)
+    assert verify.returncode == 0, (
+        "commit these notebooks as nbstripout stores them (`make setup`, then `git add` them again):\n"
+        + verify.stdout + verify.stderr)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_opening_in_make_lab_rewrites_nothing(source):
+    """JupyterLab writes the running kernel's spec into the notebook and jupytext rewrites the .py's
+    header on every save: both must already say what they would write (the .ipynb's language_info
+    is dropped by make lab and by the filter)."""
+    nb = jupytext.read(source)
+    fix = "run `.venv/bin/python -m idl_utils.tools.workcopy --headers` and commit the headers"
+    assert nb.metadata.get("kernelspec") == KERNELSPEC, (
+        f"{source.name}: the kernelspec must be the kit's kernel, as make setup registers it: {fix}")
+    ipynb = nbformat.reads(committed_text(source.with_suffix(".ipynb")), as_version=4)
+    assert ipynb.metadata.get("kernelspec") == KERNELSPEC, f"{source.stem}.ipynb's kernelspec: {fix}"
+    config = load_jupytext_config(str(NOTEBOOKS))
+    assert source.read_text(encoding="utf-8") == jupytext.writes(nb, fmt="py:percent", config=config), (
+        f"{source.name}: saving it would rewrite its header ([tool.jupytext] changed, or another "
+        f"jupytext wrote it): {fix}")
+    paired = {key: value for key, value in nb.metadata["jupytext"].items() if key != "text_representation"}
+    assert ipynb.metadata.get("jupytext") == paired, f"{source.stem}.ipynb's jupytext metadata: {fix}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
