@@ -42,7 +42,13 @@ SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 # make test leaves out the tests marked very_slow: each repeats at full size what a fast test
 # checks on a fixed sample (and the notebooks load the full data in every run anyway)
 FAST := -m "not very_slow"
-PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=30 $(XDIST)
+# the notebooks run as copies in build/smoke/notebooks, executed in place (nbmake --overwrite), so
+# tests/test_notebook_outputs.py can then read what a student would see under every cell
+SMOKE_NOTEBOOKS := build/smoke/notebooks
+COPY_NOTEBOOKS = rm -rf build/smoke && mkdir -p $(SMOKE_NOTEBOOKS) && cp notebooks/[0-9][0-9]_*.ipynb $(SMOKE_NOTEBOOKS)/
+PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests $(SMOKE_NOTEBOOKS) --nbmake --nbmake-timeout=900 --overwrite \
+  --durations=30 $(XDIST)
+CHECK_OUTPUTS = IDL_EXECUTED_NOTEBOOKS=$(SMOKE_NOTEBOOKS) $(PY) -m pytest tests/test_notebook_outputs.py -q
 
 .PHONY: ablation-faces ablation-column setup test test-all unit notebooks reproduce compare ablation speed audit export sync lint lab clean help
 
@@ -75,19 +81,23 @@ endif
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
-	rm -rf build/smoke
+	$(COPY_NOTEBOOKS)
 	$(PYTEST_ALL) $(FAST)
+	$(CHECK_OUTPUTS)
 
 test-all: $(STAMP)
 	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
-	rm -rf build/smoke
+	$(COPY_NOTEBOOKS)
 	$(PYTEST_ALL)
+	$(CHECK_OUTPUTS)
 
 unit: $(STAMP)
 	$(SMOKE_ENV) $(PY) -m pytest tests $(XDIST) $(FAST)
 
 notebooks: $(STAMP)
-	$(SMOKE_ENV) $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 $(XDIST)
+	$(COPY_NOTEBOOKS)
+	$(SMOKE_ENV) $(PY) -m pytest $(SMOKE_NOTEBOOKS) --nbmake --nbmake-timeout=900 --overwrite $(XDIST)
+	$(CHECK_OUTPUTS)
 
 reproduce: $(STAMP)
 	IDL_PROFILE=full $(PY) -m idl_utils.tools.reproduce $(ARGS)
