@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import socket
+import time
 import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -315,14 +316,18 @@ def _emoji_name(stem: str) -> str:
 def _rasterise_openmoji(files: list[Path], image_size: int) -> np.ndarray:
     import resvg_py
     from PIL import Image
-    from tqdm.auto import tqdm
+
+    from .config import progress_bar
 
     out = np.empty((len(files), image_size, image_size, 3), dtype=np.uint8)
-    for i, path in enumerate(tqdm(files, desc=f"rasterising OpenMoji at {image_size}px", mininterval=2)):
+    start = time.perf_counter()
+    for i, path in enumerate(progress_bar(files, desc=f"rasterising OpenMoji at {image_size}px")):
         png = resvg_py.svg_to_bytes(svg_path=str(path), width=image_size, height=image_size,
                                     background="white")
         with Image.open(io.BytesIO(bytes(png))) as im:
             out[i] = np.asarray(im.convert("RGB"))
+    print(f"rasterised {len(files):,} OpenMoji SVGs at {image_size}px in "
+          f"{time.perf_counter() - start:.0f} s (cached for next time)", flush=True)
     return out
 
 

@@ -22,7 +22,6 @@ the notebook.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -32,9 +31,8 @@ from typing import Any
 
 import keras
 
-from .config import PROGRESS_ENV, STEPS_PER_EXECUTION
+from .config import STEPS_PER_EXECUTION, progress_mode
 
-PROGRESS_MODES = ("bar", "summary", "keras")
 #: ``verbose`` value of :func:`fit_timed` meaning "the kit's progress output" (see the module doc).
 PROGRESS = "progress"
 #: Validation scores a summary line reports as "best ... at epoch N" (higher is better), in order
@@ -96,15 +94,6 @@ def history_to_json(history: keras.callbacks.History | Mapping[str, Sequence[Any
     ready for ``json.dump``: ``{"loss": [0.52, 0.31, ...], ...}``."""
     logs = history.history if isinstance(history, keras.callbacks.History) else history
     return {name: [float(v) for v in values] for name, values in logs.items()}
-
-
-def progress_mode() -> str:
-    """What a training prints, from ``$IDL_PROGRESS`` (default ``bar``); see the module doc."""
-    mode = os.environ.get(PROGRESS_ENV, "").strip().lower() or "bar"
-    if mode not in PROGRESS_MODES:
-        raise ValueError(f"{PROGRESS_ENV}={mode!r} is not one of {', '.join(PROGRESS_MODES)}: "
-                         f"unset it or pick one (bar: a progress bar and a summary line)")
-    return mode
 
 
 def _format_metric(value: float) -> str:

@@ -91,7 +91,7 @@ from idl_utils.latent import (
     sample_latent_gmm,
 )
 from idl_utils.narrate import hypothesis, ratio, tally, verdict
-from idl_utils.notebook import start_notebook
+from idl_utils.notebook import show_model, start_notebook
 from idl_utils.results import (
     atomic_write_text,
     markdown_table,
@@ -230,7 +230,7 @@ cae, cae_info = load_or_train(
     train=lambda m: train_generative(m, x, epochs=CAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED),
 )
 print(f"CAE: {cae_info['seconds_per_epoch']:.1f} s per epoch")
-cae.encoder.summary()
+show_model(cae.encoder)
 
 # %% [markdown]
 # Reconstructions of eight images, and the per-image error: which images does the CAE find

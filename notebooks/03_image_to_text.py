@@ -56,7 +56,7 @@ from idl_utils.image_seq_models import (
 from idl_utils.judge import glyph_dataset, judge_accuracy, read_text, trained_judge
 from idl_utils.mnist import load_mnist, mnist_card
 from idl_utils.narrate import compare, learned, proportion_tie, trend
-from idl_utils.notebook import start_notebook
+from idl_utils.notebook import show_model, start_notebook
 from idl_utils.queries import exact_match, make_queries, per_char_accuracy, split_queries
 from idl_utils.results import record_results, save_fig, save_table
 from idl_utils.seq_models import CourseText, TrainConfig, predict_answers, train_seq_model
@@ -225,7 +225,7 @@ def trained_reader(split, layers):
 readers, reader_infos = {}, {}
 for layers in DEPTHS:
     readers[layers], reader_infos[layers] = trained_reader(split, layers)
-readers[DEPTHS[0]].summary()
+show_model(readers[DEPTHS[0]])
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))

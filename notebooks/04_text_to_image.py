@@ -54,7 +54,7 @@ from idl_utils.image_seq_models import (
 from idl_utils.judge import judge_accuracy, trained_judge
 from idl_utils.mnist import load_mnist
 from idl_utils.narrate import compare, format_value, learned, proportion_tie, ratio
-from idl_utils.notebook import start_notebook
+from idl_utils.notebook import show_model, start_notebook
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.results import record_results, save_fig, save_table
 from idl_utils.seq_models import TrainConfig
@@ -151,7 +151,7 @@ def train_generator(loss, layers):
 
 
 generators = {(loss, 1): train_generator(loss, 1) for loss in LOSSES}
-generators[(LOSSES[0], 1)][0].summary()
+show_model(generators[(LOSSES[0], 1)][0])
 
 # %% [markdown]
 # ## Scoring generated answers with the judge

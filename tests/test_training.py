@@ -131,7 +131,7 @@ def test_a_summary_names_the_best_validation_epoch_and_an_early_stop():
 
 
 def test_an_unknown_progress_mode_says_what_to_set(monkeypatch):
-    from idl_utils.training import progress_mode
+    from idl_utils.config import progress_mode
 
     monkeypatch.setenv("IDL_PROGRESS", "loud")
     with pytest.raises(ValueError, match="IDL_PROGRESS='loud' is not one of bar, summary, keras"):
