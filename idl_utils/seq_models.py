@@ -29,7 +29,15 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
-from .queries import VOCAB, QuerySet, decode_text, encode_text, exact_match, text_to_indices
+from .queries import (
+    VOCAB,
+    QuerySet,
+    decode_text,
+    digits_to_text,
+    encode_text,
+    exact_match,
+    text_to_indices,
+)
 from .training import fit_timed
 
 _EYE = np.eye(len(VOCAB), dtype=np.float32)
@@ -112,16 +120,19 @@ class AlignedReversed:
         return _EYE[np.concatenate([digits, sign], axis=1)]
 
     def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
+        """``(n, d+2, 13)`` scores -> answer strings padded to ``d+1`` characters (``'-48'``,
+        ``'105'``). Never cut: a wrong answer with a digit in the top column and a minus
+        (``'-105'`` for 2-digit operands) keeps all ``d+2`` characters, and every digit of a
+        long answer is kept (the digits are never turned into a fixed-size integer)."""
         idx = np.asarray(scores).argmax(axis=-1)
         mag_idx, sign_idx = idx[:, :-1], idx[:, -1]
         # A non-digit where a digit belongs is a real mistake: keep it visible as '?'-free
         # output by mapping it to a character that can never match the true answer.
         bad = (mag_idx > 9).any(axis=1)
-        mag = (np.minimum(mag_idx, 9) * 10 ** np.arange(mag_idx.shape[1])).sum(axis=1)
-        text = np.asarray(mag).astype("<U8")
-        text = np.where(sign_idx == _MINUS, np.strings.add("-", text), text)
+        text = digits_to_text(np.minimum(mag_idx, 9), sign_idx == _MINUS)
         text = np.where(bad | ((sign_idx != _MINUS) & (sign_idx != _PAD)), "+", text)
-        return np.strings.ljust(text, digits + 1).astype(f"<U{digits + 1}")
+        width = max(digits + 1, int(np.strings.str_len(text).max(initial=0)))
+        return np.strings.ljust(text, digits + 1).astype(f"<U{width}")
 
 
 REPRESENTATIONS: dict[str, Representation] = {
