@@ -22,8 +22,24 @@ shape, and learns every step:
    (a softmax over 0-9) and the outgoing carry or borrow (``tanh``: about +1, 0 or -1). The
    table's rows are the half-unit intervals of ``s`` (soft steps at every half unit, turned
    into "how much of ``s`` lies in this interval"), so each row learns from the sums that fall
-   in it and no other.
+   in it and no other. Two facts about writing numbers shape the table: the digit depends only
+   on where the sum falls within a ten (sums ten apart share a row: ``-10``, ``0`` and ``10``
+   all end in 0), and a larger sum never carries less (the carry is a sum of the steps with
+   weights kept >= 0).
 4. The answer: one digit per column, then ``'-'`` if the operator is ``-`` and ``a < b``.
+
+Nothing in it depends on the number of digits, so a model trained on 2-digit queries answers
+100-digit ones with the same weights (:func:`widen_column_model`,
+:mod:`idl_utils.long_arithmetic`). What that needs, measured: every column of a long number
+is one of 400 combinations (operator, two digits, carry in), and the cell gets them right
+only if it is right on every column *sum* they add up to. 2-digit training never shows the
+sum ``0 - 9 - 1 = -10`` (a borrow into a 0 above a 9 cannot happen when the larger operand is
+on top and has only two digits), and 180 queries often miss ``9 + 9 + 1 = 19`` or ``-9`` too:
+a table row per sum holds its initial weights there, and 1 in 5 random 100-digit queries went
+wrong. The two shapes of the table fill those rows from the rows trained, and
+``hard_inference`` rounds the carry and each column's comparison between columns when
+answering (not in training), so a carry of 0.98 cannot leak along a chain of borrows, nor a
+nearly closed sign gate reopen after many columns.
 
 Training (:func:`column_recipe`) starts several candidates from different initial weights,
 trains each briefly, keeps the best on the validation queries and trains it to the end: a
@@ -36,7 +52,8 @@ first, then the sign), so :func:`~idl_utils.seq_models.train_seq_model` trains i
 kit's loss and its answers decode to the same strings the other models are scored on.
 
 The switches of :func:`build_column_model` (``codes``, ``shared``, ``sign_pass``,
-``readout``) and ``ColumnDigits(aligned=False)`` take one ingredient out or change it; see
+``readout``, ``digit_table``, ``carry_table``, ``hard_inference``) and
+``ColumnDigits(aligned=False)`` take one ingredient out or change it; see
 :func:`idl_utils.ablation.column_ablation`.
 """
 
