@@ -128,11 +128,13 @@ def train_two_digit(fraction: float, seed: int, *, epochs: int | None = None,
 
 def summarise_lengths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean, lowest and highest exact match over the seeds per split, inference and length
-    (rows of :func:`measure`): ``{"split", "inference", "digits", "seeds", "exact_match_mean",
-    "exact_match_min", "exact_match_max"}``."""
+    (rows of :func:`measure`, or :func:`score_length` rows with a ``split``; a row without
+    ``inference`` counts as ``"as trained"``): ``{"split", "inference", "digits", "seeds",
+    "exact_match_mean", "exact_match_min", "exact_match_max"}``, in first-seen order."""
     groups: dict[tuple[str, str, int], list[float]] = {}
     for row in rows:
-        groups.setdefault((row["split"], row["inference"], row["digits"]), []).append(row["exact_match"])
+        key = (row["split"], row.get("inference", "as trained"), row["digits"])
+        groups.setdefault(key, []).append(row["exact_match"])
     return [{"split": split, "inference": inference, "digits": digits, "seeds": len(v),
              "exact_match_mean": float(np.mean(v)), "exact_match_min": min(v),
              "exact_match_max": max(v)}

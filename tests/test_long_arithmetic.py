@@ -53,6 +53,8 @@ def test_summary_over_seeds_per_split_inference_and_length():
          "exact_match_min": 0.9, "exact_match_max": 1.0},
         {"split": "5/95", "inference": "soft", "digits": 100, "seeds": 1, "exact_match_mean": 0.5,
          "exact_match_min": 0.5, "exact_match_max": 0.5}]
+    notebook_rows = [{"split": "1/99", "digits": 3, "exact_match": 1.0}]  # score_length rows
+    assert summarise_lengths(notebook_rows)[0]["inference"] == "as trained"
 
 
 def test_the_command_trains_scores_every_length_and_writes_json(tmp_path, capsys):
