@@ -177,12 +177,29 @@ def measure(fractions: Sequence[float], seeds: Sequence[int], lengths: Sequence[
 
 
 def _cell_combinations() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every combination one column can meet, as ``(op, top, bottom, carry_in)`` arrays of
-    400: ``+`` with a carry of 0 or 1, ``-`` (larger minus smaller) with a borrow of 0 or -1,
-    and all 10 x 10 digit pairs."""
-    op, top, bottom, carry = (g.ravel() for g in np.meshgrid(
+    """Every combination one column can meet, as ``(sign, top, bottom, carry_in)`` arrays of
+    400: ``+`` (sign +1) with a carry of 0 or 1, ``-`` (sign -1, larger minus smaller) with a
+    borrow of 0 or -1, and all 10 x 10 digit pairs; combination ``i`` is number
+    :func:`_combination_index` of its parts."""
+    sign, top, bottom, carry = (g.ravel() for g in np.meshgrid(
         np.array([1, -1]), np.arange(10), np.arange(10), np.array([0, 1]), indexing="ij"))
-    return np.where(op == 1, "+", "-"), top, bottom, carry * op
+    return sign, top, bottom, carry * sign
+
+
+def _combination_index(sign: np.ndarray, top: np.ndarray, bottom: np.ndarray,
+                       carry_in: np.ndarray) -> np.ndarray:
+    """The position of each combination in :func:`_cell_combinations` (arrays alike)."""
+    return (((sign < 0) * 10 + top) * 10 + bottom) * 2 + (carry_in != 0)
+
+
+def _combination_rows(counts: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """One row per combination: ``op, top, bottom, carry_in, sum`` and the given columns."""
+    sign, top, bottom, carry_in = _cell_combinations()
+    total = top + sign * bottom + carry_in
+    return [{"op": "+" if sign[i] > 0 else "-", "top": int(top[i]), "bottom": int(bottom[i]),
+             "carry_in": int(carry_in[i]), "sum": int(total[i]),
+             **{name: values[i].item() for name, values in counts.items()}}
+            for i in range(len(sign))]
 
 
 def cell_table(model: keras.Model) -> list[dict[str, Any]]:
@@ -195,15 +212,13 @@ def cell_table(model: keras.Model) -> list[dict[str, Any]]:
     if layer.codes != "ordinal" or not layer.shared:
         raise ValueError("cell_table reads the shared ordinal cell: build the model with "
                          "codes='ordinal', shared=True")
-    op, top, bottom, carry_in = _cell_combinations()
-    column = lambda v: ops.convert_to_tensor(np.asarray(v, dtype=np.float32)[:, None])  # noqa: E731
-    sign = np.where(op == "+", 1, -1)
-    probs, carry = layer.cell(0, column(top), column(bottom), column(sign), column(carry_in))
+    sign, top, bottom, carry_in = _cell_combinations()
+    columns = np.stack([top, bottom, sign, carry_in], axis=1).astype(np.float32)[:, :, None]
+    probs, carry = layer.cell(0, *(ops.convert_to_tensor(columns[:, i]) for i in range(4)))
     digit, carry = np.asarray(probs).argmax(axis=-1), np.asarray(carry)[:, 0]
     total = top + sign * bottom + carry_in
-    return [{"op": o, "top": int(t), "bottom": int(b), "carry_in": int(c), "sum": int(s),
-             "digit": int(d), "carry": float(k), "right": bool(d == s % 10 and round(k) == s // 10)}
-            for o, t, b, c, s, d, k in zip(op, top, bottom, carry_in, total, digit, carry, strict=True)]
+    right = (digit == total % 10) & (np.round(carry) == total // 10)
+    return _combination_rows({"digit": digit, "carry": carry, "right": right})
 
 
 def cell_coverage(qs: QuerySet) -> list[dict[str, Any]]:
@@ -211,16 +226,10 @@ def cell_coverage(qs: QuerySet) -> list[dict[str, Any]]:
     columns of the queries ``qs`` (e.g. a training split), worked out on paper: rows
     ``{"op", "top", "bottom", "carry_in", "sum", "count"}``."""
     written = written_columns(long_queries_from_query_set(qs))
-    op = np.repeat(qs.op[:, None], written.top.shape[1], axis=1)
-    seen: dict[tuple, int] = {}
-    for key in zip(op.ravel().tolist(), written.top.ravel().tolist(), written.bottom.ravel().tolist(),
-                   written.carry_in.ravel().tolist(), strict=True):
-        seen[key] = seen.get(key, 0) + 1
-    op, top, bottom, carry_in = _cell_combinations()
-    return [{"op": o, "top": int(t), "bottom": int(b), "carry_in": int(c),
-             "sum": int(t + (b if o == "+" else -b) + c), "count": seen.get((o, t, b, c), 0)}
-            for o, t, b, c in zip(op.tolist(), top.tolist(), bottom.tolist(), carry_in.tolist(),
-                                  strict=True)]
+    sign = np.repeat(np.where(qs.op == "+", 1, -1)[:, None], written.top.shape[1], axis=1)
+    index = _combination_index(sign, written.top.astype(int), written.bottom.astype(int),
+                               written.carry_in)
+    return _combination_rows({"count": np.bincount(index.ravel(), minlength=400)})
 
 
 def _setting(text: str) -> tuple[str, Any]:
