@@ -213,7 +213,9 @@ def random_long_queries(n: int, digits: int, seed: int, ops: str = "+-") -> Long
     """``n`` random queries with ``digits``-digit operands, drawn uniformly from
     ``0 ... 10**digits - 1`` (leading zeros allowed, as in the assignment's ``0 ... 99``), the
     operator uniformly from ``ops``. Seeded and stable: the first ``m`` of ``n`` queries are
-    the ``m`` queries asked for with the same seed."""
+    the ``m`` queries asked for with the same seed. A query whose operands are both below 100
+    is a 2-digit query, which a model trained on 2-digit queries may have seen: 1 in 100 at 3
+    digits, 1 in 10,000 at 4."""
     parts = list(iter_long_queries(n, digits, seed, ops))
     return LongQueries(np.concatenate([p.a for p in parts]), np.concatenate([p.b for p in parts]),
                        np.concatenate([p.op for p in parts]))
