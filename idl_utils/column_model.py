@@ -24,8 +24,8 @@ shape, and learns every step:
    into "how much of ``s`` lies in this interval"), so each row learns from the sums that fall
    in it and no other. Two facts about writing numbers shape the table: the digit depends only
    on where the sum falls within a ten (sums ten apart share a row: ``-10``, ``0`` and ``10``
-   all end in 0), and a larger sum never carries less (the carry is a sum of the steps with
-   weights kept >= 0).
+   all end in 0), and a larger sum never carries less (the carry table starts as a ramp and a
+   penalty on every fall from one row to the next keeps it rising).
 4. The answer: one digit per column, then ``'-'`` if the operator is ``-`` and ``a < b``.
 
 Nothing in it depends on the number of digits, so a model trained on 2-digit queries answers
@@ -79,11 +79,13 @@ CODES = ("ordinal", "onehot")
 READOUTS = ("bins", "steps", "mlp")
 DIGIT_TABLES = ("per_sum", "mod10")
 CARRY_TABLES = ("per_sum", "monotone")
-#: the digit and carry tables each read-out has unless told otherwise: ``mod10`` needs the
-#: intervals of ``"bins"``, ``monotone`` the steps of ``"bins"`` or ``"steps"``; an MLP
-#: read-out has no table at all
-TABLES_BY_READOUT = {"bins": ("mod10", "monotone"), "steps": ("per_sum", "monotone"),
+#: the digit and carry tables each read-out has unless told otherwise: ``mod10`` and
+#: ``monotone`` shape the table of the ``"bins"`` read-out (rows for the sum's intervals); the
+#: others have no such rows
+TABLES_BY_READOUT = {"bins": ("mod10", "monotone"), "steps": ("per_sum", "per_sum"),
                      "mlp": ("per_sum", "per_sum")}
+#: ``carry_table="monotone"``: the weight of the penalty on each fall of the carry table
+MONOTONE_STRENGTH = 0.01
 #: Where the sum read-out steps: every half unit over more than the sums a column can take
 #: (``0-9-1 = -10`` ... ``9+9+1 = 19``), both ways round, so whatever scale and sign the cell
 #: settles on can be read.
@@ -93,6 +95,11 @@ SUM_STEPS = np.arange(-29.75, 30.0, 0.5, dtype=np.float32)
 #: ``j`` is centred on the sum ``(j - 60) / 2``, so the ones 20 apart are 10 apart in the sum
 #: (``-10``, ``0``, ``10``) and share one row of the digit table.
 _TENS_FOLD = np.eye(20, dtype=np.float32)[np.arange(len(SUM_STEPS) + 1) % 20]
+#: ``carry_table="monotone"``: where the carry table starts, a ramp ``(s - 4.5) / 5`` over the
+#: centres ``s`` of the sum's intervals: the carry (its tanh) starts at 0 for the sum 4.5,
+#: -0.76 at -0.5, +0.76 at 9.5 and beyond 0.99 either way from -9 down and 18 up; training
+#: turns it into steps where it sees sums, and a sum it never sees keeps the ramp's verdict
+CARRY_RAMP = ((np.arange(len(SUM_STEPS) + 1, dtype=np.float32) - 60) / 2 - 4.5) / 5
 
 
 def _operand_columns(values: np.ndarray, columns: int, digits: int, aligned: bool) -> np.ndarray:
@@ -115,6 +122,23 @@ def column_features(a: np.ndarray, b: np.ndarray, op: np.ndarray) -> np.ndarray:
     sign = np.broadcast_to(sign[:, None], a.shape)
     values = np.stack([a / 9.0, b / 9.0, sign], axis=-1).astype(np.float32)
     return np.concatenate([values, _EYE10[a], _EYE10[b]], axis=-1)
+
+
+class NonDecreasing(keras.regularizers.Regularizer):
+    """A penalty on every fall between neighbouring rows of a table read by a ``Dense(1)``
+    (its kernel ``(rows, 1)``, rows in increasing order of the sum): ``strength`` times the
+    sum of the falls. A row no training sum reaches feels only this, and settles at or below
+    the row above it and at or above the row below (a sum beyond the trained ones borrows or
+    carries like the nearest trained one); trained rows of a carry table rise anyway."""
+
+    def __init__(self, strength: float = MONOTONE_STRENGTH):
+        self.strength = float(strength)
+
+    def __call__(self, kernel):
+        return self.strength * ops.sum(ops.relu(kernel[:-1] - kernel[1:]))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"strength": self.strength}
 
 
 @dataclass(frozen=True)
@@ -192,13 +216,16 @@ class ColumnArithmetic(keras.layers.Layer):
         self.readers = ([keras.layers.Dense(len(SUM_STEPS), activation="relu", name=f"read_sum_{i}")
                          for i in range(cells)] if readout == "mlp" else [])
         self.digit_heads = [keras.layers.Dense(10, name=f"digit_{i}") for i in range(cells)]
-        # the carry starts at zero everywhere (nothing carried), not saturated either way;
-        # monotone: weights >= 0 on the steps "the sum is above this step", so a larger sum
-        # never carries less
-        monotone = keras.constraints.NonNeg() if carry_table == "monotone" else None
-        self.carry_heads = [keras.layers.Dense(1, kernel_initializer="zeros",
-                                               kernel_constraint=monotone, name=f"carry_{i}")
-                            for i in range(cells)]
+        # per_sum: the carry starts at zero everywhere (nothing carried), not saturated either
+        # way. monotone: it starts as a ramp (a larger sum carries more) and a penalty on every
+        # fall of the table keeps it so. (A penalty alone left the rows of sums never seen
+        # near zero, one in two starts got 0-9-1 wrong; weights kept >= 0 on the soft steps, a
+        # hard constraint, stuck 19 of 45 starts at a carry saturated for every sum.)
+        monotone = carry_table == "monotone"
+        self.carry_heads = [keras.layers.Dense(
+            1, name=f"carry_{i}", kernel_regularizer=NonDecreasing() if monotone else None,
+            kernel_initializer=keras.initializers.Constant(CARRY_RAMP[:, None]) if monotone
+            else "zeros") for i in range(cells)]
         if sign_pass:
             # one score per digit, the same for both operands: the comparison is score(a_i) -
             # score(b_i). Two separate weights could also learn "a digit is non-zero" (the
@@ -224,8 +251,7 @@ class ColumnArithmetic(keras.layers.Layer):
                 self.readers[i].build((None, 1))
             width_read = len(SUM_STEPS) + (self.readout == "bins")
             self.digit_heads[i].build((None, 20 if self.digit_table == "mod10" else width_read))
-            self.carry_heads[i].build((None, len(SUM_STEPS) if self.carry_table == "monotone"
-                                       else width_read))
+            self.carry_heads[i].build((None, width_read))
         if self.sign_pass:
             self.compare.build((None, width))
         self.sign_head.build((None, 1))
@@ -242,17 +268,12 @@ class ColumnArithmetic(keras.layers.Layer):
         ``"mlp"``: a learned ReLU layer (the ablation)."""
         if self.readout == "mlp":
             return self.readers[k](s)
-        steps = self._steps(s)
+        steps = ops.sigmoid(self.sharpness * (s - ops.convert_to_tensor(SUM_STEPS)[None, :]))
         if self.readout == "steps":
             return steps
         # how much of s lies between two neighbouring steps, below the first, above the last
         below = ops.concatenate([ops.ones_like(s), steps], axis=-1)
         return below - ops.concatenate([steps, ops.zeros_like(s)], axis=-1)
-
-    def _steps(self, s):
-        """Soft steps ``(n, 120)`` of the column sum ``s`` ``(n, 1)``: "is ``s`` above this
-        step", one step every half unit (:data:`SUM_STEPS`)."""
-        return ops.sigmoid(self.sharpness * (s - ops.convert_to_tensor(SUM_STEPS)[None, :]))
 
     def cell(self, k: int, a, b, op, carry):
         """Column cell ``k`` (0 when shared): the digits ``a``, ``b`` of one column (``(n, 1)``
@@ -266,8 +287,7 @@ class ColumnArithmetic(keras.layers.Layer):
         h = self._read(k, s)
         # mod10: the digit depends only on where the sum falls within a ten
         h_digit = ops.matmul(h, ops.convert_to_tensor(_TENS_FOLD)) if self.digit_table == "mod10" else h
-        h_carry = self._steps(s) if self.carry_table == "monotone" else h
-        return ops.softmax(self.digit_heads[k](h_digit), axis=-1), ops.tanh(self.carry_heads[k](h_carry))
+        return ops.softmax(self.digit_heads[k](h_digit), axis=-1), ops.tanh(self.carry_heads[k](h))
 
     def call(self, x, training=None):
         if self.codes == "ordinal":
@@ -325,9 +345,11 @@ def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool 
     ``digit_table`` (with the ``"bins"`` read-out): ``"per_sum"``, a row of the digit table
     for every interval of the sum, or ``"mod10"``, one row shared by the sums that are ten
     apart (``-10``, ``0`` and ``10`` all end in the digit 0).
-    ``carry_table`` (with the ``"bins"`` or ``"steps"`` read-out): ``"per_sum"``, the carry
-    read off the same features as the digit, or ``"monotone"``, a weighted sum of the soft
-    steps with weights kept >= 0, so the carry never decreases as the sum grows.
+    ``carry_table`` (with the ``"bins"`` read-out): ``"per_sum"``, a free row of the carry
+    table for every interval of the sum, starting at zero, or ``"monotone"``, the same rows
+    starting as a ramp (:data:`CARRY_RAMP`) with a penalty on every fall from one to the next
+    (:class:`NonDecreasing`): a larger sum never carries less, and a sum training never
+    showed (``0-9-1 = -10``) keeps the ramp's borrow.
     ``hard_inference``: outside training, round what passes from column to column -- the
     carry to -1, 0 or +1 and each column's comparison in the sign pass to -1, 0 or +1 -- so
     that nothing drifts over many columns; training is unchanged.
@@ -348,9 +370,9 @@ def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool 
                          "readout='bins' with it")
     if carry_table not in CARRY_TABLES:
         raise ValueError(f"carry_table must be one of {CARRY_TABLES}, got {carry_table!r}")
-    if carry_table == "monotone" and readout == "mlp":
-        raise ValueError("carry_table='monotone' weighs the read-out's steps: use readout='bins' "
-                         "or 'steps' with it")
+    if carry_table == "monotone" and readout != "bins":
+        raise ValueError("carry_table='monotone' orders the rows of the 'bins' read-out: use "
+                         "readout='bins' with it")
     inputs = keras.Input(ColumnDigits().input_shape(digits), name="columns")
     outputs = ColumnArithmetic(digits + 1, codes=codes, shared=shared, sign_pass=sign_pass,
                                readout=readout, digit_table=digit_table, carry_table=carry_table,

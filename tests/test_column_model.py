@@ -201,18 +201,26 @@ def test_hard_inference_rounds_only_outside_training_and_mod10_shares_digit_rows
         build_column_model(2, readout="steps", digit_table="mod10")
 
 
-def test_a_monotone_carry_never_falls_as_the_sum_grows():
-    layer = build_column_model(2, carry_table="monotone").get_layer("column_arithmetic")
-    head = layer.carry_heads[0]
-    assert isinstance(head.kernel_constraint, keras.constraints.NonNeg)
-    rng = np.random.default_rng(2)
-    raw = rng.normal(0, 1, head.kernel.shape).astype(np.float32)
-    head.set_weights([np.asarray(head.kernel_constraint(raw)), np.array([-3.0], np.float32)])
-    sums = np.linspace(-20, 30, 201, dtype=np.float32)
-    # the cell's sum is a + op*b (+ carry): put the sum in a with b = 0
-    zeros = np.zeros((len(sums), 1), np.float32)
-    layer.sums[0].set_weights([np.ones((2, 1), np.float32), np.zeros(1, np.float32)])
-    _, carry = layer.cell(0, sums[:, None], zeros, zeros + 1, zeros)
-    assert np.all(np.diff(np.asarray(carry)[:, 0]) >= -1e-6)
+def test_a_monotone_carry_table_is_penalised_for_every_fall_and_only_then():
+    from idl_utils.column_model import CARRY_RAMP, MONOTONE_STRENGTH, NonDecreasing
+
+    model = build_column_model(2)
+    head = model.get_layer("column_arithmetic").carry_heads[0]
+    assert isinstance(head.kernel_regularizer, NonDecreasing)
+    # it starts as a rising ramp: the lowest sums borrow, the highest carry
+    np.testing.assert_array_equal(head.get_weights()[0][:, 0], CARRY_RAMP)
+    assert np.all(np.diff(CARRY_RAMP) > 0)
+    assert np.tanh(CARRY_RAMP[40]) < -0.99 and np.tanh(CARRY_RAMP[98]) > 0.99  # sums -10 and 19
+    rising = np.linspace(-3, 3, 121, dtype=np.float32)[:, None]
+    assert float(head.kernel_regularizer(rising)) == 0.0
+    falls = rising.copy()
+    falls[40] = 5.0  # one row far above its neighbours: it falls by 5 + 1 to the next
+    expected = MONOTONE_STRENGTH * (5.0 - (falls[41, 0]))
+    assert float(head.kernel_regularizer(falls)) == pytest.approx(expected, rel=1e-5)
+    head.set_weights([falls, np.zeros(1, np.float32)])
+    model(ColumnDigits().encode_inputs(queries_from_strings(["1+1"], 2)))
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)  # trained against
+    assert build_column_model(2, carry_table="per_sum").get_layer(
+        "column_arithmetic").carry_heads[0].kernel_regularizer is None
     with pytest.raises(ValueError, match="use readout='bins'"):
-        build_column_model(2, readout="mlp", carry_table="monotone")
+        build_column_model(2, readout="steps", carry_table="monotone")
