@@ -9,8 +9,9 @@ variant             what changes
 ==================  ===========================================================================
 full                nothing: aligned ordinal digits, one shared cell, sign pass, a read-out table
                     with rows for the sum's half-unit intervals (the digit's rows shared by sums
-                    ten apart, the carry never falling as the sum grows), carries and
-                    comparisons rounded between columns when answering, the best of 3 starts
+                    ten apart; the carry's starting as a rising ramp, kept rising by a
+                    penalty), carries and comparisons rounded between columns when answering,
+                    the best of 3 starts
 no alignment        operands as written (most significant digit first, left-justified)
 no shared cell      a separate cell (sum, digit table, carry) for every column
 one-hot codes       digits as one-hot codes instead of their values
@@ -18,11 +19,12 @@ no sign pass        no comparison from the most significant column and no swap: 
                     come from the final borrow, and a negative result's digits from the cell
 MLP read-out        digit and carry read off the column sum by a learned ReLU layer instead of
                     a table over whole-number sums (so neither table's shape applies)
-step read-out       the digit table written as weights on soft steps ("is the sum above this
-                    step"), so every update moves the entries of many sums at once
+step read-out       the tables written as weights on soft steps ("is the sum above this step"),
+                    so every update moves the entries of many sums at once (neither table's
+                    shape applies)
 digit row per sum   a row of the digit table for every sum, not one per sum within a ten: a sum
                     training never shows (``0-9-1 = -10``) has a row nothing taught
-free carry          the carry read off the same rows as the digit, free to fall as the sum grows
+free carry          the carry table's rows start at zero and are free to fall as the sum grows
 soft answers        carries and comparisons passed between columns as computed (about 0.98, not
                     1), not rounded: the small shortfall adds up over many columns
 single start        one start from the seed's initial weights instead of the best of 3
