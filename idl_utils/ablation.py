@@ -187,9 +187,22 @@ def load_column_ablation(path: str | Path = PUBLISHED_PATH) -> dict[str, Any] | 
     return result
 
 
+def _cost_sentence(full: float, by_variant: dict[str, float]) -> str:
+    """``"; taking out an ingredient costs most for ...; within half a point ..."``: the
+    variants by how far below ``full`` they are (points of percent)."""
+    costs = sorted(((full - v, name) for name, v in by_variant.items() if name != "full"), reverse=True)
+    hurt = [f"{name} (-{cost:.1f} points)" for cost, name in costs if cost > 0.5]
+    harmless = [name for cost, name in costs if cost <= 0.5]
+    text = (f"; taking out an ingredient costs most for {', '.join(hurt)}" if hurt
+            else "; no single change costs more than half a point")
+    return text + (f"; within half a point of it (or better): {', '.join(harmless)}" if harmless else "")
+
+
 def ablation_verdicts(rows: list[dict[str, Any]]) -> list[str]:
     """One sentence per split, computed from the runs: the full model's mean exact match and
-    the ingredients whose removal costs the most, largest first."""
+    the ingredients whose removal costs the most, largest first; then, where the runs were
+    scored at :data:`LENGTH_DIGITS` digits, one sentence per split on that length (the
+    variants that cannot answer there named apart)."""
     means: dict[str, dict[str, float]] = {}
     for row in summarise_seeds([{**row, "model": row["variant"]} for row in rows]):
         means.setdefault(row["split"], {})[row["model"]] = 100 * row["exact_match_mean"]
@@ -199,14 +212,23 @@ def ablation_verdicts(rows: list[dict[str, Any]]) -> list[str]:
             out.append(f"{split}: the full model was not trained, so nothing to compare with")
             continue
         full = by_variant["full"]
-        costs = sorted(((full - v, name) for name, v in by_variant.items() if name != "full"), reverse=True)
-        hurt = [f"{name} (-{cost:.1f} points)" for cost, name in costs if cost > 0.5]
-        harmless = [name for cost, name in costs if cost <= 0.5]
-        text = f"{split}: the full model answers {full:.2f}% of the test queries"
-        text += f"; taking out an ingredient costs most for {', '.join(hurt)}" if hurt else \
-            "; no single change costs more than half a point"
-        if harmless:
-            text += f"; within half a point of it (or better): {', '.join(harmless)}"
+        out.append(f"{split}: the full model answers {full:.2f}% of the test queries"
+                   + _cost_sentence(full, by_variant) + ".")
+    for split in means:
+        mine = [row for row in rows if row["split"] == split]
+        long: dict[str, list[float]] = {}
+        for row in mine:
+            if row.get(LENGTH_KEY) is not None:
+                long.setdefault(row["variant"], []).append(100 * row[LENGTH_KEY])
+        if "full" not in long:
+            continue
+        by_variant = {name: float(np.mean(v)) for name, v in long.items()}
+        full = by_variant["full"]
+        text = (f"{split}, scored on {LENGTH_DIGITS}-digit queries: the full model answers {full:.2f}%"
+                + _cost_sentence(full, by_variant))
+        unanswered = sorted({row["variant"] for row in mine} - set(long))
+        if unanswered:
+            text += f"; cannot answer them: {', '.join(unanswered)}"
         out.append(text + ".")
     return out
 

@@ -62,7 +62,14 @@ def test_verdicts_name_the_costliest_ingredient_per_split_and_loading_refuses_ga
     assert verdicts[0].startswith("1/99: the full model answers 99.00%")
     assert "no sign pass (-39.0 points), single start (-9.0 points)" in verdicts[0]
     assert "(or better): MLP read-out" in verdicts[0]
-    assert "5/95: the full model was not trained" in verdicts[1]
+    assert "5/95: the full model was not trained" in verdicts[1] and len(verdicts) == 2
+    # scored at length: one more sentence per split with a full model scored there
+    longer = [{**r, LENGTH_KEY: v} for r, v in zip(rows, [1.0, None, 0.5, 0.998, 0.2], strict=True)]
+    verdicts = ablation_verdicts(longer)
+    assert verdicts[2] == ("1/99, scored on 100-digit queries: the full model answers 100.00%; "
+                           "taking out an ingredient costs most for single start (-50.0 points); "
+                           "within half a point of it (or better): MLP read-out; cannot answer "
+                           "them: no sign pass.") and len(verdicts) == 3
     assert load_column_ablation(tmp_path / "none.json") is None
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="make ablation-column"):
