@@ -1,4 +1,4 @@
-"""What do the models get wrong? Mistake categories, carries and borrows, error maps.
+"""What do the models get wrong? Mistake categories, carries and borrows, error maps, long answers.
 
 Every answer that exact match counts wrong gets exactly one category, checked in this order
 (so the counts add up to the number of wrong answers):
@@ -14,6 +14,10 @@ Every answer that exact match counts wrong gets exactly one category, checked in
 
 :func:`column_mistakes` labels the same wrong answers the way a column adder goes wrong: by
 the first wrong column of the answer and the sub-task that column had (see :data:`SUBTASKS`).
+
+:func:`long_mistakes` does the same for answers to queries of any length (digit arrays, see
+:mod:`idl_utils.long_queries`): the first wrong column, the carry chain that reaches it, the
+sum it had to work out, and whether the sign is wrong.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .long_queries import (
+    LongAnswers,
+    LongQueries,
+    deciding_column,
+    long_queries_from_query_set,
+    written_columns,
+)
 from .queries import QuerySet
 
 CATEGORIES = ("malformed", "format", "sign", "length", "carry/borrow", "off by one", "one digit",
@@ -240,26 +251,16 @@ def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
     truth = qs.results.astype(np.int64)
     value, valid = _parse_answers(predicted)
     columns = qs.digits + 1
-    a, b = qs.a.astype(np.int64), qs.b.astype(np.int64)
     plus = qs.op == "+"
-    x = np.where(plus, a, np.maximum(a, b))
-    y = np.where(plus, b, np.minimum(a, b))
+    # the carry (or borrow) into each column and how far it travelled, worked out on paper
+    chain = written_columns(long_queries_from_query_set(qs)).chain
     powers = 10 ** np.arange(columns + 1)
-    xd, yd = (x[:, None] // powers) % 10, (y[:, None] // powers) % 10
-    # carry (or borrow) into each column, and whether it only passed through the column below
-    carry_in = np.zeros((len(qs), columns + 1), dtype=bool)
-    cascade = np.zeros_like(carry_in)
-    for i in range(1, columns + 1):
-        prev = carry_in[:, i - 1]
-        own_sum, own_diff = xd[:, i - 1] + yd[:, i - 1], xd[:, i - 1] - yd[:, i - 1]
-        carry_in[:, i] = np.where(plus, own_sum + prev >= 10, own_diff - prev < 0)
-        cascade[:, i] = carry_in[:, i] & prev & np.where(plus, own_sum == 9, own_diff == 0)
     pd, td = (np.abs(value)[:, None] // powers) % 10, (np.abs(truth)[:, None] // powers) % 10
     digit_wrong = pd != td
     first = np.where(digit_wrong.any(axis=1), digit_wrong.argmax(axis=1), -1)
     first = np.minimum(first, columns - 1)  # a digit beyond the answer's width: the top column
-    rows = np.arange(len(qs))
-    carried, cascaded = carry_in[rows, first], cascade[rows, first]
+    travelled = chain[np.arange(len(qs)), first]
+    carried, cascaded = travelled >= 1, travelled >= 2
     sub = np.where(plus, np.where(cascaded, "cascading carry", np.where(carried, "carry", "plain sum")),
                    np.where(cascaded, "cascading borrow",
                             np.where(carried, "borrow", "plain difference")))
@@ -272,3 +273,75 @@ def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
     subtask[np.strings.strip(predicted) == np.strings.strip(qs.answers.astype(str))] = ""
     column = np.where(np.isin(subtask, ["", "sign", "malformed", "format"]), -1, first)
     return ColumnMistakes(column=column, subtask=subtask)
+
+
+#: How a wrong answer to a long query is wrong (:func:`long_mistakes`).
+LONG_KINDS = ("malformed", "digit", "digit and sign", "sign")
+
+
+@dataclass(frozen=True)
+class LongMistakes:
+    """Where each answer to a long query set goes wrong (all arrays ``(n,)``; see
+    :func:`long_mistakes`): ``kind`` (one of :data:`LONG_KINDS`, ``''`` where right), ``op``,
+    ``column`` (the first wrong digit from the ones, ``-1`` if none), ``chain`` (the carry or
+    borrow chain that ends at that column: 0 none, 1 from the column below, ``k`` passed on
+    through ``k-1`` columns), ``column_sum`` (what that column adds up to, ``top +/- bottom +
+    carry``, ``-10 ... 19``), ``deciding_column`` (the most significant column where the
+    operands differ, which decides a difference's sign; ``-1`` if they are equal) and
+    ``digits`` (per operand)."""
+
+    kind: np.ndarray
+    op: np.ndarray
+    column: np.ndarray
+    chain: np.ndarray
+    column_sum: np.ndarray
+    deciding_column: np.ndarray
+    digits: int
+
+    @property
+    def wrong(self) -> np.ndarray:
+        return self.kind != ""
+
+    def counts(self, by: tuple[str, ...] = ("op", "kind", "chain")) -> list[dict[str, object]]:
+        """The wrong answers counted by the fields in ``by`` (any of ``kind``, ``op``,
+        ``column``, ``chain``, ``column_sum``, ``deciding_column``): one row per combination
+        that occurs, ``{field: value, ..., "errors": count}``, most errors first."""
+        fields = ("kind", "op", "column", "chain", "column_sum", "deciding_column")
+        unknown = [f for f in by if f not in fields]
+        if unknown or not by:
+            raise ValueError(f"count by one or more of {fields}, got {list(by)}")
+        wrong = self.wrong
+        keys = list(zip(*(getattr(self, f)[wrong].tolist() for f in by), strict=True))
+        tally: dict[tuple, int] = {}
+        for key in keys:
+            tally[key] = tally.get(key, 0) + 1
+        rows = [{**dict(zip(by, key, strict=True)), "errors": count} for key, count in tally.items()]
+        return sorted(rows, key=lambda r: (-r["errors"], [str(r[f]) for f in by]))
+
+
+def long_mistakes(qs: LongQueries, predicted: LongAnswers) -> LongMistakes:
+    """Classify the answers ``predicted`` to long queries ``qs`` by where they go wrong.
+
+    The true answer is worked out on paper (:func:`~idl_utils.long_queries.written_columns`);
+    the first column from the ones up whose digit is wrong is where the mistake happened (the
+    columns above it may follow from a wrong carry), described by the carry chain that
+    reaches it and the sum it had to work out. A wrong sign is told apart (``sign`` when the
+    digits are right) with the column that decides it."""
+    if len(predicted) != len(qs) or predicted.digits.shape != (len(qs), qs.digits + 1):
+        raise ValueError(f"{len(predicted)} answers of {predicted.digits.shape[1] - 1} digits for "
+                         f"{len(qs)} queries of {qs.digits}: score the answers to these queries")
+    written = written_columns(qs)
+    digit_wrong = predicted.digits != written.digit
+    has_digit_wrong = digit_wrong.any(axis=1)
+    column = np.where(has_digit_wrong, digit_wrong.argmax(axis=1), -1)
+    sign_wrong = predicted.negative != ((qs.op == "-") & written.a_smaller)
+    kind = np.full(len(qs), "", dtype="<U14")
+    kind[sign_wrong] = "sign"
+    kind[has_digit_wrong] = "digit"
+    kind[has_digit_wrong & sign_wrong] = "digit and sign"
+    kind[~predicted.valid] = "malformed"
+    rows, at = np.arange(len(qs)), np.maximum(column, 0)
+    return LongMistakes(kind=kind, op=qs.op.copy(), column=column,
+                        chain=np.where(column >= 0, written.chain[rows, at], 0),
+                        column_sum=np.where(column >= 0, written.sum[rows, at], 0),
+                        deciding_column=deciding_column(qs.a, qs.b), digits=qs.digits)

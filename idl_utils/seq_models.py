@@ -33,6 +33,7 @@ from .queries import (
     VOCAB,
     QuerySet,
     decode_text,
+    digits_to_text,
     encode_text,
     exact_match,
     per_char_accuracy,
@@ -128,16 +129,26 @@ class AlignedReversed:
                 for da, db, op in zip(a, b, qs.op, strict=True)]
 
     def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
+        """``(n, d+2, 13)`` scores -> answer strings padded to ``d+1`` characters (``'-48'``,
+        ``'105'``). Never cut: a wrong answer with a digit in the top column and a minus
+        (``'-105'`` for 2-digit operands) keeps all ``d+2`` characters, and every digit of a
+        long answer is kept (the digits are never turned into a fixed-size integer)."""
+        magnitude, negative, valid = self.decode_digits(scores)
+        # A malformed answer is a real mistake: keep it visible ('?'-free) by writing a
+        # character that can never match the true answer.
+        text = np.where(valid, digits_to_text(magnitude, negative), "+")
+        width = max(digits + 1, int(np.strings.str_len(text).max(initial=0)))
+        return np.strings.ljust(text, digits + 1).astype(f"<U{width}")
+
+    @staticmethod
+    def decode_digits(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(n, L+1, 13)`` scores -> the answers' digits ``(n, L)`` ones first (a non-digit
+        read as 9), ``negative`` ``(n,)`` and ``valid`` ``(n,)``: false where a digit step
+        holds a non-digit or the sign step is neither ``'-'`` nor blank."""
         idx = np.asarray(scores).argmax(axis=-1)
         mag_idx, sign_idx = idx[:, :-1], idx[:, -1]
-        # A non-digit where a digit belongs is a real mistake: keep it visible as '?'-free
-        # output by mapping it to a character that can never match the true answer.
-        bad = (mag_idx > 9).any(axis=1)
-        mag = (np.minimum(mag_idx, 9) * 10 ** np.arange(mag_idx.shape[1])).sum(axis=1)
-        text = np.asarray(mag).astype("<U8")
-        text = np.where(sign_idx == _MINUS, np.strings.add("-", text), text)
-        text = np.where(bad | ((sign_idx != _MINUS) & (sign_idx != _PAD)), "+", text)
-        return np.strings.ljust(text, digits + 1).astype(f"<U{digits + 1}")
+        valid = (mag_idx <= 9).all(axis=1) & ((sign_idx == _MINUS) | (sign_idx == _PAD))
+        return np.minimum(mag_idx, 9).astype(np.uint8), sign_idx == _MINUS, valid
 
 
 REPRESENTATIONS: dict[str, Representation] = {

@@ -283,6 +283,7 @@ def test_tolerances_come_from_the_data():
     # a perfect score still has room below it, none above
     low, high = wilson_interval(1.0, 10000)
     assert high == 1.0 and 0.999 < low < 1.0
+    assert wilson_interval(0.0, 300)[0] == 0.0  # exactly, not a rounding error above it
     # counts of mistakes: Poisson; counts of items and settings: exact
     tol = tolerance_for("carry/borrow", 100, [("error_categories", {}), ("kit", {"carry/borrow": 100})])
     assert (tol.low, tol.high) == (80, 120)

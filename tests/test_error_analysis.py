@@ -170,3 +170,32 @@ def test_doctests():
 
     failures, tried = doctest.testmod(error_analysis)
     assert tried > 0 and failures == 0
+
+
+def test_long_mistakes_find_the_first_wrong_column_its_carry_chain_and_a_wrong_sign():
+    from idl_utils.error_analysis import long_mistakes
+    from idl_utils.long_queries import LongAnswers, long_queries_from_strings
+
+    qs = long_queries_from_strings(["1000-1", "999+1", "34-12", "12-34", "55+55", "0-0"], digits=5)
+    truth = qs.answers()
+    digits, negative, valid = truth.digits.copy(), truth.negative.copy(), truth.valid.copy()
+    digits[0, 3] = 1  # 1000-1: the borrow chain through the zeros ends at the thousands (3 long)
+    digits[1, 1] = 9  # 999+1: a carry from the ones dropped at the tens (chain 1)
+    negative[2] = True  # 34-12 = -22: the sign alone
+    digits[3, 0], negative[3] = 1, False  # 12-34 = 21: a digit and the sign
+    valid[4] = False  # not a number
+    found = long_mistakes(qs, LongAnswers(digits, negative, valid))
+    assert found.kind.tolist() == ["digit", "digit", "sign", "digit and sign", "malformed", ""]
+    assert found.column.tolist() == [3, 1, -1, 0, -1, -1]
+    assert found.chain.tolist() == [3, 1, 0, 0, 0, 0]
+    assert found.column_sum.tolist() == [0, 10, 0, 2, 0, 0]  # 1000-1 at the thousands: 1 - 0 - 1
+    assert found.deciding_column.tolist() == [3, 2, 1, 1, -1, -1]  # 55 and 55: equal
+    assert found.op.tolist() == ["-", "+", "-", "-", "+", "-"]
+    assert found.counts(("kind",))[0] == {"kind": "digit", "errors": 2}
+    rows = found.counts(("op", "kind", "chain"))
+    assert sum(r["errors"] for r in rows) == 5
+    assert {"op": "-", "kind": "digit", "chain": 3, "errors": 1} in rows
+    with pytest.raises(ValueError, match="count by"):
+        found.counts(("colour",))
+    with pytest.raises(ValueError, match="answers to these queries"):
+        long_mistakes(qs.subset(np.arange(3)), truth)

@@ -5,6 +5,7 @@ from idl_utils.queries import (
     VOCAB,
     answer_length,
     decode_text,
+    digits_to_text,
     encode_text,
     evaluate_query,
     exact_match,
@@ -65,6 +66,16 @@ def test_encode_decode_round_trip():
     assert decode_text(encode_text(["1+2"], 5))[0] == "1+2  "
     # indices decode too
     assert decode_text(text_to_indices(["-48"], 3))[0] == "-48"
+
+
+def test_digits_to_text_writes_numbers_of_any_length():
+    digits = np.array([[5, 0, 1, 0], [0, 0, 0, 0], [9, 9, 9, 9]])
+    assert digits_to_text(digits).tolist() == ["105", "0", "9999"]
+    assert digits_to_text(digits, np.array([True, False, True])).tolist() == ["-105", "0", "-9999"]
+    hundred = np.tile(np.arange(10), 10)[None]  # 0, 1, ..., 9 ten times, ones first
+    assert digits_to_text(hundred)[0] == "9876543210" * 10
+    with pytest.raises(ValueError, match="digits must lie in 0-9"):
+        digits_to_text(np.array([[12, 1]]))
 
 
 def test_encode_rejects_characters_outside_vocabulary():

@@ -42,6 +42,20 @@ def test_aligned_reversed_layout():
     assert y[1].tolist() == [8, 4, 0, 11]  # '48' reversed, zero, then '-'
 
 
+def test_aligned_reversed_decoding_never_cuts_an_answer():
+    """A wrong answer longer than the padded width keeps every character (it was once cut to
+    the width, so that '-105' read as '-10'), and no answer goes through a fixed-size integer
+    (20-digit magnitudes were once cut to 8 characters)."""
+    rep = AlignedReversed()
+    eye = np.eye(13)
+    wrong = eye[[5, 0, 1, 11]][None]  # digits 5, 0, 1 (ones first) and '-': -105
+    assert rep.decode(wrong, 2).tolist() == ["-105"]
+    right = eye[[8, 4, 0, 11]][None]
+    assert rep.decode(right, 2).tolist() == ["-48"] and rep.decode(right, 2).dtype == "<U3"
+    long = eye[[7] * 20 + [0, 12]][None]
+    assert rep.decode(long, 20).tolist() == ["7" * 20 + " "]
+
+
 def test_unknown_representation():
     with pytest.raises(ValueError, match="Accepted: course_text, aligned_reversed"):
         get_representation("binary")
