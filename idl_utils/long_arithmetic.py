@@ -232,6 +232,37 @@ def cell_coverage(qs: QuerySet) -> list[dict[str, Any]]:
     return _combination_rows({"count": np.bincount(index.ravel(), minlength=400)})
 
 
+def mistake_counts(scores: Sequence[LengthScore],
+                   by: tuple[str, ...] = ("op", "kind", "chain")) -> list[dict[str, Any]]:
+    """The wrong answers of several scored runs (e.g. every seed at the longest length)
+    counted together by the fields ``by`` of
+    :meth:`~idl_utils.error_analysis.LongMistakes.counts`: one row per combination that
+    occurs, ``{field: value, ..., "errors": count}``, most errors first."""
+    tally: dict[tuple, int] = {}
+    for scored in scores:
+        for row in long_mistakes(scored.queries, scored.predicted).counts(by):
+            key = tuple(row[f] for f in by)
+            tally[key] = tally.get(key, 0) + int(row["errors"])
+    rows = [{**dict(zip(by, key, strict=True)), "errors": n} for key, n in tally.items()]
+    return sorted(rows, key=lambda r: (-r["errors"], [str(r[f]) for f in by]))
+
+
+def cell_check(model: keras.Model, train: QuerySet) -> dict[str, Any]:
+    """The shared cell of ``model`` on all 400 column combinations (:func:`cell_table`),
+    against what its training queries ``train`` showed it (:func:`cell_coverage`):
+    ``{"combinations", "right", "unseen", "right_unseen", "wrong"}`` -- how many it gets
+    right, how many the training columns never contained and how many of those it gets right,
+    and up to five it gets wrong, written ``'7-9 borrow -1'``."""
+    table, coverage = cell_table(model), cell_coverage(train)
+    unseen = [c["count"] == 0 for c in coverage]
+    wrong = [f"{r['top']}{r['op']}{r['bottom']}" + (f" carry {r['carry_in']:+d}" if r["carry_in"] else "")
+             for r in table if not r["right"]]
+    return {"combinations": len(table), "right": sum(bool(r["right"]) for r in table),
+            "unseen": sum(unseen),
+            "right_unseen": sum(bool(r["right"]) and u for r, u in zip(table, unseen, strict=True)),
+            "wrong": wrong[:5]}
+
+
 def _setting(text: str) -> tuple[str, Any]:
     key, _, value = text.partition("=")
     if key not in COLUMN_MODEL_DEFAULTS or not value:

@@ -151,6 +151,36 @@ def plot_bars(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, hue: str, ti
     return fig
 
 
+def plot_lengths(rows: Sequence[Mapping[str, Any]], *, title: str,
+                 hue: str = "split", ylabel: str = "exact match"):
+    """Exact match against the number of digits per operand, one line per ``hue`` (e.g. the
+    training split): the mean over the rows of each length (e.g. seeds) with a bar from the
+    lowest to the highest. ``rows``: ``{"digits", "exact_match", hue}`` (e.g.
+    :func:`~idl_utils.long_arithmetic.score_length` rows with a split). The lengths are
+    spaced evenly (2, 3, 5, ... 100 are labelled, not drawn to scale)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    lengths = sorted({int(r["digits"]) for r in rows})
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    for name in dict.fromkeys(r[hue] for r in rows):
+        xs, means, low, high = [], [], [], []
+        for i, d in enumerate(lengths):
+            values = [r["exact_match"] for r in rows if r[hue] == name and int(r["digits"]) == d]
+            if values:
+                xs.append(i)
+                means.append(float(np.mean(values)))
+                low.append(means[-1] - min(values))
+                high.append(max(values) - means[-1])
+        ax.errorbar(xs, means, yerr=[low, high], marker="o", capsize=3, label=str(name))
+    ax.set_xticks(range(len(lengths)), [str(d) for d in lengths])
+    ax.set(title=title, xlabel="digits per operand", ylabel=ylabel)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _legend_beside(ax)
+    fig.tight_layout()
+    return fig
+
+
 def _drawn_tick_labels(axis) -> list[Any]:
     """The tick labels Matplotlib actually draws: visible, inside the axis' view interval."""
     low, high = sorted(axis.get_view_interval())

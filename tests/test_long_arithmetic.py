@@ -5,9 +5,11 @@ import pytest
 
 from idl_utils.column_model import build_column_model
 from idl_utils.long_arithmetic import (
+    cell_check,
     cell_coverage,
     cell_table,
     main,
+    mistake_counts,
     predict_long,
     score_length,
     summarise_lengths,
@@ -86,3 +88,26 @@ def test_score_length_row_has_a_wilson_interval():
     assert row["digits"] == 4 and row["queries"] == 50
     assert 0.0 <= row["ci_low"] <= row["exact_match"] <= row["ci_high"] <= 1.0
     assert row["errors"] == round(50 * (1 - row["exact_match"]))
+
+
+def test_mistake_counts_add_the_wrong_answers_of_several_runs():
+    from idl_utils.long_arithmetic import LengthScore
+
+    qs = long_queries_from_strings(["999+1", "12-34", "5+5"], digits=3)
+    truth = qs.answers()
+    digits, negative = truth.digits.copy(), truth.negative.copy()
+    digits[0, 1] = 9       # 999+1: the carry from the ones dropped at the tens
+    negative[1] = False    # 12-34: the sign alone
+    run = LengthScore({}, qs, type(truth)(digits, negative, truth.valid.copy()))
+    rows = mistake_counts([run, run], by=("kind",))
+    assert rows == [{"kind": "digit", "errors": 2}, {"kind": "sign", "errors": 2}]
+    assert mistake_counts([LengthScore({}, qs, truth)]) == []
+
+
+def test_cell_check_counts_right_and_unseen_combinations():
+    found = cell_check(build_column_model(2), queries_from_strings(["95+5", "10-1"], 2))
+    assert found["combinations"] == 400
+    assert found["unseen"] == 400 - 6  # the six combinations of test_cell_coverage
+    assert 0 <= found["right_unseen"] <= found["right"] <= 400
+    assert len(found["wrong"]) == min(5, 400 - found["right"])
+    assert all(("+" in w or "-" in w) for w in found["wrong"])

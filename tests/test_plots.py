@@ -27,6 +27,16 @@ def test_bars_get_error_bars_of_plus_minus_the_spread_column():
     assert np.isnan(course[1].get_height())
 
 
+def test_lengths_draw_the_mean_over_seeds_with_a_bar_from_lowest_to_highest():
+    from idl_utils.plots import plot_lengths
+
+    rows = [{"split": "5/95", "digits": d, "exact_match": v}
+            for d, vs in ((3, (1.0, 0.98)), (100, (0.9, 0.8, 0.7))) for v in vs]
+    line = plot_lengths(rows, title="t").axes[0].lines[0]
+    assert line.get_ydata().tolist() == pytest.approx([0.99, 0.8])
+    assert line.get_xdata().tolist() == [0, 1]
+
+
 def test_without_a_spread_column_there_are_no_error_bars():
     fig = plot_bars(ROWS, x="split", y="mean", hue="model", title="t")
     assert all(c.errorbar is None for c in _bars(fig))
@@ -60,6 +70,7 @@ def _figures():
         plot_error_categories,
         plot_error_heatmaps,
         plot_learning_curves,
+        plot_lengths,
         plot_per_position,
     )
 
@@ -78,6 +89,10 @@ def _figures():
         "splits": plot_bars(five_splits, x="split", y="exact_match_mean", hue="model",
                             err="exact_match_std", title="Held-out exact match", ylabel="exact match",
                             ylim=(0, 1), percent=True),
+        "lengths": plot_lengths([{"split": s, "seed": seed, "digits": d, "exact_match": 1 - d / 1e4 * seed}
+                                 for s in ("5/95", "1/99") for seed in (1, 2, 3)
+                                 for d in (2, 3, 5, 10, 20, 50, 100)],
+                                title="Exact match by length"),
         "depth": plot_bars([{"encoder_layers": n, "model": m, "exact_match": 0.98}
                             for n in (1, 2) for m in ("course", "kit")],
                            x="encoder_layers", y="exact_match", hue="model", title="Depth", ylim=(0, 1)),
