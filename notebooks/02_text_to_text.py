@@ -66,6 +66,7 @@ from idl_utils.benchmark import (
     versus_graded_report,
 )
 from idl_utils.error_analysis import CATEGORIES, column_mistakes, error_grid, error_report, examples
+from idl_utils.long_arithmetic import cell_check, mistake_counts, score_length, summarise_lengths
 from idl_utils.narrate import proportion_tie, trend
 from idl_utils.notebook import show_model, start_notebook
 from idl_utils.plots import (
@@ -73,6 +74,7 @@ from idl_utils.plots import (
     plot_error_categories,
     plot_error_heatmaps,
     plot_learning_curves,
+    plot_lengths,
     plot_per_position,
 )
 from idl_utils.queries import encode_text, make_queries, queries_from_strings, split_queries
@@ -107,6 +109,10 @@ THREE_DIGIT_KIT_EPOCHS = P.choose(smoke=1, default=6, full=None)
 THREE_DIGIT_TEST_SAMPLE = 100_000  # scored on a seeded sample of the held-out queries
 COLUMN_SPLITS = P.choose(smoke=[0.05], default=[0.05, 0.01], full=[0.5, 0.25, 0.1, 0.05, 0.01])
 COLUMN_EPOCHS = P.choose(smoke=2, default=None, full=None)
+LONG_SPLITS = P.choose(smoke=["5/95"], default=["5/95", "1/99"], full=["5/95", "1/99"])
+LONG_LENGTHS = P.choose(smoke=[3, 10], default=[3, 5, 10, 20, 50, 100],
+                        full=[3, 5, 10, 20, 50, 100])  # digits per operand
+LONG_QUERIES = P.choose(smoke=300, default=2000, full=5000)  # per length and seed
 
 # %% [markdown]
 # ## 1 · The data
@@ -463,7 +469,84 @@ else:
 
 # %% [markdown]
 # ## 9 · Longer than anything it saw
-# LONG_SECTION_PLACEHOLDER
+# Nothing in the column model depends on how many digits a number has: the sign pass reads
+# one column after another, and the same cell visits every column. So the weights learned on
+# 2-digit queries can be copied unchanged into a model for 3, 10 or 100-digit operands
+# (`widen_column_model`). If the cell really learned the written algorithm, the longer
+# queries should be answered as well as the short ones; if it learned the 2-digit queries by
+# rote, they should fail. The course's and the kit's encoder-decoder LSTMs cannot even be
+# asked: their input and output shapes are fixed to one length.
+#
+# Three choices aim at the combinations 2-digit training rarely or never shows (a carry into
+# a third column, long borrow chains, a sum of `-10`). They were chosen by measuring on long
+# queries while the kit was built (`idl_utils.column_model` says how); the ablation of
+# section 8 takes each out again, and its 100-digit column shows what each buys in its run:
+# - **one digit row per sum modulo 10**: sums ten apart (`-10`, `0`, `10`) write the same digit;
+# - **a carry table that never falls**: a larger column sum never carries less than a smaller;
+# - **rounding between columns** outside training: a carry of almost 1 becomes 1, so a small error
+#   cannot grow along a chain of a hundred columns.
+#
+# The test queries below are drawn at random for each length and seed (digits as arrays, so no
+# number is too long), `LONG_QUERIES` per length and seed, for the runs trained on `LONG_SPLITS`.
+# Look at how exact match falls with length, and whether the smaller split falls first.
+
+# %%
+long_runs = {key: run for key, run in column_runs.items() if run.row["split"] in LONG_SPLITS}
+long_scores = {(run.row["split"], seed, d): score_length(run.model, d, n=LONG_QUERIES, seed=seed)
+               for (_, _, seed), run in long_runs.items() for d in LONG_LENGTHS}
+long_rows = [{"split": split, "seed": seed, **scored.row}
+             for (split, seed, _), scored in long_scores.items()]
+own_rows = [{"split": run.row["split"], "seed": run.row["seed"], "digits": 2,
+             "exact_match": run.row["exact_match"]} for run in long_runs.values()]
+save_table(long_rows, "02_long_lengths_seeds", floatfmt=".4f",
+           title="Column model on longer queries, per seed (95% Wilson interval)")
+long_summary = summarise_lengths(own_rows + long_rows)
+save_table(long_summary, "02_long_lengths", floatfmt=".4f",
+           title="Column model trained on 2-digit queries, exact match by length")
+display(Markdown(markdown_table(long_summary, floatfmt=".4f")))
+longest = max(LONG_LENGTHS)
+print(f"per seed at {longest} digits, with a 95% interval:")
+display(Markdown(markdown_table([r for r in long_rows if r["digits"] == longest], floatfmt=".4f")))
+slowest = max(long_rows, key=lambda r: r["seconds"])
+print(f"scoring {slowest['queries']:,} {slowest['digits']}-digit queries took at most "
+      f"{slowest['seconds']:.1f} s")
+
+# %%
+fig = plot_lengths(own_rows + long_rows, title="Column model trained on 2-digit queries "
+                   "(bars: lowest to highest seed)")
+save_fig(fig, "t2t_lengths")
+
+# %% [markdown]
+# Why does it carry over? The cell sees only one column at a time: two digits, an operator
+# and the carry or borrow coming in. There are just 400 such combinations, and a model that
+# gets all 400 right answers queries of any length (if its sign pass is right too). Below, for
+# each run: how many of the 400 its cell gets right, and how many of them its training
+# queries never contained.
+
+# %%
+for (_, fraction, seed), run in long_runs.items():
+    split = split_queries(queries, fraction, seed, val_fraction=val_fraction_for(DIGITS))
+    cell = cell_check(run.model, split.train)
+    wrong = f"; wrong: {', '.join(cell['wrong'])}" if cell["wrong"] else ""
+    print(f"{run.row['split']} seed {seed}: {cell['right']} of "
+          f"{cell['combinations']} combinations right; {cell['unseen']} never in its training "
+          f"columns, {cell['right_unseen']} of those right{wrong}")
+
+# %% [markdown]
+# Where do the answers at the longest length still go wrong? Each wrong answer is labelled by
+# its kind (a digit, the sign, or both), the operator and the length of the carry or borrow
+# chain that reaches its first wrong column (0: none; `k`: passed on through `k-1` columns),
+# summed over the runs.
+
+# %%
+for split in LONG_SPLITS:
+    at_longest = [s for (sp, _, d), s in long_scores.items() if sp == split and d == longest]
+    counts = mistake_counts(at_longest, by=("op", "kind", "chain"))
+    total = sum(r["errors"] for r in counts)
+    print(f"{split}, {longest} digits: {total} wrong answers in "
+          f"{LONG_QUERIES * len(at_longest):,} queries")
+    if counts:
+        display(Markdown(markdown_table(counts[:8])))
 
 # %% [markdown]
 # ## Results
@@ -480,5 +563,6 @@ record_results(NOTEBOOK, {
     "three_digit": three_rows,
     "column_model": {"runs": column_rows, "summary": column_summary,
                      "worst_run_mistakes": column_errors},
+    "long_queries": {"rows": long_rows, "summary": long_summary},
     "error_categories": {name: r.categories for name, r in reports.items()},
 }, seed=SEED)
