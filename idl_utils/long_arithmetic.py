@@ -296,13 +296,17 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(args.set)
     result = measure(args.splits, args.seeds, args.lengths, n=args.n, epochs=args.epochs,
                      inference=[_INFERENCE[i] for i in args.inference], **settings)
-    print(markdown_table(result["rows"], ["split", "seed", "inference", "digits", "queries",
-                                          "exact_match", "ci_low", "ci_high", "errors", "seconds"]))
-    print(markdown_table(result["summary"]))
-    print(markdown_table(result["mistakes"]))
     if args.out:
         atomic_write_json(args.out, {**result, "settings": settings, "lengths": args.lengths,
                                      "n": args.n})
+    print(markdown_table(result["rows"], ["split", "seed", "inference", "digits", "queries",
+                                          "exact_match", "ci_low", "ci_high", "errors", "seconds"]))
+    print(markdown_table(result["summary"]))
+    if result["mistakes"]:
+        print(markdown_table(result["mistakes"]))
+    else:
+        print(f"no wrong answer at {max(args.lengths)} digits")
+    if args.out:
         print(f"wrote {args.out}")
     return 0
 
