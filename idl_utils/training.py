@@ -96,8 +96,12 @@ def history_to_json(history: keras.callbacks.History | Mapping[str, Sequence[Any
     return {name: [float(v) for v in values] for name, values in logs.items()}
 
 
-def _format_metric(value: float) -> str:
-    return f"{value:.2%}" if 0.0 <= value <= 1.0 else f"{value:.4g}"
+def _format_metric(value: float, name: str = "") -> str:
+    """A score in [0, 1] as a percentage; a loss (``name`` ends in ``loss``) or anything else
+    as a plain number (a loss of 0.67 is not 67%)."""
+    if name.endswith("loss") or not 0.0 <= value <= 1.0:
+        return f"{value:.4g}"
+    return f"{value:.2%}"
 
 
 def training_summary(name: str, history: Mapping[str, Sequence[float]], *, epochs_run: int,
@@ -109,6 +113,8 @@ def training_summary(name: str, history: Mapping[str, Sequence[float]], *, epoch
     >>> training_summary("course_lstm", {"loss": [0.9, 0.5], "val_exact": [0.41, 0.62]},
     ...                  epochs_run=2, epochs=2, seconds=12.3)
     'course_lstm: 2 epochs, 12 s; best validation exact match 62.00% at epoch 2'
+    >>> training_summary("gan", {"g_loss": [0.9, 0.6692]}, epochs_run=2, epochs=2, seconds=3)
+    'gan: 2 epochs, 3 s; last epoch g_loss 0.6692'
     """
     run = f"{epochs_run} epochs"
     if epochs_run < epochs:
@@ -123,7 +129,7 @@ def training_summary(name: str, history: Mapping[str, Sequence[float]], *, epoch
         return text + f"; best {SUMMARY_SCORES[score]} {_format_metric(values[best])} at epoch {best + 1}"
     losses = [key for key in history if key.endswith("loss") and history[key]][:3]
     if losses:
-        text += "; last epoch " + ", ".join(f"{k} {_format_metric(float(history[k][-1]))}" for k in losses)
+        text += "; last epoch " + ", ".join(f"{k} {_format_metric(float(history[k][-1]), k)}" for k in losses)
     return text
 
 
@@ -151,7 +157,7 @@ class TrainingProgress(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             self.logs.setdefault(key, []).append(float(value))
         if self.bar is not None:
-            shown = {k: _format_metric(v[-1]) for k, v in self.logs.items()
+            shown = {k: _format_metric(v[-1], k) for k, v in self.logs.items()
                      if k in SUMMARY_SCORES or k == "loss"}
             self.bar.set_postfix(shown, refresh=False)
             self.bar.update(1)

@@ -136,3 +136,14 @@ def test_an_unknown_progress_mode_says_what_to_set(monkeypatch):
     monkeypatch.setenv("IDL_PROGRESS", "loud")
     with pytest.raises(ValueError, match="IDL_PROGRESS='loud' is not one of bar, summary, keras"):
         progress_mode()
+
+
+def test_the_summary_line_writes_losses_as_numbers_and_scores_as_percentages():
+    import doctest
+
+    from idl_utils import training
+
+    assert doctest.testmod(training).failed == 0
+    line = training.training_summary("gan", {"g_loss": [0.6692], "d_loss": [1.3]}, epochs_run=1,
+                                     epochs=1, seconds=2)
+    assert "g_loss 0.6692" in line and "%" not in line
