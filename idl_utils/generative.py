@@ -43,7 +43,8 @@ from .training import fit_timed
 
 
 def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, width: int,
-          enc_out_activation: str | None = None, enc_norm: str = "batch", dropout: float = 0.0):
+          enc_out_activation: str | None = None, enc_norm: str = "batch", dropout: float = 0.0,
+          enc_options: dict[str, Any] | None = None, dec_options: dict[str, Any] | None = None):
     check_image_size(image_size)
     check_latent_dim(latent_dim)
     depth = int(np.log2(image_size)) - 2
@@ -53,9 +54,10 @@ def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, w
         dec = build_course_deconv_net(latent_dim, depth, "sigmoid")
     else:
         enc = build_conv_net((image_size, image_size, 3), encoder_out, None, enc_out_activation,
-                             width=width, norm=enc_norm, dropout=dropout, name="encoder")
-        dec = build_deconv_net(latent_dim, None, "sigmoid", image_size=image_size, width=width,
-                               name="decoder")
+                             **{"width": width, **(enc_options or {})}, norm=enc_norm, dropout=dropout,
+                             name="encoder")
+        dec = build_deconv_net(latent_dim, None, "sigmoid", image_size=image_size,
+                               **{"width": width, **(dec_options or {})}, name="decoder")
     return enc, dec
 
 
@@ -244,6 +246,9 @@ class VAE(keras.Model):
 
 # --------------------------------------------------------------------------- GAN
 
+GAN_LOSSES = ("bce", "hinge")
+
+
 class GAN(keras.Model):
     """DCGAN-style GAN. ``generator``: noise ``(latent_dim,)`` -> image in [0, 1];
     ``discriminator``: image -> one logit (real > 0). Compile with two optimisers:
@@ -270,22 +275,64 @@ class GAN(keras.Model):
     * ``diffaug`` (e.g. ``"color,translation,cutout"``): :func:`~idl_utils.diffaugment.diff_augment`
       real and generated batches every time the discriminator sees them, in both updates, with
       its own seeded random stream. ``d_real_prob``/``d_fake_prob`` are then on augmented images.
+    * ``g_width`` / ``d_width``: the generator's / discriminator's first-layer width (default
+      ``width`` for both); ``g_widths`` / ``d_widths``: one width per layer instead (see
+      :func:`~idl_utils.builders.build_deconv_net` and :func:`~idl_utils.builders.build_conv_net`).
+      The generator costs most of a step, so a narrower one buys more updates.
+    * ``loss``: ``"bce"`` (default: the non-saturating loss with the label smoothing and noise
+      above; ``label_smoothing=0, label_noise=0`` for the plain one) or ``"hinge"`` (Lim & Ye,
+      2017; Miyato et al., 2018): the discriminator minimises ``relu(1 - D(real)) +
+      relu(1 + D(fake))``, the generator ``-D(fake)``; smoothing and noise do not apply.
+    * ``spectral_norm=True``: Keras' ``SpectralNormalization`` on every discriminator layer.
+    * ``r1_gamma`` (e.g. 0.1): the R1 penalty (Mescheder et al., 2018) on real images,
+      ``gamma / 2 * E ||grad_x D(x)||^2``, computed lazily every ``r1_every`` discriminator
+      updates and then weighted by ``r1_every`` (Karras et al., 2020), so that it costs about
+      ``1 / r1_every`` of a double backpropagation per step; tracked as ``r1_penalty``.
+    * ``n_classes``: a class-conditional GAN. The generator takes ``[noise, labels]`` (a label
+      embedding beside the noise), the discriminator ``[images, labels]`` (a projection
+      discriminator). Train on ``(images, labels)`` batches (:func:`train_generative` with
+      ``labels=``); each batch's fakes are drawn for the real batch's labels, so classes are
+      generated as often as they occur. :func:`generate` draws labels in proportion to their
+      training frequency (``label_frequencies``, set by :func:`train_generative`) unless given.
     """
 
     def __init__(self, image_size: int = 64, latent_dim: int = 128, *, course: bool = False,
                  width: int = 32, label_smoothing: float = 0.1, label_noise: float = 0.05,
                  dropout: float = 0.0, seed: int = 0, ema_decay: float | None = None,
-                 ema_warmup: bool = True, diffaug: str = "", **kwargs: Any) -> None:
+                 ema_warmup: bool = True, diffaug: str = "", g_width: int | None = None,
+                 d_width: int | None = None, g_widths: Sequence[int] | None = None,
+                 d_widths: Sequence[int] | None = None, loss: str = "bce", spectral_norm: bool = False,
+                 r1_gamma: float = 0.0, r1_every: int = 16, n_classes: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1) (e.g. 0.999), or None for no average; "
                              f"got {ema_decay}")
+        if loss not in GAN_LOSSES:
+            raise ValueError(f"the GAN's loss must be one of {GAN_LOSSES}, got {loss!r}")
+        if r1_gamma < 0 or r1_every < 1:
+            raise ValueError(f"r1_gamma must be >= 0 and r1_every >= 1, got {r1_gamma} and {r1_every}")
+        kit_options = {"g_width": g_width, "d_width": d_width, "g_widths": g_widths, "d_widths": d_widths,
+                       "spectral_norm": spectral_norm or None, "n_classes": n_classes}
+        if course and any(v is not None for v in kit_options.values()):
+            raise ValueError("the course's builders have fixed widths and no spectral norm or classes: "
+                             f"leave {', '.join(k for k, v in kit_options.items() if v is not None)} "
+                             "unset with course=True")
         self.image_size, self.latent_dim = image_size, latent_dim
         self.label_smoothing, self.label_noise = label_smoothing, label_noise
         self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
         self.diffaug = ",".join(parse_policy(diffaug))
+        self.loss_kind, self.r1_gamma, self.r1_every = loss, float(r1_gamma), int(r1_every)
+        self.n_classes = n_classes
+        # only options that are set reach the builders: other GANs keep exactly their networks
+        d_opts = {k: v for k, v in (("width", d_width), ("widths", d_widths),
+                                    ("spectral_norm", spectral_norm or None), ("n_classes", n_classes))
+                  if v is not None}
+        g_opts = {k: v for k, v in (("width", g_width), ("widths", g_widths), ("n_classes", n_classes))
+                  if v is not None}
         self.discriminator, self.generator = _nets(image_size, latent_dim, 1, course=course, width=width,
-                                                   enc_out_activation=None, enc_norm="none", dropout=dropout)
+                                                   enc_out_activation=None, enc_norm="none", dropout=dropout,
+                                                   enc_options=d_opts, dec_options=g_opts)
         self.seed_generator = keras.random.SeedGenerator(seed)
         # the options' state exists only when they are on: other GANs keep exactly their weights
         if ema_decay is not None:
@@ -297,11 +344,17 @@ class GAN(keras.Model):
         if self.diffaug:
             # a separate stream: the noise and label draws stay those of the same GAN without it
             self.augment_seed = keras.random.SeedGenerator(seed + 1)
+        if n_classes is not None:
+            self.label_frequencies = self.add_weight(
+                shape=(n_classes,), initializer=keras.initializers.Constant(1.0 / n_classes),
+                trainable=False, name="label_frequencies")
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real_prob")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake_prob")
+        if self.r1_gamma:
+            self.r1_tracker = keras.metrics.Mean(name="r1_penalty")
 
     def compile(self, d_optimizer, g_optimizer, **kwargs: Any) -> None:
         super().compile(**kwargs)
@@ -309,7 +362,12 @@ class GAN(keras.Model):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return trackers + ([self.r1_tracker] if self.r1_gamma else [])
+
+    @property
+    def conditional(self) -> bool:
+        return self.n_classes is not None
 
     @property
     def sampler(self) -> keras.Model:
@@ -317,8 +375,23 @@ class GAN(keras.Model):
         moving average of its generator (``ema_decay``), else ``generator``."""
         return self.ema_generator if self.ema_decay is not None else self.generator
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def set_label_frequencies(self, labels: np.ndarray) -> None:
+        """Record how often each class occurs in the training ``labels`` ``(n,)``: :func:`generate`
+        draws labels in these proportions (a conditional GAN only)."""
+        if not self.conditional:
+            raise TypeError("only a conditional GAN (n_classes=...) has label frequencies")
+        labels = np.asarray(labels).astype("int64").reshape(-1)
+        if len(labels) == 0 or labels.min() < 0 or labels.max() >= self.n_classes:
+            raise ValueError(f"labels must be integers in [0, {self.n_classes}), got "
+                             f"{'none' if len(labels) == 0 else f'{labels.min()}..{labels.max()}'}")
+        counts = np.bincount(labels, minlength=self.n_classes).astype("float32")
+        self.label_frequencies.assign(counts / counts.sum())
+
+    def _inputs(self, x, labels):
+        return [x, labels] if self.conditional else x
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
 
     def augment(self, images):
         """``images`` as the discriminator sees them: DiffAugmented when ``diffaug`` is set."""
@@ -339,26 +412,70 @@ class GAN(keras.Model):
             else:
                 average.assign(weight)
 
-    def train_step(self, real):
-        batch = ops.shape(real)[0]
-        noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        fake = self.generator(noise, training=True)
-        # 1) discriminator: real -> (smoothed) 1, fake -> 0, with a little label noise
+    def d_losses(self, real_logits, fake_logits, batch):
+        """The discriminator's loss for one batch of real and one of fake logits."""
+        if self.loss_kind == "hinge":
+            return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+        # real -> (smoothed) 1, fake -> 0, with a little label noise
         real_t = (1.0 - self.label_smoothing) - self.label_noise * keras.random.uniform(
             (batch, 1), seed=self.seed_generator)
         fake_t = self.label_noise * keras.random.uniform((batch, 1), seed=self.seed_generator)
+        return self.bce(real_t, real_logits) + self.bce(fake_t, fake_logits)
+
+    def g_losses(self, logits, batch):
+        """The generator's loss: make the discriminator say "real" (non-saturating, or hinge's
+        ``-D(fake)``)."""
+        if self.loss_kind == "hinge":
+            return -ops.mean(logits)
+        return self.bce(ops.ones((batch, 1)), logits)
+
+    def r1_gradients(self, real, labels):
+        """The R1 penalty ``E ||grad_x D(x)||^2`` on ``real`` and the gradients of
+        ``r1_every * r1_gamma / 2`` times it with respect to the discriminator's weights."""
+        weights = self.discriminator.trainable_weights
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(self.augment(real), training=True)
-            fake_logits = self.discriminator(self.augment(fake), training=True)
-            d_loss = self.bce(real_t, real_logits) + self.bce(fake_t, fake_logits)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights, strict=True))
-        # 2) generator: make the discriminator say "real" (non-saturating loss); the
-        # augmentation is differentiable, so its gradients reach the generator through it
+            with tf.GradientTape() as inner:
+                inner.watch(real)
+                total = ops.sum(self.discriminator(self._inputs(real, labels), training=True))
+            slopes = inner.gradient(total, real)
+            penalty = ops.mean(ops.sum(ops.square(slopes), axis=[1, 2, 3]))
+            scaled = 0.5 * self.r1_gamma * self.r1_every * penalty
+        grads = tape.gradient(scaled, weights)
+        # dense tensors in both tf.cond branches: a zero where the penalty does not depend on a
+        # weight (the output bias), and a label embedding's sparse gradient made dense
+        return [ops.zeros_like(w) if g is None else tf.convert_to_tensor(g)
+                for g, w in zip(grads, weights, strict=True)], penalty
+
+    def train_step(self, data):
+        real, labels = (data[0], data[1]) if isinstance(data, (tuple, list)) else (data, None)
+        if self.conditional and labels is None:
+            raise ValueError("a conditional GAN trains on (images, labels) batches: "
+                             "train_generative(gan, images, labels=labels, ...)")
+        batch = ops.shape(real)[0]
+        noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        fake = self.generator(self._inputs(noise, labels), training=True)
+        # 1) discriminator: real -> "real", fake -> "fake"
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(self._inputs(self.augment(real), labels), training=True)
+            fake_logits = self.discriminator(self._inputs(self.augment(fake), labels), training=True)
+            d_loss = self.d_losses(real_logits, fake_logits, batch)
+        d_weights = self.discriminator.trainable_weights
+        grads = tape.gradient(d_loss, d_weights)
+        if self.r1_gamma:
+            due = ops.equal(self.d_optimizer.iterations % self.r1_every, 0)
+            r1_grads, penalty = tf.cond(
+                due, lambda: self.r1_gradients(real, labels),
+                lambda: ([ops.zeros_like(w) for w in d_weights], ops.zeros(())))
+            grads = [g + r for g, r in zip(grads, r1_grads, strict=True)]
+            self.r1_tracker.update_state(penalty, sample_weight=ops.cast(due, "float32"))
+        self.d_optimizer.apply_gradients(zip(grads, d_weights, strict=True))
+        # 2) generator: make the discriminator say "real"; the augmentation is
+        # differentiable, so its gradients reach the generator through it
         noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
-            logits = self.discriminator(self.augment(self.generator(noise, training=True)), training=True)
-            g_loss = self.bce(ops.ones((batch, 1)), logits)
+            fake = self.generator(self._inputs(noise, labels), training=True)
+            logits = self.discriminator(self._inputs(self.augment(fake), labels), training=True)
+            g_loss = self.g_losses(logits, batch)
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights, strict=True))
         if self.ema_decay is not None:
@@ -370,27 +487,37 @@ class GAN(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def build_all(self) -> GAN:
-        self(np.zeros((1, self.latent_dim), "float32"))
-        self.discriminator(np.zeros((1, self.image_size, self.image_size, 3), "float32"))
+        labels = np.zeros((1,), "int32")
+        self(self._inputs(np.zeros((1, self.latent_dim), "float32"), labels))
+        image = np.zeros((1, self.image_size, self.image_size, 3), "float32")
+        self.discriminator(self._inputs(image, labels))
         return self
 
 
 def discriminator_gap(gan: GAN, train_images: np.ndarray, heldout_images: np.ndarray,
-                      batch_size: int = 256) -> dict[str, float]:
+                      batch_size: int = 256, *, train_labels: np.ndarray | None = None,
+                      heldout_labels: np.ndarray | None = None) -> dict[str, float]:
     """Is the discriminator memorising the training images? Its mean "real" probability
     (``sigmoid`` of its logit, no augmentation) and its accuracy (share called real, logit > 0)
     on real images it was trained on, ``train_images``, and on real images it never saw,
     ``heldout_images`` (both ``(n, h, w, 3)`` in [0, 1]), and ``gap`` = train minus held-out
     probability. A gap near 0: it judges unseen real images like training ones; a growing gap
     (Karras et al., 2020, watch it to decide when to augment) means it has learnt the training
-    set rather than what real images look like, and its gradients mislead the generator."""
+    set rather than what real images look like, and its gradients mislead the generator.
+    A conditional GAN's discriminator also needs each set's labels (``train_labels``,
+    ``heldout_labels``)."""
     out: dict[str, float] = {}
-    for name, images in (("train", train_images), ("heldout", heldout_images)):
+    for name, images, labels in (("train", train_images, train_labels),
+                                 ("heldout", heldout_images, heldout_labels)):
         images = np.asarray(images, dtype="float32")
         if images.ndim != 4 or len(images) == 0:
             raise ValueError(f"{name} images must be a non-empty batch (n, h, w, 3), "
                              f"got shape {images.shape}")
-        logits = gan.discriminator.predict(images, batch_size=batch_size, verbose=0).reshape(-1)
+        if gan.conditional and (labels is None or len(labels) != len(images)):
+            raise ValueError(f"a conditional GAN's discriminator needs the {name} images' labels "
+                             f"({name}_labels=..., one per image)")
+        inputs = [images, np.asarray(labels, "int32")] if gan.conditional else images
+        logits = gan.discriminator.predict(inputs, batch_size=batch_size, verbose=0).reshape(-1)
         out[f"{name}_real_prob"] = float(np.mean(1.0 / (1.0 + np.exp(-logits.astype("float64")))))
         out[f"{name}_accuracy"] = float(np.mean(logits > 0))
     out["gap"] = out["train_real_prob"] - out["heldout_real_prob"]
@@ -401,11 +528,14 @@ class GANMonitor(keras.callbacks.Callback):
     """Generate images from the same fixed noise after every epoch, so progress is visible
     (from :attr:`GAN.sampler`: the moving average of the generator when the GAN keeps one).
     Keeps them in ``self.samples`` (uint8) and, given ``out_dir``, writes
-    ``epoch_001.png``, ... there."""
+    ``epoch_001.png``, ... there. A conditional GAN draws image ``i`` for ``labels[i]``
+    (default: the classes in turn, ``i % n_classes``)."""
 
-    def __init__(self, noise: np.ndarray, out_dir: str | Path | None = None, ncols: int = 8) -> None:
+    def __init__(self, noise: np.ndarray, out_dir: str | Path | None = None, ncols: int = 8,
+                 labels: np.ndarray | None = None) -> None:
         super().__init__()
         self.noise, self.ncols = np.asarray(noise, dtype="float32"), ncols
+        self.labels = None if labels is None else np.asarray(labels, dtype="int32")
         self.out_dir = Path(out_dir) if out_dir else None
         self.samples: list[np.ndarray] = []
 
@@ -414,7 +544,12 @@ class GANMonitor(keras.callbacks.Callback):
 
         from .image_data import image_grid
 
-        images = self.model.sampler.predict(self.noise, verbose=0)
+        model = self.model
+        inputs = self.noise
+        if getattr(model, "conditional", False):
+            labels = np.arange(len(self.noise)) % model.n_classes if self.labels is None else self.labels
+            inputs = [self.noise, labels.astype("int32")]
+        images = model.sampler.predict(inputs, verbose=0)
         self.samples.append(np.round(np.clip(images, 0, 1) * 255).astype(np.uint8))
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -465,6 +600,34 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StepBudget(keras.callbacks.Callback):
+    """Stop training after ``steps`` training steps (batches), counted across epochs, at the
+    end of the step (or group of ``steps_per_execution`` steps) that reaches it: the
+    reproducible counterpart of :class:`TimeBudget` (a step count does not depend on what else
+    the machine runs). Train with more epochs than the budget needs; ``steps`` then holds the
+    steps taken and ``seconds`` their wall time."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"a step budget must be an integer >= 1, got {steps!r}")
+        self.budget, self.steps, self.seconds = int(steps), 0, 0.0
+        self._done_before, self._start = 0, 0.0
+
+    def on_train_begin(self, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._done_before = self.steps
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        # ``batch`` is the index in this epoch of the last step that ran
+        self.steps = self._done_before + batch + 1
+        self.seconds = time.perf_counter() - self._start
+        if self.steps >= self.budget:
+            self.model.stop_training = True
+
+
 def snapshot_path(folder: str | Path, epoch: int) -> Path:
     """Where :class:`WeightSnapshots` keeps the weights after ``epoch``."""
     return Path(folder) / f"epoch_{int(epoch):03d}.weights.h5"
@@ -482,25 +645,47 @@ def load_snapshot(model: keras.Model, folder: str | Path, epoch: int) -> keras.M
     return model
 
 
+def sample_labels(model: GAN, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` class labels ``(n,)`` for a conditional GAN, drawn (seeded) in proportion to the
+    classes' training frequencies (:meth:`GAN.set_label_frequencies`)."""
+    if not getattr(model, "conditional", False):
+        raise TypeError("only a conditional GAN (n_classes=...) samples labels")
+    p = np.asarray(model.label_frequencies.numpy(), dtype="float64")
+    return np.random.default_rng(seed).choice(model.n_classes, size=n, p=p / p.sum()).astype("int32")
+
+
 def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *,
-             raw: bool = False) -> np.ndarray:
+             raw: bool = False, labels: np.ndarray | None = None) -> np.ndarray:
     """``n`` images from random latent vectors ``N(0, I)`` (seeded) through the decoder of a
     VAE or the generator of a GAN: ``(n, h, w, 3)`` in [0, 1]. A GAN with ``ema_decay``
-    samples from its averaged generator unless ``raw=True``."""
+    samples from its averaged generator unless ``raw=True``. A conditional GAN draws image
+    ``i`` of class ``labels[i]`` (default: :func:`sample_labels`, in training proportions)."""
     from .latent import sample_latent
 
     z = sample_latent(n, model.latent_dim, seed)
-    return decode(model, z, batch_size, raw=raw)
+    if getattr(model, "conditional", False) and labels is None:
+        labels = sample_labels(model, n, seed)
+    return decode(model, z, batch_size, raw=raw, labels=labels)
 
 
-def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: bool = False) -> np.ndarray:
+def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: bool = False,
+           labels: np.ndarray | None = None) -> np.ndarray:
     """Images for latent vectors ``z (n, latent_dim)``: decoder (CAE/VAE) or generator (GAN;
-    :attr:`GAN.sampler`, i.e. the moving average when it keeps one, unless ``raw=True``)."""
+    :attr:`GAN.sampler`, i.e. the moving average when it keeps one, unless ``raw=True``). A
+    conditional GAN needs ``labels`` ``(n,)``, one class per vector."""
+    z = np.asarray(z, dtype="float32")
     if isinstance(model, GAN):
         net = model.generator if raw else model.sampler
+        if model.conditional:
+            if labels is None or len(labels) != len(z):
+                raise ValueError("a conditional GAN draws each image for a class: pass labels=, one per "
+                                 "latent vector (generate() draws them in training proportions)")
+            return net.predict([z, np.asarray(labels, "int32")], batch_size=batch_size, verbose=0)
+    elif labels is not None:
+        raise TypeError("labels are for a conditional GAN; this model takes latent vectors only")
     else:
         net = model.decoder
-    return net.predict(np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0)
+    return net.predict(z, batch_size=batch_size, verbose=0)
 
 
 def generate_fitted(model: keras.Model, images: np.ndarray, n: int, seed: int = 0, *,
@@ -536,21 +721,35 @@ GAN_ADAM_BETA_1 = 0.5     # DCGAN's choice; Keras' default 0.9 for the autoencod
 
 
 def training_dataset(images: np.ndarray, batch_size: int, seed: int = 0, *,
-                     flip: bool = False) -> tf.data.Dataset:
+                     flip: bool = False, labels: np.ndarray | None = None) -> tf.data.Dataset:
     """The training batches of :func:`train_generative`: ``images`` ``(n, h, w, 3)`` reshuffled
-    with ``seed`` every epoch, in batches of ``batch_size`` (the last partial batch dropped).
+    with ``seed`` every epoch, in batches of ``batch_size`` (the last partial batch dropped);
+    with ``labels`` ``(n,)``, batches of ``(images, labels)`` shuffled together.
 
     ``flip=True`` mirrors each image left-right with probability 1/2, drawn afresh every epoch
     from ``seed`` (random flips on the fly, where ``load_image_dataset(augment=True)`` stores a
     mirrored copy of every image)."""
     if len(images) < batch_size:
         raise ValueError(f"{len(images)} images is fewer than one batch of {batch_size}")
-    data = (tf.data.Dataset.from_tensor_slices(np.asarray(images, dtype="float32"))
-            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True))
+    images = np.asarray(images, dtype="float32")
+    if labels is None:
+        data = tf.data.Dataset.from_tensor_slices(images)
+    else:
+        labels = np.asarray(labels).astype("int32").reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images: give one label per image")
+        data = tf.data.Dataset.from_tensor_slices((images, labels))
+    data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if flip:
         coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        data = tf.data.Dataset.zip(data, coins).map(
-            lambda image, coin: tf.where(coin % 2 == 1, tf.reverse(image, axis=[1]), image))
+
+        def mirror(image, coin):
+            return tf.where(coin % 2 == 1, tf.reverse(image, axis=[1]), image)
+
+        if labels is None:
+            data = tf.data.Dataset.zip(data, coins).map(mirror)
+        else:
+            data = tf.data.Dataset.zip(data, coins).map(lambda pair, coin: (mirror(pair[0], coin), pair[1]))
     return data.batch(batch_size, drop_remainder=True).prefetch(2)
 
 
@@ -558,7 +757,7 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
                      learning_rate: float = 1e-3, seed: int = 0,
                      callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int | str = "auto",
                      steps_per_execution: int | None = None, flip: bool = False,
-                     adam_beta_1: float | None = None) -> dict[str, Any]:
+                     adam_beta_1: float | None = None, labels: np.ndarray | None = None) -> dict[str, Any]:
     """Compile (Adam; two of them for a GAN, ``beta_1=0.5``) and fit ``model`` on ``images``
     ``(n, h, w, 3)`` in [0, 1], shuffled with ``seed`` every epoch, with the kit's loop
     (:func:`idl_utils.training.fit_timed`). Returns its record (``history``, ``epochs_run``,
@@ -572,7 +771,10 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
     Options (the defaults train as before): ``flip=True`` mirrors random training images every
     epoch (:func:`training_dataset`); ``adam_beta_1`` replaces Adam's ``beta_1`` (default 0.5
     for a GAN, :data:`GAN_ADAM_BETA_1`, Keras' 0.9 otherwise; 0.0 is the choice of recent GANs
-    such as StyleGAN2)."""
+    such as StyleGAN2).
+
+    ``labels`` ``(n,)`` integers train a conditional GAN (``GAN(n_classes=...)``, which needs
+    them) on ``(image, label)`` batches and record the classes' frequencies for sampling."""
     if len(images) < batch_size:
         raise ValueError(f"{len(images)} images is fewer than one batch of {batch_size}")
     if adam_beta_1 is not None and not 0.0 <= adam_beta_1 < 1.0:
@@ -585,7 +787,14 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
         compile_args = {"optimizer": keras.optimizers.Adam(learning_rate)}
     else:
         compile_args = {"optimizer": keras.optimizers.Adam(learning_rate, beta_1=adam_beta_1)}
-    data = training_dataset(images, batch_size, seed, flip=flip)
+    conditional = getattr(model, "conditional", False)
+    if conditional != (labels is not None):
+        raise ValueError("labels= go with a conditional GAN (GAN(n_classes=...)) and it needs them: "
+                         f"got a {'conditional' if conditional else 'model without classes'} and "
+                         f"{'no labels' if labels is None else 'labels'}")
+    if conditional:
+        model.set_label_frequencies(labels)
+    data = training_dataset(images, batch_size, seed, flip=flip, labels=labels)
     # shuffle=False: the dataset above already reshuffles, seeded, every epoch
     record = fit_timed(model, data, epochs=epochs, compile_args=compile_args,
                        steps_per_execution=steps_per_execution, callbacks=callbacks, verbose=verbose,

@@ -9,6 +9,7 @@ from idl_utils.generative import (
     VAE,
     ConvAutoencoder,
     GANMonitor,
+    StepBudget,
     TimeBudget,
     WeightSnapshots,
     decode,
@@ -19,10 +20,12 @@ from idl_utils.generative import (
     load_snapshot,
     reconstruct,
     reconstruction_errors,
+    sample_labels,
     sample_prior,
     train_generative,
     training_dataset,
 )
+from idl_utils.latent import sample_latent
 
 IMAGES = np.random.default_rng(0).random((64, 16, 16, 3)).astype("float32")
 
@@ -311,3 +314,120 @@ def test_time_budget_stops_training_once_the_time_is_up():
     assert 1 <= info["epochs_run"] < 10_000 and budget.seconds >= 0.5
     with pytest.raises(ValueError, match="time budget must be > 0"):
         TimeBudget(0)
+
+
+LABELS = np.arange(64) % 3
+
+
+def test_step_budget_stops_after_that_many_steps_across_epochs():
+    set_seed(0)
+    budget = StepBudget(7)   # 64 images in batches of 16: 4 steps an epoch
+    info = train_generative(GAN(16, 4, width=8).build_all(), IMAGES, epochs=100, batch_size=16,
+                            callbacks=[budget], verbose=0, steps_per_execution=1)
+    assert budget.steps == 7 and info["epochs_run"] == 2 and budget.seconds > 0
+    with pytest.raises(ValueError, match="step budget must be an integer >= 1"):
+        StepBudget(0)
+
+
+def test_gan_options_off_build_exactly_todays_networks():
+    plain = GAN(16, 4, width=8).build_all()
+    same = GAN(16, 4, width=8, g_width=8, d_widths=(8, 16)).build_all()
+    assert [w.shape for w in plain.weights] == [w.shape for w in same.weights]
+    assert [m.name for m in plain.metrics] == ["d_loss", "g_loss", "d_real_prob", "d_fake_prob"]
+    assert not plain.conditional and not hasattr(plain, "label_frequencies")
+    narrow = GAN(16, 4, width=8, g_width=4).build_all()
+    assert narrow.generator.count_params() < plain.generator.count_params()
+    assert narrow.discriminator.count_params() == plain.discriminator.count_params()
+    with pytest.raises(ValueError, match="loss must be one of"):
+        GAN(16, 4, loss="wasserstein")
+    with pytest.raises(ValueError, match="leave g_width, n_classes unset"):
+        GAN(16, 4, course=True, g_width=8, n_classes=3)
+
+
+def test_conditional_gan_trains_on_labels_and_samples_the_asked_classes():
+    set_seed(0)
+    gan = GAN(16, 4, width=8, n_classes=3).build_all()
+    skewed = np.where(np.arange(64) < 48, 2, LABELS)      # class 2 is most of the data
+    info = train_generative(gan, IMAGES, epochs=1, batch_size=16, verbose=0, labels=skewed)
+    assert info["history"]["d_loss"][0] > 0
+    counts = np.bincount(skewed, minlength=3) / 64
+    np.testing.assert_allclose(gan.label_frequencies.numpy(), counts)
+    drawn = sample_labels(gan, 2000, seed=1)
+    assert abs(np.mean(drawn == 2) - counts[2]) < 0.05 and set(drawn) <= {0, 1, 2}
+    np.testing.assert_array_equal(drawn, sample_labels(gan, 2000, seed=1))
+    # the label steers the image: one noise vector, three classes, three different images
+    z = np.repeat(np.ones((1, 4), "float32"), 3, axis=0)
+    images = decode(gan, z, labels=np.array([0, 1, 2]))
+    assert not np.allclose(images[0], images[1]) and not np.allclose(images[1], images[2])
+    np.testing.assert_allclose(decode(gan, z[:1], labels=np.array([1])), images[1:2], atol=1e-6)
+    np.testing.assert_allclose(generate(gan, 2, seed=5, labels=np.array([1, 1])),
+                               decode(gan, sample_latent(2, 4, 5), labels=np.array([1, 1])), atol=1e-6)
+    assert generate(gan, 5, seed=0).shape == (5, 16, 16, 3)
+    gap = discriminator_gap(gan, IMAGES[:32], IMAGES[32:], train_labels=skewed[:32],
+                            heldout_labels=skewed[32:])
+    assert -1 <= gap["gap"] <= 1
+    with pytest.raises(ValueError, match="needs the train images' labels"):
+        discriminator_gap(gan, IMAGES[:32], IMAGES[32:])
+    with pytest.raises(ValueError, match="pass labels="):
+        decode(gan, z)
+    with pytest.raises(ValueError, match="labels= go with a conditional GAN"):
+        train_generative(gan, IMAGES, epochs=1, batch_size=16, verbose=0)
+    with pytest.raises(ValueError, match="labels= go with a conditional GAN"):
+        train_generative(GAN(16, 4, width=8).build_all(), IMAGES, epochs=1, batch_size=16, verbose=0,
+                         labels=LABELS)
+
+
+def test_conditional_gan_monitor_draws_the_classes_in_turn(tmp_path):
+    set_seed(0)
+    gan = GAN(16, 4, width=8, n_classes=3).build_all()
+    monitor = GANMonitor(np.ones((6, 4), "float32"))
+    train_generative(gan, IMAGES, epochs=1, batch_size=32, verbose=0, labels=LABELS, callbacks=[monitor])
+    sample = monitor.samples[0]
+    np.testing.assert_array_equal(sample[0], sample[3])          # class 0 twice, same noise
+    assert not np.array_equal(sample[0], sample[1])
+
+
+def _one_d_step(**options):
+    set_seed(0)
+    gan = GAN(16, 4, width=8, **options).build_all()
+    before = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
+    info = train_generative(gan, IMAGES[:16], epochs=1, batch_size=16, verbose=0, steps_per_execution=1)
+    return gan, before, info["history"]
+
+
+def _d_weights_after_one_step(first_iteration: int = 0, **options):
+    """The discriminator's weights after one training step from a seeded start, with the
+    optimisers' step counter starting at ``first_iteration``."""
+    set_seed(0)
+    gan = GAN(16, 4, width=8, **options).build_all()
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), steps_per_execution=1)
+    gan.d_optimizer.build(gan.discriminator.trainable_weights)
+    gan.d_optimizer.iterations.assign(first_iteration)
+    logs = gan.train_on_batch(tf.constant(IMAGES[:16]), return_dict=True)
+    return [w.numpy() for w in gan.discriminator.trainable_weights], logs
+
+
+def test_r1_penalty_changes_the_discriminators_update_only_when_due():
+    plain, _ = _d_weights_after_one_step()
+    penalised, logs = _d_weights_after_one_step(r1_gamma=10.0, r1_every=4)      # iteration 0: due
+    assert logs["r1_penalty"] > 0
+    assert any(not np.allclose(p, q) for p, q in zip(plain, penalised, strict=True))
+    # iteration 1 of every 4: not due, the same update as without the penalty
+    plain, _ = _d_weights_after_one_step(1)
+    lazy, logs = _d_weights_after_one_step(1, r1_gamma=10.0, r1_every=4)
+    for p, q in zip(plain, lazy, strict=True):
+        np.testing.assert_allclose(p, q, atol=1e-6)
+    with pytest.raises(ValueError, match="r1_gamma must be >= 0"):
+        GAN(16, 4, r1_gamma=-1.0)
+
+
+def test_hinge_loss_and_spectral_norm_train():
+    gan, _, hist = _one_d_step(loss="hinge", spectral_norm=True)
+    # hinge: the discriminator's loss is relu(1 - real) + relu(1 + fake): 2 for logits near 0
+    assert 1.5 < hist["d_loss"][0] < 2.5
+    kernels = [layer.layer.kernel.numpy() for layer in gan.discriminator.layers
+               if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(kernels) == 3
+    for kernel in kernels:                 # every kernel was rescaled by its (estimated) top singular value
+        assert np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), 2) < 1.5
