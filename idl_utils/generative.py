@@ -494,6 +494,43 @@ class GAN(keras.Model):
         return self
 
 
+def recalibrate_batch_norm(gan: GAN, n: int = 4096, seed: int = 0, batch_size: int = 256, *,
+                           raw: bool = False) -> GAN:
+    """Set the batch-normalisation statistics of the GAN's sampler (:attr:`GAN.sampler`, or the
+    trained generator with ``raw=True``) to their values for its final weights: the average over
+    ``n`` seeded noise vectors (with labels in training proportions for a conditional GAN) of
+    each layer's batch mean and variance, in batches of ``batch_size``. Returns ``gan``.
+
+    Why: a generator trains on batch statistics but samples with moving averages (Keras'
+    momentum 0.99, about the last 100 steps), which lag behind weights that keep moving -- and
+    a moving average of the weights (``ema_decay``) has no statistics of its own at all (they are
+    copied from the trained generator). Computing them afresh for the weights that sample is
+    cheap (a few forward passes) and deterministic: calling it again gives the same numbers."""
+    from .latent import sample_latent
+
+    net = gan.generator if raw else gan.sampler
+    norms = [layer for layer in net.layers if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return gan
+    z = sample_latent(n, gan.latent_dim, seed)
+    labels = sample_labels(gan, n, seed) if gan.conditional else None
+    # a moving average's layers are frozen (not trainable), and frozen batch norm ignores training=True
+    saved = [(layer.momentum, layer.trainable) for layer in norms]
+    try:
+        for layer in norms:
+            layer.trainable = True
+        for i, start in enumerate(range(0, n, batch_size)):
+            # momentum 1 - 1/(i+1): after k batches the moving statistics are their plain average
+            for layer in norms:
+                layer.momentum = i / (i + 1.0)
+            batch = z[start:start + batch_size]
+            net(batch if labels is None else [batch, labels[start:start + batch_size]], training=True)
+    finally:
+        for layer, (momentum, trainable) in zip(norms, saved, strict=True):
+            layer.momentum, layer.trainable = momentum, trainable
+    return gan
+
+
 def discriminator_gap(gan: GAN, train_images: np.ndarray, heldout_images: np.ndarray,
                       batch_size: int = 256, *, train_labels: np.ndarray | None = None,
                       heldout_labels: np.ndarray | None = None) -> dict[str, float]:
@@ -600,29 +637,35 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def steps_taken(model: keras.Model) -> int:
+    """Training steps ``model`` has taken: its optimiser's step counter (a GAN's generator
+    optimiser: one step updates both networks once)."""
+    optimizer = model.g_optimizer if isinstance(model, GAN) else model.optimizer
+    return int(optimizer.iterations.numpy())
+
+
 class StepBudget(keras.callbacks.Callback):
     """Stop training after ``steps`` training steps (batches), counted across epochs, at the
     end of the step (or group of ``steps_per_execution`` steps) that reaches it: the
     reproducible counterpart of :class:`TimeBudget` (a step count does not depend on what else
     the machine runs). Train with more epochs than the budget needs; ``steps`` then holds the
-    steps taken and ``seconds`` their wall time."""
+    steps taken in this fit (:func:`steps_taken`) and ``seconds`` their wall time."""
 
     def __init__(self, steps: int) -> None:
         super().__init__()
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"a step budget must be an integer >= 1, got {steps!r}")
         self.budget, self.steps, self.seconds = int(steps), 0, 0.0
-        self._done_before, self._start = 0, 0.0
+        self._before, self._start = 0, 0.0
 
     def on_train_begin(self, logs=None) -> None:
         self._start = time.perf_counter()
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self._done_before = self.steps
+        self._before = steps_taken(self.model)
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
-        # ``batch`` is the index in this epoch of the last step that ran
-        self.steps = self._done_before + batch + 1
+        # the optimiser's counter, not ``batch``: with steps_per_execution, the last group of an
+        # epoch may run fewer steps than its batch index says
+        self.steps = steps_taken(self.model) - self._before
         self.seconds = time.perf_counter() - self._start
         if self.steps >= self.budget:
             self.model.stop_training = True

@@ -150,3 +150,57 @@ def test_dataset_comparison_puts_each_variant_beside_its_own_datasets_floor():
     assert rows[1]["KID ± std"].startswith("0.03") and rows[1]["floor KID"].startswith("0.004")
     rows = dataset_comparison({"faces": run(83, 0.004, **{"vae-gmm": 0.05})})
     assert rows[0]["variant"] == "vae-gmm" and rows[0]["D gap"] == ""
+
+
+TINY_GAN = {"latent_dim": 8, "width": 8, "batch_size": 16}
+
+
+def test_equal_time_steps_buy_each_variant_the_steps_of_the_same_seconds():
+    from idl_utils.gen_ablation import equal_time_steps
+
+    costs = {"ratio": {"today": 1.0, "g32": 0.5, "cond": 0.52}}
+    # 714 s at 255 ms a step: 2,800 steps for the reference, twice as many at half the cost
+    assert equal_time_steps(costs, ["today", "g32"], 714.0, 255.0) == {"today": 2800, "g32": 5600}
+    assert equal_time_steps(costs, ["cond"], 714.0, 255.0, multiple=10)["cond"] == 5380   # 5384.6 -> 5380
+    with pytest.raises(ValueError, match="no measured step cost for w32"):
+        equal_time_steps(costs, ["today", "w32"], 714.0)
+
+
+def test_time_steps_times_every_variant_in_alternation():
+    from idl_utils.gen_ablation import GAN_RECIPE, VAE_RECIPE, time_steps
+
+    images = _images(n=64)
+    costs = time_steps(images, ["today", "cond"], labels=np.arange(64) % 3, steps=10, rounds=2,
+                       recipes={"gan": {**GAN_RECIPE, **TINY_GAN}, "vae": VAE_RECIPE})
+    assert costs["reference"] == "today" and costs["ratio"]["today"] == 1.0
+    assert set(costs["ms_per_step"]) == {"today", "cond"}
+    assert all(v > 0 for v in costs["ms_per_step"].values())
+    assert [len(r) for r in costs["rounds"].values()] == [2, 2] and costs["steps"] == 10
+
+
+@pytest.mark.slow
+def test_step_budget_ablation_trains_each_variant_its_steps_and_samples_conditional_ones_by_label(tmp_path):
+    from idl_utils.gen_ablation import ablation_markdown
+
+    labels = np.arange(96) % 3
+    costs = {"reference": "today", "ms_per_step": {"today": 10.0, "cond": 5.0},
+             "ratio": {"today": 1.0, "cond": 0.5}}
+    result = generative_ablation(_images(), ["today", "cond"], equal_time=0.2, step_costs=costs,
+                                 reference_ms=10.0, extractor=POOLED, seed=3, holdout=32, n_score=32,
+                                 labels=labels, gan_recipe=TINY_GAN)
+    scores = result["scores"]
+    assert scores["today"]["steps"] == 20 and scores["cond"]["steps"] == 40     # 0.2 s at 10 and 5 ms
+    assert scores["cond"]["equal_time_seconds"] == pytest.approx(0.2)
+    assert result["config"]["budget"] == "steps" and result["config"]["steps"] == {"today": 20, "cond": 40}
+    assert isinstance(scores["cond"]["discriminator_gap"]["gap"], float)
+    table = ablation_markdown(result)
+    assert "equal time" in table and "| ms/step | cost vs ref | equal-time seconds |" in table
+    assert "| cond | GAN |" in table
+    # 64 training images, 4 steps an epoch: 8 steps are two whole epochs
+    fixed = generative_ablation(_images(), ["today"], steps=8, extractor=POOLED, seed=3, holdout=32,
+                                n_score=32, gan_recipe=TINY_GAN)
+    assert fixed["scores"]["today"]["steps"] == 8 and "a fixed number of steps" in ablation_markdown(fixed)
+    with pytest.raises(ValueError, match="give one budget"):
+        generative_ablation(_images(), ["today"], seconds=1.0, steps=10, extractor=POOLED)
+    with pytest.raises(ValueError, match="needs the images' labels"):
+        generative_ablation(_images(), ["cond"], steps=10, extractor=POOLED, holdout=32, gan_recipe=TINY_GAN)

@@ -18,10 +18,12 @@ from idl_utils.generative import (
     generate,
     generate_fitted,
     load_snapshot,
+    recalibrate_batch_norm,
     reconstruct,
     reconstruction_errors,
     sample_labels,
     sample_prior,
+    steps_taken,
     train_generative,
     training_dataset,
 )
@@ -325,6 +327,13 @@ def test_step_budget_stops_after_that_many_steps_across_epochs():
     info = train_generative(GAN(16, 4, width=8).build_all(), IMAGES, epochs=100, batch_size=16,
                             callbacks=[budget], verbose=0, steps_per_execution=1)
     assert budget.steps == 7 and info["epochs_run"] == 2 and budget.seconds > 0
+    # in groups of 3 steps an epoch runs 3 + 1; the budget stops at the end of the first
+    # group that reaches it: 3 + 1 + 3 = 7 steps for a budget of 6
+    budget = StepBudget(6)
+    model = ConvAutoencoder(16, 4, width=8).build_all()
+    train_generative(model, IMAGES, epochs=100, batch_size=16, callbacks=[budget], verbose=0,
+                     steps_per_execution=3)
+    assert budget.steps == steps_taken(model) == 7
     with pytest.raises(ValueError, match="step budget must be an integer >= 1"):
         StepBudget(0)
 
@@ -431,3 +440,23 @@ def test_hinge_loss_and_spectral_norm_train():
     assert len(kernels) == 3
     for kernel in kernels:                 # every kernel was rescaled by its (estimated) top singular value
         assert np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), 2) < 1.5
+
+
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_recalibrated_batch_norm_holds_the_samplers_exact_statistics(ema_decay):
+    set_seed(0)
+    gan = GAN(16, 4, width=8, ema_decay=ema_decay).build_all()
+    train_generative(gan, IMAGES, epochs=1, batch_size=16, verbose=0)
+    net = gan.sampler
+    first = net.get_layer("norm_in")
+    before = first.moving_mean.numpy().copy()
+    recalibrate_batch_norm(gan, n=64, seed=3, batch_size=16)
+    # the first layer's input does not depend on other statistics: its mean over the 64 vectors
+    inputs = keras.Model(net.inputs, first.input)(sample_latent(64, 4, 3)).numpy()
+    np.testing.assert_allclose(first.moving_mean.numpy(), inputs.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(before, first.moving_mean.numpy())
+    assert first.momentum == 0.99 and first.trainable == (ema_decay is None)
+    again = [w.numpy() for w in net.non_trainable_weights]
+    recalibrate_batch_norm(gan, n=64, seed=3, batch_size=16)                # the same again
+    for a, b in zip(again, net.non_trainable_weights, strict=True):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-6, atol=1e-7)
