@@ -93,7 +93,7 @@ MAX_EPOCHS = 1_000_000          # the time budget stops training long before
 R1_GAMMA = 0.1
 REFERENCE_MS = 255.0            # make speed's GAN step on the machine that made the published tables
 _BETA1: dict[str, Any] = {"adam_beta_1": 0.0}
-_G32_D64: dict[str, Any] = {"g_width": 32, "d_width": 64}
+_W32: dict[str, Any] = {"width": 32}
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,10 @@ class Variant:
     model's constructor (``model``) and of :func:`~idl_utils.generative.train_generative`
     (``train``, which may override the recipe's ``batch_size`` and ``learning_rate``); how a
     VAE is sampled (``prior``: ``"normal"`` or ``"gmm"``); ``conditional``: a class-conditional
-    GAN on the dataset's labels (``n_classes`` from the data)."""
+    GAN on the dataset's labels (``n_classes`` from the data); ``recalibrate``: a GAN sampled
+    after :func:`~idl_utils.generative.recalibrate_batch_norm`. ``trains_as``: the variant
+    whose training this one shares (it differs only in how it samples): its step cost and,
+    with the model cache, its trained model."""
 
     kind: str
     description: str
@@ -110,6 +113,8 @@ class Variant:
     train: dict[str, Any] = field(default_factory=dict)
     prior: str = "normal"
     conditional: bool = False
+    recalibrate: bool = False
+    trains_as: str = ""
 
 
 VARIANTS: dict[str, Variant] = {
@@ -122,17 +127,21 @@ VARIANTS: dict[str, Variant] = {
                    {"adam_beta_1": 0.0, "flip": True}),
     "today": Variant("gan", "notebook 01's GAN today (Adam beta_1 = 0)", train=_BETA1),
     "g32": Variant("gan", "generator width 32 (48 today)", {"g_width": 32}, _BETA1),
-    "g32-d64": Variant("gan", "generator width 32, discriminator 64", _G32_D64, _BETA1),
+    "g32-d64": Variant("gan", "generator width 32, discriminator 64", {"g_width": 32, "d_width": 64}, _BETA1),
     "g32-b16": Variant("gan", "generator width 32, batches of 16", {"g_width": 32},
                        {**_BETA1, "batch_size": 16}),
-    "w32": Variant("gan", "both networks width 32", {"width": 32}, _BETA1),
-    "hinge": Variant("gan", "g32-d64 + hinge loss", {**_G32_D64, "loss": "hinge"}, _BETA1),
-    "sn-hinge": Variant("gan", "g32-d64 + hinge loss + spectral norm in D",
-                        {**_G32_D64, "loss": "hinge", "spectral_norm": True}, _BETA1),
-    "r1": Variant("gan", f"g32-d64 + lazy R1 (gamma {R1_GAMMA}, every 16 steps)",
-                  {**_G32_D64, "r1_gamma": R1_GAMMA}, _BETA1),
-    "cond": Variant("gan", "g32-d64, class-conditional (label embedding in G, projection D)", _G32_D64,
-                    _BETA1, conditional=True),
+    "w32": Variant("gan", "both networks width 32 (48 today)", _W32, _BETA1),
+    "w32-bn": Variant("gan", "w32 sampled with recalibrated batch-norm statistics", _W32, _BETA1,
+                      recalibrate=True, trains_as="w32"),
+    "cond": Variant("gan", "w32, class-conditional (label embedding in G, projection D)", _W32, _BETA1,
+                    conditional=True),
+    "cond-bn": Variant("gan", "cond sampled with recalibrated batch-norm statistics", _W32, _BETA1,
+                       conditional=True, recalibrate=True, trains_as="cond"),
+    "cond-hinge": Variant("gan", "cond + hinge loss", {**_W32, "loss": "hinge"}, _BETA1, conditional=True),
+    "cond-sn-hinge": Variant("gan", "cond + hinge loss + spectral norm in D",
+                             {**_W32, "loss": "hinge", "spectral_norm": True}, _BETA1, conditional=True),
+    "cond-r1": Variant("gan", f"cond + lazy R1 (gamma {R1_GAMMA}, every 16 steps)",
+                       {**_W32, "r1_gamma": R1_GAMMA}, _BETA1, conditional=True),
     "vae": Variant("vae", "notebook 01's VAE, sampled from N(0, I)"),
     "vae-sigma": Variant("vae", "sigma-VAE, learned sigma", {"loss": "sigma"}),
     "vae-sigma-optimal": Variant("vae", "sigma-VAE, optimal sigma = sqrt(MSE)", {"loss": "sigma-optimal"}),
@@ -149,6 +158,11 @@ STEP_COLUMNS = ["variant", "model", "what changes", "KID ± std", "precision", "
                 "ms/step", "cost vs ref", "equal-time seconds", "D gap"]
 
 
+def training_name(name: str) -> str:
+    """The variant whose training ``name`` shares (itself unless it differs only in sampling)."""
+    return VARIANTS[name].trains_as or name
+
+
 def parse_variants(text: str | Sequence[str]) -> list[str]:
     """Variant names from ``"base,ema"`` or a list, checked against :data:`VARIANTS`."""
     names = [v.strip() for v in text.split(",")] if isinstance(text, str) else [str(v).strip() for v in text]
@@ -160,11 +174,9 @@ def parse_variants(text: str | Sequence[str]) -> list[str]:
     return names
 
 
-def _build_variant(variant: Variant, image_size: int, seed: int, n_classes: int | None,
-                   recipes: Mapping[str, Mapping[str, Any]]) -> tuple[Any, dict[str, Any]]:
-    """The variant's model (built, seeded) and the keyword arguments of its training."""
-    from .generative import GAN, VAE
-
+def _variant_kwargs(variant: Variant, n_classes: int | None,
+                    recipes: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The keyword arguments of the variant's model and of its training (without labels)."""
     recipe = dict(recipes[variant.kind])
     train = {"batch_size": recipe.pop("batch_size"), "learning_rate": recipe.pop("learning_rate"),
              **variant.train}
@@ -173,6 +185,15 @@ def _build_variant(variant: Variant, image_size: int, seed: int, n_classes: int 
         if n_classes is None:
             raise ValueError(f"{variant.description}: a conditional variant needs the images' labels")
         model_kwargs["n_classes"] = n_classes
+    return model_kwargs, train
+
+
+def _build_variant(variant: Variant, image_size: int, seed: int, n_classes: int | None,
+                   recipes: Mapping[str, Mapping[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """The variant's model (built, seeded) and the keyword arguments of its training."""
+    from .generative import GAN, VAE
+
+    model_kwargs, train = _variant_kwargs(variant, n_classes, recipes)
     cls = GAN if variant.kind == "gan" else VAE
     set_seed(seed)
     return cls(image_size=image_size, seed=seed, **model_kwargs).build_all(), train
@@ -182,21 +203,48 @@ def _n_classes(labels: np.ndarray | None) -> int | None:
     return None if labels is None else int(np.max(labels)) + 1
 
 
+def _digest(array: np.ndarray) -> str:
+    import hashlib
+
+    array = np.ascontiguousarray(array)
+    return hashlib.sha256(f"{array.shape}|{array.dtype}|".encode() + array.tobytes()).hexdigest()[:16]
+
+
 def _train_variant(variant: Variant, train_images: np.ndarray, budget: float | int, seed: int,
                    recipes: Mapping[str, Mapping[str, Any]], train_labels: np.ndarray | None = None,
-                   *, by_steps: bool = False) -> tuple[Any, dict[str, Any]]:
-    """Train ``variant`` for ``budget`` seconds of wall time, or ``budget`` steps if ``by_steps``."""
+                   *, by_steps: bool = False, cache: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Train ``variant`` for ``budget`` seconds of wall time, or ``budget`` steps if ``by_steps``.
+    ``cache`` (step budgets only): keep the trained model in the kit's model cache
+    (:func:`~idl_utils.cache.load_or_train`), keyed by everything that decides its weights, so
+    that a table can be re-made, or assembled from runs in several processes, without training
+    a variant twice."""
+    from .cache import load_or_train
     from .generative import StepBudget, TimeBudget, steps_taken, train_generative
 
-    model, train = _build_variant(variant, int(train_images.shape[1]), seed, _n_classes(train_labels),
-                                  recipes)
+    n_classes = _n_classes(train_labels) if variant.conditional else None
+    model_kwargs, train = _variant_kwargs(variant, n_classes, recipes)
     if variant.conditional:
         train["labels"] = train_labels
-    stop = StepBudget(int(budget)) if by_steps else TimeBudget(float(budget))
-    record = train_generative(model, train_images, epochs=MAX_EPOCHS, seed=seed, callbacks=[stop], verbose=0,
-                              **train)
-    return model, {"steps": steps_taken(model), "epochs": record["epochs_run"],
-                   "train_seconds": round(record["seconds"], 1)}
+
+    def build() -> Any:
+        return _build_variant(variant, int(train_images.shape[1]), seed, n_classes, recipes)[0]
+
+    def fit(model: Any) -> dict[str, Any]:
+        stop = StepBudget(int(budget)) if by_steps else TimeBudget(float(budget))
+        record = train_generative(model, train_images, epochs=MAX_EPOCHS, seed=seed, callbacks=[stop],
+                                  verbose=0, **train)
+        return {"steps": steps_taken(model), "epochs": record["epochs_run"],
+                "train_seconds": round(record["seconds"], 1)}
+
+    if not (cache and by_steps):
+        model = build()
+        return model, fit(model)
+    config = {"kind": variant.kind, "model": model_kwargs,
+              "train": {k: v for k, v in train.items() if k != "labels"}, "steps": int(budget), "seed": seed,
+              "images": _digest(np.asarray(train_images, dtype="float32")),
+              "labels": None if train_labels is None or not variant.conditional else _digest(train_labels)}
+    model, info = load_or_train(f"gen_ablation_{variant.kind}", config, build, fit)
+    return model, {k: info[k] for k in ("steps", "epochs", "train_seconds")}
 
 
 def time_steps(images: np.ndarray, variants: Sequence[str], *, labels: np.ndarray | None = None,
@@ -215,7 +263,8 @@ def time_steps(images: np.ndarray, variants: Sequence[str], *, labels: np.ndarra
     Returns ``{"ms_per_step": {name: median}, "ratio": {name: median / the first variant's
     median}, "rounds": {name: [ms, ...]}, "wall_ms_per_step": ..., "cpu_ms_per_step": ...}``;
     the ratios are what :func:`equal_time_steps` uses. Steps run in the kit's groups of
-    :data:`~idl_utils.config.STEPS_PER_EXECUTION`, as in training."""
+    :data:`~idl_utils.config.STEPS_PER_EXECUTION`, as in training. A variant that trains as
+    another (``trains_as``) is timed as that one."""
     import time
 
     from .config import STEPS_PER_EXECUTION
@@ -223,7 +272,7 @@ def time_steps(images: np.ndarray, variants: Sequence[str], *, labels: np.ndarra
 
     if clock not in ("cpu", "wall"):
         raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
-    names = parse_variants(variants)
+    names = list(dict.fromkeys(training_name(n) for n in parse_variants(variants)))
     recipes = recipes or {"gan": GAN_RECIPE, "vae": VAE_RECIPE}
     images = np.asarray(images, dtype="float32")
     steps = max(1, -(-steps // STEPS_PER_EXECUTION)) * STEPS_PER_EXECUTION
@@ -270,18 +319,21 @@ def equal_time_steps(costs: Mapping[str, Any], variants: Sequence[str], seconds:
     from .config import STEPS_PER_EXECUTION
 
     multiple = multiple or STEPS_PER_EXECUTION
-    missing = [n for n in variants if n not in costs["ratio"]]
+    ratio = {n: costs["ratio"].get(training_name(n) if n in VARIANTS else n) for n in variants}
+    missing = [n for n, r in ratio.items() if r is None]
     if missing:
         raise ValueError(f"no measured step cost for {', '.join(missing)}: time them first "
                          f"(python -m idl_utils.gen_ablation --time-steps --variants ...)")
-    return {n: max(multiple, int(round(seconds * 1000.0 / (reference_ms * costs["ratio"][n]) / multiple))
-                   * multiple) for n in variants}
+    return {n: max(multiple, int(round(seconds * 1000.0 / (reference_ms * r) / multiple)) * multiple)
+            for n, r in ratio.items()}
 
 
 def _samples(model: Any, variant: Variant, train_images: np.ndarray, n: int, seed: int,
              labels: np.ndarray | None = None) -> np.ndarray:
-    from .generative import generate, sample_prior
+    from .generative import generate, recalibrate_batch_norm, sample_prior
 
+    if variant.recalibrate:
+        recalibrate_batch_norm(model, seed=seed)
     if variant.conditional:
         # labels in proportion to the training frequencies (recorded when it trained)
         return generate(model, n, seed)
@@ -295,7 +347,7 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
                         cache_features: bool = False, grid_dir: str | Path | None = None,
                         labels: np.ndarray | None = None, steps: int | Mapping[str, int] | None = None,
                         equal_time: float | None = None, step_costs: Mapping[str, Any] | None = None,
-                        reference_ms: float = REFERENCE_MS) -> dict[str, Any]:
+                        reference_ms: float = REFERENCE_MS, cache_models: bool = False) -> dict[str, Any]:
     """Train every variant in ``variants`` (names of :data:`VARIANTS`) for ``seconds`` of wall
     time on ``images`` ``(n, s, s, 3)`` in [0, 1] minus ``holdout`` held-out ones, then score
     ``min(n_score, holdout)`` samples of each against the held-out images with ``extractor``.
@@ -306,7 +358,9 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
     cost in ``step_costs`` (:func:`time_steps`' result; :func:`equal_time_steps`). The costs
     are kept in the result and its table. ``labels`` ``(n,)``: the images' classes, needed
     by conditional variants (which are scored on samples drawn in the training classes'
-    proportions) and kept beside the split.
+    proportions) and kept beside the split. ``cache_models``: with a step budget, keep every
+    trained model in the kit's model cache and reuse it when the same variant, data, seed and
+    steps come again (``IDL_RETRAIN=1`` retrains).
 
     ``gan_recipe``/``vae_recipe`` override entries of :data:`GAN_RECIPE`/:data:`VAE_RECIPE`
     (for quick checks). ``grid_dir``: also save the first 48 scored images of every set as
@@ -348,16 +402,17 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
         variant = VARIANTS[name]
         budget = seconds if steps is None else steps[name]
         model, info[name] = _train_variant(variant, train, budget, seed, recipes, train_labels,
-                                           by_steps=steps is not None)
+                                           by_steps=steps is not None, cache=cache_models)
         sets[name] = _samples(model, variant, train, n, seed)
         if variant.kind == "gan":
             gap_labels = ({"train_labels": train_labels[:holdout], "heldout_labels": heldout_labels}
                           if variant.conditional else {})
             info[name]["discriminator_gap"] = discriminator_gap(model, train[:holdout], heldout, **gap_labels)
         if steps is not None and step_costs is not None:
-            ratio = step_costs["ratio"][name]
+            trainer = training_name(name)
+            ratio = step_costs["ratio"][trainer]
             at_reference = info[name]["steps"] * reference_ms * ratio / 1000
-            info[name].update({"ms_per_step": step_costs["ms_per_step"][name], "cost_ratio": ratio,
+            info[name].update({"ms_per_step": step_costs["ms_per_step"][trainer], "cost_ratio": ratio,
                                "equal_time_seconds": round(at_reference, 1)})
         print(f"{name}: {info[name]['steps']} steps, {info[name]['epochs']} epochs, "
               f"{info[name]['train_seconds']} s", flush=True)
@@ -574,6 +629,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="step_costs.json from --time-steps (for --equal-time)")
     parser.add_argument("--reference-ms", type=float, default=REFERENCE_MS,
                         help="the reference variant's ms per step that --equal-time counts in")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="with --steps/--equal-time: train every variant afresh instead of reusing "
+                             "(and keeping) trained models in the model cache")
     parser.add_argument("--variants", default="base,ema,beta1,diffaug,flip,all",
                         help=f"comma-separated, from: {', '.join(VARIANTS)}")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -622,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
                                  reference_ms=args.reference_ms, extractor=extractor, labels=data.labels,
                                  seed=args.seed, holdout=args.holdout, n_score=args.n_score,
                                  cache_features=args.features == "fid-inception",
+                                 cache_models=not args.no_cache,
                                  grid_dir=out / "grids" if args.grids else None)
     result["config"]["dataset"] = data.card.as_dict()
     json_path, md_path = write_ablation(result, args.out)
