@@ -91,6 +91,9 @@ EMA_DECAY = 0.999
 GMM_COMPONENTS = 10
 MAX_EPOCHS = 1_000_000          # the time budget stops training long before
 R1_GAMMA = 0.1
+#: a moving average with a half-life of about 230 steps, ~5% of a 4,000-step run (StyleGAN2-ADA
+#: keeps its half-life at or below 5% of the images seen); 0.999's is 693 steps
+SHORT_EMA_DECAY = 0.997
 REFERENCE_MS = 255.0            # make speed's GAN step on the machine that made the published tables
 _BETA1: dict[str, Any] = {"adam_beta_1": 0.0}
 _W32: dict[str, Any] = {"width": 32}
@@ -142,6 +145,11 @@ VARIANTS: dict[str, Variant] = {
                              {**_W32, "loss": "hinge", "spectral_norm": True}, _BETA1, conditional=True),
     "cond-r1": Variant("gan", f"cond + lazy R1 (gamma {R1_GAMMA}, every 16 steps)",
                        {**_W32, "r1_gamma": R1_GAMMA}, _BETA1, conditional=True),
+    "cond-ema": Variant("gan", f"cond sampled from a moving average of G (decay {SHORT_EMA_DECAY})",
+                        {**_W32, "ema_decay": SHORT_EMA_DECAY}, _BETA1, conditional=True),
+    "cond-ema-bn": Variant("gan", "cond-ema with recalibrated batch-norm statistics",
+                           {**_W32, "ema_decay": SHORT_EMA_DECAY}, _BETA1, conditional=True, recalibrate=True,
+                           trains_as="cond-ema"),
     "vae": Variant("vae", "notebook 01's VAE, sampled from N(0, I)"),
     "vae-sigma": Variant("vae", "sigma-VAE, learned sigma", {"loss": "sigma"}),
     "vae-sigma-optimal": Variant("vae", "sigma-VAE, optimal sigma = sqrt(MSE)", {"loss": "sigma-optimal"}),
@@ -308,6 +316,24 @@ def time_steps(images: np.ndarray, variants: Sequence[str], *, labels: np.ndarra
             "cpu_ms_per_step": {n: round(m, 1) for n, m in medians["cpu"].items()},
             "wall_ms_per_step": {n: round(m, 1) for n, m in medians["wall"].items()},
             "variants": {n: VARIANTS[n].description for n in names}}
+
+
+def add_step_costs(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``old`` :func:`time_steps` costs with the variants of a later timing ``new`` added. A
+    variant in both keeps its ``old`` cost (step budgets may have been trained on it); the new
+    run's copy shows how far two timings agree (``runs`` keeps every run's ratios). Both must be
+    timed against the same reference with the same clock: each ratio is relative to the
+    reference timed beside it, in its own run."""
+    for key in ("reference", "clock"):
+        if old.get(key) != new.get(key):
+            raise ValueError(f"step costs timed with another {key} ({old.get(key)!r} vs {new.get(key)!r}) "
+                             "cannot share a table: time every variant again")
+    merged = {**old}
+    for key in ("ms_per_step", "ratio", "rounds", "cpu_ms_per_step", "wall_ms_per_step", "variants"):
+        merged[key] = {**new.get(key, {}), **old.get(key, {})}
+    earlier = old.get("runs") or [{k: old[k] for k in ("ms_per_step", "ratio") if k in old}]
+    merged["runs"] = [*earlier, {k: new[k] for k in ("ms_per_step", "ratio") if k in new}]
+    return merged
 
 
 def equal_time_steps(costs: Mapping[str, Any], variants: Sequence[str], seconds: float,
@@ -599,7 +625,10 @@ def merge_ablations(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 rows.append(row)
                 scores[name] = result["scores"][name]
         variants.update(result["config"]["variants"])
-    return {"config": {**first, "variants": variants, "merged_runs": len(results)}, "rows": rows,
+    merged = {**first, "variants": variants, "merged_runs": len(results)}
+    if first.get("budget") == "steps":     # every part's step budgets
+        merged["steps"] = {name: n for result in results for name, n in result["config"]["steps"].items()}
+    return {"config": merged, "rows": rows,
             "scores": scores}
 
 
@@ -625,6 +654,8 @@ def main(argv: list[str] | None = None) -> int:
                              "or wall time")
     parser.add_argument("--timing-steps", type=int, default=30, help="--time-steps: steps per timed call")
     parser.add_argument("--rounds", type=int, default=3, help="--time-steps: rounds of alternation")
+    parser.add_argument("--add", action="store_true",
+                        help="--time-steps: add these variants to <out>/step_costs.json, not replace it")
     parser.add_argument("--step-costs", type=Path, default=None,
                         help="step_costs.json from --time-steps (for --equal-time)")
     parser.add_argument("--reference-ms", type=float, default=REFERENCE_MS,
@@ -649,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         return _merge_folders(args.merge, args.out or reports_dir())
     if args.equal_time is not None and args.step_costs is None:
         parser.error("--equal-time needs --step-costs (made by --time-steps)")
+    import json
+
     from .image_data import load_image_dataset
     from .scores import get_feature_extractor
 
@@ -659,7 +692,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.time_steps:
         costs = time_steps(data.images, names, labels=data.labels, seed=args.seed, clock=args.clock,
                            steps=args.timing_steps, rounds=args.rounds)
-        path = atomic_write_json(Path(out) / "step_costs.json", costs)
+        path = Path(out) / "step_costs.json"
+        if args.add and path.exists():
+            costs = add_step_costs(json.loads(path.read_text()), costs)
+        path = atomic_write_json(path, costs)
         for name in names:
             print(f"{name}: {costs['ms_per_step'][name]} {costs['clock']} ms per step "
                   f"({costs['ratio'][name]:.3f} x {costs['reference']}; "
@@ -668,8 +704,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     step_costs = None
     if args.step_costs is not None:
-        import json
-
         step_costs = json.loads(args.step_costs.read_text())
     extractor = get_feature_extractor(data.images, data.labels, "label", prefer=args.features, seed=args.seed)
     seconds = args.seconds

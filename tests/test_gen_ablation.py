@@ -113,6 +113,10 @@ def test_merge_ablations_joins_runs_of_the_same_setup(tmp_path):
         return {"config": config, "rows": rows, "scores": scores}
 
     merged = merge_ablations([run("base", "ema"), run("diffaug")])
+    by_steps = [run(*names) for names in (("today",), ("cond",))]
+    for part, n in zip(by_steps, (2350, 4130), strict=True):
+        part["config"].update(budget="steps", steps={part["rows"][1]["variant"]: n})
+    assert merge_ablations(by_steps)["config"]["steps"] == {"today": 2350, "cond": 4130}
     assert [r["variant"] for r in merged["rows"]] == ["real (training images)", "base", "ema", "diffaug"]
     assert list(merged["config"]["variants"]) == ["base", "ema", "diffaug"]
     assert merged["config"]["merged_runs"] == 2
@@ -204,3 +208,36 @@ def test_step_budget_ablation_trains_each_variant_its_steps_and_samples_conditio
         generative_ablation(_images(), ["today"], seconds=1.0, steps=10, extractor=POOLED)
     with pytest.raises(ValueError, match="needs the images' labels"):
         generative_ablation(_images(), ["cond"], steps=10, extractor=POOLED, holdout=32, gan_recipe=TINY_GAN)
+
+
+@pytest.mark.slow
+def test_sampling_variants_reuse_their_trainers_cached_model(tmp_path):
+    from idl_utils.gen_ablation import equal_time_steps, training_name
+
+    assert training_name("w32-bn") == "w32" and training_name("cond") == "cond"
+    steps = equal_time_steps({"ratio": {"w32": 0.5}}, ["w32", "w32-bn"], 1.0, 10.0)
+    assert steps == {"w32": 200, "w32-bn": 200}
+    tiny = {"latent_dim": 8, "batch_size": 16}
+    first = generative_ablation(_images(), ["w32", "w32-bn"], steps=8, extractor=POOLED, seed=3, holdout=32,
+                                n_score=32, gan_recipe=tiny, cache_models=True)
+    trained = sorted(p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith("gen_ablation_gan"))
+    assert len(trained) == 1                               # w32-bn loaded w32's model
+    a, b = first["scores"]["w32"], first["scores"]["w32-bn"]
+    assert a["steps"] == b["steps"] == 8 and a["kid"] != b["kid"]    # same model, other statistics
+    again = generative_ablation(_images(), ["w32"], steps=8, extractor=POOLED, seed=3, holdout=32,
+                                n_score=32, gan_recipe=tiny, cache_models=True)
+    assert again["scores"]["w32"]["kid"] == a["kid"]      # from the cache: the same samples
+
+
+def test_add_step_costs_keeps_both_timings_of_a_shared_variant():
+    from idl_utils.gen_ablation import add_step_costs
+
+    old = {"reference": "today", "clock": "cpu", "ms_per_step": {"today": 400.0, "cond": 240.0},
+           "ratio": {"today": 1.0, "cond": 0.6}}
+    new = {"reference": "today", "clock": "cpu", "ratio": {"today": 1.0, "cond": 0.586, "cond-ema": 0.595},
+           "ms_per_step": {"today": 420.0, "cond": 246.0, "cond-ema": 250.0}}
+    merged = add_step_costs(old, new)
+    assert merged["ratio"] == {"today": 1.0, "cond": 0.6, "cond-ema": 0.595}      # cond keeps its cost
+    assert [run["ratio"]["cond"] for run in merged["runs"]] == [0.6, 0.586]
+    with pytest.raises(ValueError, match="another clock"):
+        add_step_costs(old, {**new, "clock": "wall"})
