@@ -94,6 +94,7 @@ R1_GAMMA = 0.1
 #: a moving average with a half-life of about 230 steps, ~5% of a 4,000-step run (StyleGAN2-ADA
 #: keeps its half-life at or below 5% of the images seen); 0.999's is 693 steps
 SHORT_EMA_DECAY = 0.997
+BY_CLASS_COLUMNS = 12          # a conditional GAN's grid by class: one row of this many per class
 REFERENCE_MS = 255.0            # make speed's GAN step on the machine that made the published tables
 _BETA1: dict[str, Any] = {"adam_beta_1": 0.0}
 _W32: dict[str, Any] = {"width": 32}
@@ -391,10 +392,12 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
     ``gan_recipe``/``vae_recipe`` override entries of :data:`GAN_RECIPE`/:data:`VAE_RECIPE`
     (for quick checks). ``grid_dir``: also save the first 48 scored images of every set as
     ``<grid_dir>/<variant>.png`` (one grid per row of the table, the real images included), so
-    the table can be checked by eye. Returns ``{"config": ..., "rows": [...], "scores": {...}}``: one row per
-    variant (columns :data:`COLUMNS`, or :data:`STEP_COLUMNS` with ``steps``) after the
-    real-images floor; ``scores`` keeps every :func:`~idl_utils.scores.feature_scores` result
-    and the discriminator gaps."""
+    the table can be checked by eye, and for a conditional variant ``<variant>_by_class.png``,
+    one row per class (:func:`~idl_utils.generative.generate_by_class`). Returns
+    ``{"config": ..., "rows": [...], "scores": {...}}``: one row per variant (columns
+    :data:`COLUMNS`, or :data:`STEP_COLUMNS` with a step budget) after the real-images floor;
+    ``scores`` keeps every :func:`~idl_utils.scores.feature_scores` result and the
+    discriminator gaps."""
     from .generative import discriminator_gap
     from .scores import format_kid, score_sets
 
@@ -430,6 +433,12 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
         model, info[name] = _train_variant(variant, train, budget, seed, recipes, train_labels,
                                            by_steps=steps is not None, cache=cache_models)
         sets[name] = _samples(model, variant, train, n, seed)
+        if grid_dir is not None and variant.conditional:
+            from .generative import generate_by_class
+
+            by_class = generate_by_class(model, BY_CLASS_COLUMNS, seed)
+            save_grids({f"{name}_by_class": by_class.reshape(-1, *by_class.shape[2:])}, grid_dir,
+                       n=len(by_class) * BY_CLASS_COLUMNS, ncols=BY_CLASS_COLUMNS)
         if variant.kind == "gan":
             gap_labels = ({"train_labels": train_labels[:holdout], "heldout_labels": heldout_labels}
                           if variant.conditional else {})

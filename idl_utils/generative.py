@@ -711,6 +711,21 @@ def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *
     return decode(model, z, batch_size, raw=raw, labels=labels)
 
 
+def generate_by_class(model: GAN, n_per_class: int, seed: int = 0, *, raw: bool = False) -> np.ndarray:
+    """A conditional GAN's samples class by class: ``(n_classes, n_per_class, h, w, 3)``, row
+    ``k`` drawn for class ``k``. Every row uses the same ``n_per_class`` seeded noise vectors, so
+    a column shows what the label alone changes."""
+    from .latent import sample_latent
+
+    if not getattr(model, "conditional", False):
+        raise TypeError("generate_by_class needs a conditional GAN (n_classes=...); use generate() otherwise")
+    z = sample_latent(n_per_class, model.latent_dim, seed)
+    zs = np.tile(z, (model.n_classes, 1))
+    labels = np.repeat(np.arange(model.n_classes), n_per_class)
+    images = decode(model, zs, raw=raw, labels=labels)
+    return images.reshape(model.n_classes, n_per_class, *images.shape[1:])
+
+
 def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: bool = False,
            labels: np.ndarray | None = None) -> np.ndarray:
     """Images for latent vectors ``z (n, latent_dim)``: decoder (CAE/VAE) or generator (GAN;

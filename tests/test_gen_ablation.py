@@ -191,7 +191,12 @@ def test_step_budget_ablation_trains_each_variant_its_steps_and_samples_conditio
              "ratio": {"today": 1.0, "cond": 0.5}}
     result = generative_ablation(_images(), ["today", "cond"], equal_time=0.2, step_costs=costs,
                                  reference_ms=10.0, extractor=POOLED, seed=3, holdout=32, n_score=32,
-                                 labels=labels, gan_recipe=TINY_GAN)
+                                 labels=labels, gan_recipe=TINY_GAN, grid_dir=tmp_path / "grids")
+    from PIL import Image
+
+    with Image.open(tmp_path / "grids" / "cond_by_class.png") as im:      # 3 classes x 12, 16 px
+        assert im.size == (12 * 18 - 2, 3 * 18 - 2)
+    assert not (tmp_path / "grids" / "today_by_class.png").exists()
     scores = result["scores"]
     assert scores["today"]["steps"] == 20 and scores["cond"]["steps"] == 40     # 0.2 s at 10 and 5 ms
     assert scores["cond"]["equal_time_seconds"] == pytest.approx(0.2)

@@ -16,6 +16,7 @@ from idl_utils.generative import (
     discriminator_gap,
     encode,
     generate,
+    generate_by_class,
     generate_fitted,
     load_snapshot,
     recalibrate_batch_norm,
@@ -372,6 +373,11 @@ def test_conditional_gan_trains_on_labels_and_samples_the_asked_classes():
     np.testing.assert_allclose(generate(gan, 2, seed=5, labels=np.array([1, 1])),
                                decode(gan, sample_latent(2, 4, 5), labels=np.array([1, 1])), atol=1e-6)
     assert generate(gan, 5, seed=0).shape == (5, 16, 16, 3)
+    rows = generate_by_class(gan, 4, seed=2)                    # one row per class, the same noise
+    assert rows.shape == (3, 4, 16, 16, 3)
+    np.testing.assert_allclose(rows[1], generate(gan, 4, seed=2, labels=np.ones(4, "int32")), atol=1e-6)
+    with pytest.raises(TypeError, match="needs a conditional GAN"):
+        generate_by_class(GAN(16, 4, width=8).build_all(), 2)
     gap = discriminator_gap(gan, IMAGES[:32], IMAGES[32:], train_labels=skewed[:32],
                             heldout_labels=skewed[32:])
     assert -1 <= gap["gap"] <= 1
