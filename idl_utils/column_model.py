@@ -22,8 +22,24 @@ shape, and learns every step:
    (a softmax over 0-9) and the outgoing carry or borrow (``tanh``: about +1, 0 or -1). The
    table's rows are the half-unit intervals of ``s`` (soft steps at every half unit, turned
    into "how much of ``s`` lies in this interval"), so each row learns from the sums that fall
-   in it and no other.
+   in it and no other. Two facts about writing numbers shape the table: the digit depends only
+   on where the sum falls within a ten (sums ten apart share a row: ``-10``, ``0`` and ``10``
+   all end in 0), and a larger sum never carries less (the carry table starts as a ramp and a
+   penalty on every fall from one row to the next keeps it rising).
 4. The answer: one digit per column, then ``'-'`` if the operator is ``-`` and ``a < b``.
+
+Nothing in it depends on the number of digits, so a model trained on 2-digit queries answers
+100-digit ones with the same weights (:func:`widen_column_model`,
+:mod:`idl_utils.long_arithmetic`). What that needs, measured: every column of a long number
+is one of 400 combinations (operator, two digits, carry in), and the cell gets them right
+only if it is right on every column *sum* they add up to. 2-digit training never shows the
+sum ``0 - 9 - 1 = -10`` (a borrow into a 0 above a 9 cannot happen when the larger operand is
+on top and has only two digits), and 180 queries often miss ``9 + 9 + 1 = 19`` or ``-9`` too:
+a table row per sum holds its initial weights there, and 1 in 5 random 100-digit queries went
+wrong. The two shapes of the table fill those rows from the rows trained, and
+``hard_inference`` rounds the carry and each column's comparison between columns when
+answering (not in training), so a carry of 0.98 cannot leak along a chain of borrows, nor a
+nearly closed sign gate reopen after many columns.
 
 Training (:func:`column_recipe`) starts several candidates from different initial weights,
 trains each briefly, keeps the best on the validation queries and trains it to the end: a
@@ -36,7 +52,8 @@ first, then the sign), so :func:`~idl_utils.seq_models.train_seq_model` trains i
 kit's loss and its answers decode to the same strings the other models are scored on.
 
 The switches of :func:`build_column_model` (``codes``, ``shared``, ``sign_pass``,
-``readout``) and ``ColumnDigits(aligned=False)`` take one ingredient out or change it; see
+``readout``, ``digit_table``, ``carry_table``, ``hard_inference``) and
+``ColumnDigits(aligned=False)`` take one ingredient out or change it; see
 :func:`idl_utils.ablation.column_ablation`.
 """
 
@@ -49,6 +66,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .long_queries import LongAnswers, LongQueries
 from .queries import VOCAB, QuerySet
 from .seq_models import AlignedReversed, Recipe, TrainConfig
 
@@ -59,10 +77,29 @@ _MINUS, _PAD = VOCAB.index("-"), VOCAB.index(" ")
 N_FEATURES = 23
 CODES = ("ordinal", "onehot")
 READOUTS = ("bins", "steps", "mlp")
+DIGIT_TABLES = ("per_sum", "mod10")
+CARRY_TABLES = ("per_sum", "monotone")
+#: the digit and carry tables each read-out has unless told otherwise: ``mod10`` and
+#: ``monotone`` shape the table of the ``"bins"`` read-out (rows for the sum's intervals); the
+#: others have no such rows
+TABLES_BY_READOUT = {"bins": ("mod10", "monotone"), "steps": ("per_sum", "per_sum"),
+                     "mlp": ("per_sum", "per_sum")}
+#: ``carry_table="monotone"``: the weight of the penalty on each fall of the carry table
+MONOTONE_STRENGTH = 0.01
 #: Where the sum read-out steps: every half unit over more than the sums a column can take
 #: (``0-9-1 = -10`` ... ``9+9+1 = 19``), both ways round, so whatever scale and sign the cell
 #: settles on can be read.
 SUM_STEPS = np.arange(-29.75, 30.0, 0.5, dtype=np.float32)
+#: ``digit_table="mod10"``: the read-out's half-unit intervals (121: below the first step,
+#: between two steps, above the last) grouped by where they fall within a ten -- interval
+#: ``j`` is centred on the sum ``(j - 60) / 2``, so the ones 20 apart are 10 apart in the sum
+#: (``-10``, ``0``, ``10``) and share one row of the digit table.
+_TENS_FOLD = np.eye(20, dtype=np.float32)[np.arange(len(SUM_STEPS) + 1) % 20]
+#: ``carry_table="monotone"``: where the carry table starts, a ramp ``(s - 4.5) / 5`` over the
+#: centres ``s`` of the sum's intervals: the carry (its tanh) starts at 0 for the sum 4.5,
+#: -0.76 at -0.5, +0.76 at 9.5 and beyond 0.99 either way from -9 down and 18 up; training
+#: turns it into steps where it sees sums, and a sum it never sees keeps the ramp's verdict
+CARRY_RAMP = ((np.arange(len(SUM_STEPS) + 1, dtype=np.float32) - 60) / 2 - 4.5) / 5
 
 
 def _operand_columns(values: np.ndarray, columns: int, digits: int, aligned: bool) -> np.ndarray:
@@ -74,6 +111,34 @@ def _operand_columns(values: np.ndarray, columns: int, digits: int, aligned: boo
         return (values[:, None] // 10 ** np.arange(columns)) % 10
     text = np.strings.ljust(values.astype(f"<U{digits}"), columns, "0").astype(f"<U{columns}")
     return text.view("<U1").reshape(len(values), columns).astype(np.int64)
+
+
+def column_features(a: np.ndarray, b: np.ndarray, op: np.ndarray) -> np.ndarray:
+    """The column model's inputs from the operands' digits ``a``, ``b`` ``(n, columns)``
+    (integers 0-9, one column per step) and the operators ``op`` ``(n,)`` (``'+'``/``'-'``):
+    ``(n, columns, 23)`` ``float32``, laid out as :data:`N_FEATURES` says."""
+    a, b = np.asarray(a, dtype=np.intp), np.asarray(b, dtype=np.intp)
+    sign = np.where(np.asarray(op) == "+", 1.0, -1.0).astype(np.float32)
+    sign = np.broadcast_to(sign[:, None], a.shape)
+    values = np.stack([a / 9.0, b / 9.0, sign], axis=-1).astype(np.float32)
+    return np.concatenate([values, _EYE10[a], _EYE10[b]], axis=-1)
+
+
+class NonDecreasing(keras.regularizers.Regularizer):
+    """A penalty on every fall between neighbouring rows of a table read by a ``Dense(1)``
+    (its kernel ``(rows, 1)``, rows in increasing order of the sum): ``strength`` times the
+    sum of the falls. A row no training sum reaches feels only this, and settles at or below
+    the row above it and at or above the row below (a sum beyond the trained ones borrows or
+    carries like the nearest trained one); trained rows of a carry table rise anyway."""
+
+    def __init__(self, strength: float = MONOTONE_STRENGTH):
+        self.strength = float(strength)
+
+    def __call__(self, kernel):
+        return self.strength * ops.sum(ops.relu(kernel[:-1] - kernel[1:]))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"strength": self.strength}
 
 
 @dataclass(frozen=True)
@@ -104,10 +169,7 @@ class ColumnDigits:
         columns = qs.digits + 1
         a = _operand_columns(qs.a, columns, qs.digits, self.aligned)
         b = _operand_columns(qs.b, columns, qs.digits, self.aligned)
-        op = np.where(qs.op == "+", 1.0, -1.0).astype(np.float32)
-        op = np.repeat(op[:, None], columns, axis=1)
-        values = np.stack([a / 9.0, b / 9.0, op], axis=-1).astype(np.float32)
-        return np.concatenate([values, _EYE10[a], _EYE10[b]], axis=-1)
+        return column_features(a, b, qs.op)
 
     def encode_targets(self, qs: QuerySet) -> np.ndarray:
         return AlignedReversed().encode_targets(qs)
@@ -115,17 +177,34 @@ class ColumnDigits:
     def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
         return AlignedReversed().decode(scores, digits)
 
+    def encode_long(self, qs: LongQueries) -> np.ndarray:
+        """Inputs for queries of any length (digit arrays): ``(n, d+1, 23)``, the same
+        features as :meth:`encode_inputs` gives for 1-3 digits. Aligned only."""
+        if not self.aligned:
+            raise ValueError("long queries are encoded aligned only: use ColumnDigits()")
+        room = np.zeros((len(qs), 1), dtype=np.uint8)  # the column for the last carry
+        return column_features(np.concatenate([qs.a, room], axis=1),
+                               np.concatenate([qs.b, room], axis=1), qs.op)
+
+    def decode_long(self, scores: np.ndarray) -> LongAnswers:
+        """``(n, d+2, 13)`` model outputs -> :class:`~idl_utils.long_queries.LongAnswers`
+        (digits ``(n, d+1)`` ones first, sign, validity), for answers of any length."""
+        return LongAnswers(*AlignedReversed.decode_digits(scores))
+
 
 class ColumnArithmetic(keras.layers.Layer):
     """The column model's computation (see the module docstring): ``(n, d+1, 23)`` column
     features -> ``(n, d+2, 13)`` answer probabilities."""
 
     def __init__(self, columns: int, *, codes: str = "ordinal", shared: bool = True,
-                 sign_pass: bool = True, readout: str = "bins", sharpness: float = 5.0,
-                 **kwargs: Any):
+                 sign_pass: bool = True, readout: str = "bins", digit_table: str = "mod10",
+                 carry_table: str = "monotone", hard_inference: bool = True,
+                 sharpness: float = 5.0, **kwargs: Any):
         super().__init__(**kwargs)
         self.columns, self.codes, self.shared, self.sign_pass = columns, codes, shared, sign_pass
-        self.readout, self.sharpness = readout, sharpness
+        self.readout, self.digit_table, self.carry_table = readout, digit_table, carry_table
+        self.hard_inference = hard_inference
+        self.sharpness = sharpness
         cells = 1 if shared else columns
         # one column cell (or one per column, for the ablation): (digits, carry) -> sum s ->
         # a learned table on s gives the answer digit and the carry
@@ -137,9 +216,16 @@ class ColumnArithmetic(keras.layers.Layer):
         self.readers = ([keras.layers.Dense(len(SUM_STEPS), activation="relu", name=f"read_sum_{i}")
                          for i in range(cells)] if readout == "mlp" else [])
         self.digit_heads = [keras.layers.Dense(10, name=f"digit_{i}") for i in range(cells)]
-        # the carry starts at zero everywhere (nothing carried), not saturated either way
-        self.carry_heads = [keras.layers.Dense(1, kernel_initializer="zeros", name=f"carry_{i}")
-                            for i in range(cells)]
+        # per_sum: the carry starts at zero everywhere (nothing carried), not saturated either
+        # way. monotone: it starts as a ramp (a larger sum carries more) and a penalty on every
+        # fall of the table keeps it so. (A penalty alone left the rows of sums never seen
+        # near zero, one in two starts got 0-9-1 wrong; weights kept >= 0 on the soft steps, a
+        # hard constraint, stuck 19 of 45 starts at a carry saturated for every sum.)
+        monotone = carry_table == "monotone"
+        self.carry_heads = [keras.layers.Dense(
+            1, name=f"carry_{i}", kernel_regularizer=NonDecreasing() if monotone else None,
+            kernel_initializer=keras.initializers.Constant(CARRY_RAMP[:, None]) if monotone
+            else "zeros") for i in range(cells)]
         if sign_pass:
             # one score per digit, the same for both operands: the comparison is score(a_i) -
             # score(b_i). Two separate weights could also learn "a digit is non-zero" (the
@@ -153,6 +239,8 @@ class ColumnArithmetic(keras.layers.Layer):
         # what keras.models.clone_model needs to build a fresh copy (restarts)
         return {**super().get_config(), "columns": self.columns, "codes": self.codes,
                 "shared": self.shared, "sign_pass": self.sign_pass, "readout": self.readout,
+                "digit_table": self.digit_table, "carry_table": self.carry_table,
+                "hard_inference": self.hard_inference,
                 "sharpness": self.sharpness}
 
     def build(self, input_shape):
@@ -162,7 +250,7 @@ class ColumnArithmetic(keras.layers.Layer):
             if self.readers:
                 self.readers[i].build((None, 1))
             width_read = len(SUM_STEPS) + (self.readout == "bins")
-            self.digit_heads[i].build((None, width_read))
+            self.digit_heads[i].build((None, 20 if self.digit_table == "mod10" else width_read))
             self.carry_heads[i].build((None, width_read))
         if self.sign_pass:
             self.compare.build((None, width))
@@ -187,7 +275,21 @@ class ColumnArithmetic(keras.layers.Layer):
         below = ops.concatenate([ops.ones_like(s), steps], axis=-1)
         return below - ops.concatenate([steps, ops.zeros_like(s)], axis=-1)
 
-    def call(self, x):
+    def cell(self, k: int, a, b, op, carry):
+        """Column cell ``k`` (0 when shared): the digits ``a``, ``b`` of one column (``(n, 1)``
+        digit values, or ``(n, 10)`` one-hot codes), the operator ``op`` ``(n, 1)`` (+1 / -1)
+        and the incoming ``carry`` ``(n, 1)`` -> the answer digit's probabilities ``(n, 10)``
+        and the outgoing carry ``(n, 1)`` (about +1, 0 or -1)."""
+        if self.codes == "ordinal":  # the carry joins the upper digit, as on paper
+            s = self.sums[k](ops.concatenate([a + carry, op * b], axis=-1))
+        else:
+            s = self.sums[k](ops.concatenate([a, op * b, carry], axis=-1))
+        h = self._read(k, s)
+        # mod10: the digit depends only on where the sum falls within a ten
+        h_digit = ops.matmul(h, ops.convert_to_tensor(_TENS_FOLD)) if self.digit_table == "mod10" else h
+        return ops.softmax(self.digit_heads[k](h_digit), axis=-1), ops.tanh(self.carry_heads[k](h))
+
+    def call(self, x, training=None):
         if self.codes == "ordinal":
             a, b = 9.0 * x[:, :, 0:1], 9.0 * x[:, :, 1:2]  # back to digit units: 0 ... 9
         else:
@@ -195,12 +297,15 @@ class ColumnArithmetic(keras.layers.Layer):
         op = x[:, 0, 2:3]  # +1 for '+', -1 for '-' (the same in every column)
         is_minus = (1.0 - op) / 2.0
         zero = ops.zeros_like(op)
+        # hard_inference: what passes from column to column is rounded when not training
+        hard = self.hard_inference and not training
         if self.sign_pass:
             # most significant column first: the first column whose digits differ decides
             # (a saturated score shuts the gate for the columns after it)
             score = zero
             for i in reversed(range(self.columns)):
-                differ = ops.tanh(self.sharpness * (self.compare(a[:, i]) - self.compare(b[:, i])))
+                differ = self.compare(a[:, i]) - self.compare(b[:, i])
+                differ = ops.sign(differ) if hard else ops.tanh(self.sharpness * differ)
                 score = score + (1.0 - ops.abs(score)) * differ
             a_smaller = ops.sigmoid(self.sharpness * self.sign_head(score))
             # swap to larger minus smaller; the comparison learns from the sign alone
@@ -208,14 +313,9 @@ class ColumnArithmetic(keras.layers.Layer):
             a, b = a + swap * (b - a), b + swap * (a - b)
         carry, digits = zero, []
         for i in range(self.columns):
-            k = 0 if self.shared else i
-            if self.codes == "ordinal":  # the carry joins the upper digit, as on paper
-                s = self.sums[k](ops.concatenate([a[:, i] + carry, op * b[:, i]], axis=-1))
-            else:
-                s = self.sums[k](ops.concatenate([a[:, i], op * b[:, i], carry], axis=-1))
-            h = self._read(k, s)
-            digits.append(ops.softmax(self.digit_heads[k](h), axis=-1))
-            carry = ops.tanh(self.carry_heads[k](h))  # about -1 (borrow), 0 or +1 (carry)
+            digit, carry = self.cell(0 if self.shared else i, a[:, i], b[:, i], op, carry)
+            carry = ops.round(carry) if hard else carry
+            digits.append(digit)
         if not self.sign_pass:  # the borrow out of the top column has to say it
             a_smaller = ops.sigmoid(self.sign_head(carry))
         p_minus = is_minus * a_smaller
@@ -230,7 +330,8 @@ class ColumnArithmetic(keras.layers.Layer):
 
 
 def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool = True,
-                       sign_pass: bool = True, readout: str = "bins",
+                       sign_pass: bool = True, readout: str = "bins", digit_table: str | None = None,
+                       carry_table: str | None = None, hard_inference: bool = True,
                        name: str = "column_model") -> keras.Model:
     """The column model (module docstring) for ``digits``-digit operands.
 
@@ -241,6 +342,17 @@ def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool 
     table with rows for the half-unit intervals of the sum), ``"steps"`` (the same table
     written as weights on soft steps, which trains less reliably) or ``"mlp"`` (a learned ReLU
     layer); see :meth:`ColumnArithmetic._read`.
+    ``digit_table`` (with the ``"bins"`` read-out): ``"per_sum"``, a row of the digit table
+    for every interval of the sum, or ``"mod10"``, one row shared by the sums that are ten
+    apart (``-10``, ``0`` and ``10`` all end in the digit 0).
+    ``carry_table`` (with the ``"bins"`` read-out): ``"per_sum"``, a free row of the carry
+    table for every interval of the sum, starting at zero, or ``"monotone"``, the same rows
+    starting as a ramp (:data:`CARRY_RAMP`) with a penalty on every fall from one to the next
+    (:class:`NonDecreasing`): a larger sum never carries less, and a sum training never
+    showed (``0-9-1 = -10``) keeps the ramp's borrow.
+    ``hard_inference``: outside training, round what passes from column to column -- the
+    carry to -1, 0 or +1 and each column's comparison in the sign pass to -1, 0 or +1 -- so
+    that nothing drifts over many columns; training is unchanged.
     Input ``(n, d+1, 23)`` (:class:`ColumnDigits`), output ``(n, d+2, 13)``.
     """
     if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
@@ -249,16 +361,71 @@ def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool 
         raise ValueError(f"codes must be one of {CODES}, got {codes!r}")
     if readout not in READOUTS:
         raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    digit_table = digit_table or TABLES_BY_READOUT[readout][0]
+    carry_table = carry_table or TABLES_BY_READOUT[readout][1]
+    if digit_table not in DIGIT_TABLES:
+        raise ValueError(f"digit_table must be one of {DIGIT_TABLES}, got {digit_table!r}")
+    if digit_table == "mod10" and readout != "bins":
+        raise ValueError("digit_table='mod10' groups the intervals of the 'bins' read-out: use "
+                         "readout='bins' with it")
+    if carry_table not in CARRY_TABLES:
+        raise ValueError(f"carry_table must be one of {CARRY_TABLES}, got {carry_table!r}")
+    if carry_table == "monotone" and readout != "bins":
+        raise ValueError("carry_table='monotone' orders the rows of the 'bins' read-out: use "
+                         "readout='bins' with it")
     inputs = keras.Input(ColumnDigits().input_shape(digits), name="columns")
     outputs = ColumnArithmetic(digits + 1, codes=codes, shared=shared, sign_pass=sign_pass,
-                               readout=readout, name="column_arithmetic")(inputs)
+                               readout=readout, digit_table=digit_table, carry_table=carry_table,
+                               hard_inference=hard_inference, name="column_arithmetic")(inputs)
     return keras.Model(inputs, outputs, name=name)
+
+
+def column_layer(model: keras.Model) -> ColumnArithmetic:
+    """The :class:`ColumnArithmetic` layer of a model made by :func:`build_column_model`."""
+    try:
+        layer = model.get_layer("column_arithmetic")
+    except ValueError:
+        layer = None
+    if not isinstance(layer, ColumnArithmetic):
+        raise ValueError(f"{model.name!r} is not a column model (no 'column_arithmetic' layer): "
+                         "build it with build_column_model")
+    return layer
+
+
+def widen_column_model(model: keras.Model, digits: int, *,
+                       hard_inference: bool | None = None) -> keras.Model:
+    """The trained column ``model`` for ``digits``-digit operands: a new
+    :func:`build_column_model` with the same settings and the very same weights. Nothing in
+    the shared cell or the sign pass depends on the number of columns, so every weight keeps
+    its shape (checked); the model itself if it already has that width and
+    ``hard_inference`` is ``None`` (keep the model's own; ``True``/``False`` changes only how
+    it answers, see :func:`build_column_model`). A model with one cell
+    per column (``shared=False``) has no weights for the columns it never had, so it cannot
+    be widened."""
+    layer = column_layer(model)
+    if not layer.shared:
+        raise ValueError("a column model with one cell per column (shared=False) has weights for "
+                         f"{layer.columns} columns only and cannot be widened: train a shared one")
+    config = layer.get_config()
+    if hard_inference is not None:
+        config["hard_inference"] = bool(hard_inference)
+    elif layer.columns == digits + 1:
+        return model
+    wide = build_column_model(digits, **{k: config[k] for k in COLUMN_MODEL_DEFAULTS},
+                              name=model.name)
+    wide_layer = column_layer(wide)
+    for old, new in zip(layer.weights, wide_layer.weights, strict=True):
+        if old.shape != new.shape or old.path.split("/")[-2:] != new.path.split("/")[-2:]:
+            raise ValueError(f"weight {old.path} {old.shape} does not match {new.path} {new.shape}")
+    wide_layer.set_weights(layer.get_weights())
+    return wide
 
 
 #: The full column model's settings (:func:`build_column_model`'s defaults), written out in
 #: every recipe so that they are part of its cache key and its recorded configuration.
 COLUMN_MODEL_DEFAULTS: dict[str, Any] = {"codes": "ordinal", "shared": True, "sign_pass": True,
-                                         "readout": "bins"}
+                                         "readout": "bins", "digit_table": "mod10",
+                                         "carry_table": "monotone", "hard_inference": True}
 
 
 def column_recipe(digits: int = 2, n_train: int = 10_000, *, aligned: bool = True,
@@ -283,8 +450,13 @@ def column_recipe(digits: int = 2, n_train: int = 10_000, *, aligned: bool = Tru
     batch = 32 if n_train >= 500 else 8
     steps_per_epoch = max(1, -(-n_train // batch))
     epochs = int(min(150, max(10, -(-1200 // steps_per_epoch))))
+    settings = {**COLUMN_MODEL_DEFAULTS, **model_kwargs}
+    # another read-out brings its own tables unless they are given (TABLES_BY_READOUT)
+    for i, table in enumerate(("digit_table", "carry_table")):
+        if table not in model_kwargs and settings["readout"] in TABLES_BY_READOUT:
+            settings[table] = TABLES_BY_READOUT[settings["readout"]][i]
     return Recipe(
-        "column", ColumnDigits(aligned=aligned), {**COLUMN_MODEL_DEFAULTS, **model_kwargs},
+        "column", ColumnDigits(aligned=aligned), settings,
         TrainConfig(epochs=epochs, batch_size=batch, learning_rate=0.02, lr_schedule="cosine",
                     max_seconds=max_seconds, keep="last", restarts=restarts,
                     restart_fraction=0.2),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -28,6 +29,9 @@ PROFILE_ENV = "IDL_PROFILE"
 DATA_DIR_ENV = "IDL_DATA_DIR"
 REPORTS_DIR_ENV = "IDL_REPORTS_DIR"
 CACHE_DIR_ENV = "IDL_CACHE_DIR"
+#: What long steps print: ``bar``, ``summary`` or ``keras`` (see :mod:`idl_utils.training`).
+PROGRESS_ENV = "IDL_PROGRESS"
+PROGRESS_MODES = ("bar", "summary", "keras")
 
 PROFILES = ("smoke", "default", "full")
 DEFAULT_PROFILE = "default"
@@ -151,3 +155,25 @@ def set_seed(seed: int = DEFAULT_SEED, *, deterministic_ops: bool = True) -> int
         except Exception:  # pragma: no cover - very old TF; determinism is best effort there
             pass
     return seed
+
+
+def progress_mode() -> str:
+    """What long steps print, from ``$IDL_PROGRESS`` (default ``bar``): ``bar`` a progress bar
+    and a summary line, ``summary`` the summary line only (``make test``, ``make reproduce``: the
+    saved notebooks keep no redraws), ``keras`` Keras' own per-epoch log for trainings."""
+    mode = os.environ.get(PROGRESS_ENV, "").strip().lower() or "bar"
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"{PROGRESS_ENV}={mode!r} is not one of {', '.join(PROGRESS_MODES)}: "
+                         f"unset it or pick one (bar: a progress bar and a summary line)")
+    return mode
+
+
+def progress_bar(items: Iterable[T], *, desc: str, total: int | None = None) -> Iterable[T]:
+    """``items`` with a progress bar (tqdm: a widget in Jupyter) when :func:`progress_mode` is
+    ``bar``, else as they are; either way a long loop that is not a training (rasterising a
+    dataset, say) follows the same switch as the trainings."""
+    if progress_mode() != "bar":
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, total=total, mininterval=1, leave=False, file=sys.stdout)

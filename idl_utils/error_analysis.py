@@ -1,8 +1,10 @@
-"""What do the models get wrong? Mistake categories, carries and borrows, error maps.
+"""What do the models get wrong? Mistake categories, carries and borrows, error maps, long answers.
 
-Every wrong answer gets exactly one category, checked in this order:
+Every answer that exact match counts wrong gets exactly one category, checked in this order
+(so the counts add up to the number of wrong answers):
 
 ``malformed``      not a number at all (``'1-2'``, ``'--'``)
+``format``         the right number written wrongly (``'05'`` for ``5``, ``'-0'``, ``'+5'``)
 ``sign``           the right digits with the wrong sign (``48`` for ``-48``)
 ``length``         a different number of digits (``10`` for ``100``): padding / length mistake
 ``carry/borrow``   off by exactly 10, 100, ...: a carry or borrow dropped or invented
@@ -12,6 +14,10 @@ Every wrong answer gets exactly one category, checked in this order:
 
 :func:`column_mistakes` labels the same wrong answers the way a column adder goes wrong: by
 the first wrong column of the answer and the sub-task that column had (see :data:`SUBTASKS`).
+
+:func:`long_mistakes` does the same for answers to queries of any length (digit arrays, see
+:mod:`idl_utils.long_queries`): the first wrong column, the carry chain that reaches it, the
+sum it had to work out, and whether the sign is wrong.
 """
 
 from __future__ import annotations
@@ -20,13 +26,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .long_queries import (
+    LongAnswers,
+    LongQueries,
+    deciding_column,
+    long_queries_from_query_set,
+    written_columns,
+)
 from .queries import QuerySet
 
-CATEGORIES = ("malformed", "sign", "length", "carry/borrow", "off by one", "one digit", "several digits")
+CATEGORIES = ("malformed", "format", "sign", "length", "carry/borrow", "off by one", "one digit",
+              "several digits")
 
 #: Sub-tasks of one column of written arithmetic (``-`` is computed as larger minus smaller).
 SUBTASKS = ("sign", "plain sum", "carry", "cascading carry", "plain difference", "borrow",
-            "cascading borrow", "malformed")
+            "cascading borrow", "malformed", "format")
 
 
 def needs_carry_or_borrow(qs: QuerySet) -> np.ndarray:
@@ -44,9 +58,11 @@ def needs_carry_or_borrow(qs: QuerySet) -> np.ndarray:
 
 
 def _parse_answers(predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted strings to ``(values, valid)``; invalid ones get value 0."""
+    """Predicted strings to ``(values, valid)``: an optional sign, then digits (``'-07'`` is
+    -7, ``'+5'`` is 5); invalid ones get value 0."""
     text = np.strings.strip(np.asarray(predicted).astype(str))
-    body = np.where(np.strings.startswith(text, "-"), np.strings.slice(text, 1, None), text)
+    signed = np.strings.startswith(text, "-") | np.strings.startswith(text, "+")
+    body = np.where(signed, np.strings.slice(text, 1, None), text)
     valid = (np.strings.str_len(body) > 0) & np.strings.isdigit(body)
     values = np.zeros(len(text), dtype=np.int64)
     if valid.any():
@@ -73,9 +89,11 @@ def categorise(qs: QuerySet, predicted: np.ndarray) -> np.ndarray:
     power_of_ten = np.isin(diff, 10 ** np.arange(1, qs.digits + 2))
 
     out = np.full(len(qs), "", dtype="<U14")
-    wrong = ~(valid & (value == truth))
+    # wrong exactly where exact match says so: the same comparison of stripped strings
+    wrong = np.strings.strip(predicted) != np.strings.strip(qs.answers.astype(str))
     rules = [
         ("malformed", ~valid),
+        ("format", value == truth),
         ("sign", (np.abs(value) == np.abs(truth)) & (value != truth)),
         ("length", pred_len != true_len),
         ("carry/borrow", power_of_ten),
@@ -104,6 +122,18 @@ class ErrorReport:
     @property
     def accuracy(self) -> float:
         return 1.0 - self.n_wrong / self.n
+
+    def summary(self, name: str) -> str:
+        """One line: how many answers are wrong and the commonest category.
+
+        >>> ErrorReport(10, 3, {"sign": 1, "carry/borrow": 2}, [], np.zeros(3)).summary("kit 5/95")
+        "kit 5/95: 3 of 10 answers wrong, most often 'carry/borrow' (2)"
+        """
+        if not self.n_wrong:
+            return f"{name}: no wrong answer in {self.n:,}"
+        top = max(self.categories, key=self.categories.get)
+        return (f"{name}: {self.n_wrong:,} of {self.n:,} answers wrong, "
+                f"most often '{top}' ({self.categories[top]:,})")
 
 
 def error_report(qs: QuerySet, predicted: np.ndarray) -> ErrorReport:
@@ -137,6 +167,21 @@ def error_report(qs: QuerySet, predicted: np.ndarray) -> ErrorReport:
         categories={c: int((cats == c).sum()) for c in CATEGORIES},
         by_group=groups, per_position=(p != t).mean(axis=0),
     )
+
+
+def examples(qs: QuerySet, predicted: np.ndarray, *, n_right: int = 4, n_wrong: int = 8) -> str:
+    """A few right and wrong answers as text (``'41-89'='48' (true -48)``), first the right
+    ones, then the wrong ones with their category; a line is left out when it has none."""
+    cats = categorise(qs, predicted)
+    lines = []
+    for label, idx in (("right", np.flatnonzero(cats == "")[:n_right]),
+                       ("wrong", np.flatnonzero(cats != "")[:n_wrong])):
+        if len(idx):
+            shown = ", ".join(f"{qs.queries[i].strip()}={str(predicted[i]).strip()!r} "
+                              f"(true {qs.answers[i].strip()}" + (f", {cats[i]})" if cats[i] else ")")
+                              for i in idx)
+            lines.append(f"{label}: {shown}")
+    return "\n".join(lines)
 
 
 def error_grid(qs: QuerySet, predicted: np.ndarray, op: str, *, bins: int | None = None) -> np.ndarray:
@@ -189,7 +234,8 @@ def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
     The true answer is worked out column by column from the ones up, as on paper: ``a+b``
     with carries, ``a-b`` as the larger operand minus the smaller with borrows, then the sign.
     A wrong sign is labelled ``sign`` (it decides which operand is subtracted from which, so
-    it comes first); an answer that is not a number is ``malformed``. Otherwise the first
+    it comes first); an answer that is not a number is ``malformed``, the right number written
+    wrongly (``'05'``) is ``format``. Otherwise the first
     column (from the ones up) whose predicted digit is wrong is labelled by what it had to do:
 
     ``plain sum`` / ``plain difference``  nothing carried or borrowed into it
@@ -205,26 +251,16 @@ def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
     truth = qs.results.astype(np.int64)
     value, valid = _parse_answers(predicted)
     columns = qs.digits + 1
-    a, b = qs.a.astype(np.int64), qs.b.astype(np.int64)
     plus = qs.op == "+"
-    x = np.where(plus, a, np.maximum(a, b))
-    y = np.where(plus, b, np.minimum(a, b))
+    # the carry (or borrow) into each column and how far it travelled, worked out on paper
+    chain = written_columns(long_queries_from_query_set(qs)).chain
     powers = 10 ** np.arange(columns + 1)
-    xd, yd = (x[:, None] // powers) % 10, (y[:, None] // powers) % 10
-    # carry (or borrow) into each column, and whether it only passed through the column below
-    carry_in = np.zeros((len(qs), columns + 1), dtype=bool)
-    cascade = np.zeros_like(carry_in)
-    for i in range(1, columns + 1):
-        prev = carry_in[:, i - 1]
-        own_sum, own_diff = xd[:, i - 1] + yd[:, i - 1], xd[:, i - 1] - yd[:, i - 1]
-        carry_in[:, i] = np.where(plus, own_sum + prev >= 10, own_diff - prev < 0)
-        cascade[:, i] = carry_in[:, i] & prev & np.where(plus, own_sum == 9, own_diff == 0)
     pd, td = (np.abs(value)[:, None] // powers) % 10, (np.abs(truth)[:, None] // powers) % 10
     digit_wrong = pd != td
     first = np.where(digit_wrong.any(axis=1), digit_wrong.argmax(axis=1), -1)
     first = np.minimum(first, columns - 1)  # a digit beyond the answer's width: the top column
-    rows = np.arange(len(qs))
-    carried, cascaded = carry_in[rows, first], cascade[rows, first]
+    travelled = chain[np.arange(len(qs)), first]
+    carried, cascaded = travelled >= 1, travelled >= 2
     sub = np.where(plus, np.where(cascaded, "cascading carry", np.where(carried, "carry", "plain sum")),
                    np.where(cascaded, "cascading borrow",
                             np.where(carried, "borrow", "plain difference")))
@@ -232,6 +268,80 @@ def column_mistakes(qs: QuerySet, predicted: np.ndarray) -> ColumnMistakes:
     subtask = np.where(first >= 0, sub, "").astype("<U16")
     subtask[sign_wrong] = "sign"
     subtask[~valid] = "malformed"
-    subtask[valid & (value == truth)] = ""
-    column = np.where((subtask == "") | (subtask == "sign") | (subtask == "malformed"), -1, first)
+    subtask[valid & (value == truth)] = "format"
+    # right exactly where exact match says so (the same comparison of stripped strings)
+    subtask[np.strings.strip(predicted) == np.strings.strip(qs.answers.astype(str))] = ""
+    column = np.where(np.isin(subtask, ["", "sign", "malformed", "format"]), -1, first)
     return ColumnMistakes(column=column, subtask=subtask)
+
+
+#: How a wrong answer to a long query is wrong (:func:`long_mistakes`).
+LONG_KINDS = ("malformed", "digit", "digit and sign", "sign")
+
+
+@dataclass(frozen=True)
+class LongMistakes:
+    """Where each answer to a long query set goes wrong (all arrays ``(n,)``; see
+    :func:`long_mistakes`): ``kind`` (one of :data:`LONG_KINDS`, ``''`` where right), ``op``,
+    ``column`` (the first wrong digit from the ones, ``-1`` if none), ``chain`` (the carry or
+    borrow chain that ends at that column: 0 none, 1 from the column below, ``k`` passed on
+    through ``k-1`` columns), ``column_sum`` (what that column adds up to, ``top +/- bottom +
+    carry``, ``-10 ... 19``), ``deciding_column`` (the most significant column where the
+    operands differ, which decides a difference's sign; ``-1`` if they are equal) and
+    ``digits`` (per operand)."""
+
+    kind: np.ndarray
+    op: np.ndarray
+    column: np.ndarray
+    chain: np.ndarray
+    column_sum: np.ndarray
+    deciding_column: np.ndarray
+    digits: int
+
+    @property
+    def wrong(self) -> np.ndarray:
+        return self.kind != ""
+
+    def counts(self, by: tuple[str, ...] = ("op", "kind", "chain")) -> list[dict[str, object]]:
+        """The wrong answers counted by the fields in ``by`` (any of ``kind``, ``op``,
+        ``column``, ``chain``, ``column_sum``, ``deciding_column``): one row per combination
+        that occurs, ``{field: value, ..., "errors": count}``, most errors first."""
+        fields = ("kind", "op", "column", "chain", "column_sum", "deciding_column")
+        unknown = [f for f in by if f not in fields]
+        if unknown or not by:
+            raise ValueError(f"count by one or more of {fields}, got {list(by)}")
+        wrong = self.wrong
+        keys = list(zip(*(getattr(self, f)[wrong].tolist() for f in by), strict=True))
+        tally: dict[tuple, int] = {}
+        for key in keys:
+            tally[key] = tally.get(key, 0) + 1
+        rows = [{**dict(zip(by, key, strict=True)), "errors": count} for key, count in tally.items()]
+        return sorted(rows, key=lambda r: (-r["errors"], [str(r[f]) for f in by]))
+
+
+def long_mistakes(qs: LongQueries, predicted: LongAnswers) -> LongMistakes:
+    """Classify the answers ``predicted`` to long queries ``qs`` by where they go wrong.
+
+    The true answer is worked out on paper (:func:`~idl_utils.long_queries.written_columns`);
+    the first column from the ones up whose digit is wrong is where the mistake happened (the
+    columns above it may follow from a wrong carry), described by the carry chain that
+    reaches it and the sum it had to work out. A wrong sign is told apart (``sign`` when the
+    digits are right) with the column that decides it."""
+    if len(predicted) != len(qs) or predicted.digits.shape != (len(qs), qs.digits + 1):
+        raise ValueError(f"{len(predicted)} answers of {predicted.digits.shape[1] - 1} digits for "
+                         f"{len(qs)} queries of {qs.digits}: score the answers to these queries")
+    written = written_columns(qs)
+    digit_wrong = predicted.digits != written.digit
+    has_digit_wrong = digit_wrong.any(axis=1)
+    column = np.where(has_digit_wrong, digit_wrong.argmax(axis=1), -1)
+    sign_wrong = predicted.negative != ((qs.op == "-") & written.a_smaller)
+    kind = np.full(len(qs), "", dtype="<U14")
+    kind[sign_wrong] = "sign"
+    kind[has_digit_wrong] = "digit"
+    kind[has_digit_wrong & sign_wrong] = "digit and sign"
+    kind[~predicted.valid] = "malformed"
+    rows, at = np.arange(len(qs)), np.maximum(column, 0)
+    return LongMistakes(kind=kind, op=qs.op.copy(), column=column,
+                        chain=np.where(column >= 0, written.chain[rows, at], 0),
+                        column_sum=np.where(column >= 0, written.sum[rows, at], 0),
+                        deciding_column=deciding_column(qs.a, qs.b), digits=qs.digits)

@@ -39,7 +39,7 @@ from .builders import (
     check_latent_dim,
 )
 from .diffaugment import diff_augment, parse_policy
-from .training import fit_timed
+from .training import PROGRESS, fit_timed
 
 
 def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, width: int,
@@ -813,7 +813,7 @@ def training_dataset(images: np.ndarray, batch_size: int, seed: int = 0, *,
 
 def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, batch_size: int = 64,
                      learning_rate: float = 1e-3, seed: int = 0,
-                     callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int | str = "auto",
+                     callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int | str = PROGRESS,
                      steps_per_execution: int | None = None, flip: bool = False,
                      adam_beta_1: float | None = None, labels: np.ndarray | None = None) -> dict[str, Any]:
     """Compile (Adam; two of them for a GAN, ``beta_1=0.5``) and fit ``model`` on ``images``

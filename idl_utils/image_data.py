@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import socket
+import time
 import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -315,14 +316,18 @@ def _emoji_name(stem: str) -> str:
 def _rasterise_openmoji(files: list[Path], image_size: int) -> np.ndarray:
     import resvg_py
     from PIL import Image
-    from tqdm.auto import tqdm
+
+    from .config import progress_bar
 
     out = np.empty((len(files), image_size, image_size, 3), dtype=np.uint8)
-    for i, path in enumerate(tqdm(files, desc=f"rasterising OpenMoji at {image_size}px", mininterval=2)):
+    start = time.perf_counter()
+    for i, path in enumerate(progress_bar(files, desc=f"rasterising OpenMoji at {image_size}px")):
         png = resvg_py.svg_to_bytes(svg_path=str(path), width=image_size, height=image_size,
                                     background="white")
         with Image.open(io.BytesIO(bytes(png))) as im:
             out[i] = np.asarray(im.convert("RGB"))
+    print(f"rasterised {len(files):,} OpenMoji SVGs at {image_size}px in "
+          f"{time.perf_counter() - start:.0f} s (cached for next time)", flush=True)
     return out
 
 
@@ -330,19 +335,18 @@ def _rasterise_openmoji(files: list[Path], image_size: int) -> np.ndarray:
 _OPENMOJI_WHY = {
     "all": ("Faces, people, animals, food, objects, flags and symbols make it far more varied than "
             "MNIST, a hard but realistic test for small generative models. It is notebook 01's "
-            "default although the uniform subset of faces gives prettier samples: the faces leave "
-            "only about 80 training images once some are held out, which a VAE and a GAN's "
-            "discriminator memorise within minutes (`make ablation-faces` measures it: the "
-            "discriminator tells training faces from held-out ones), whereas the varied set shows "
-            "what the assignment asks about -- generalisation, sharp-but-narrow GAN samples against "
-            "blurred-but-spread VAE ones, and a latent space with faces, flags and people to "
-            "interpolate between and do arithmetic in."),
+            "default rather than the uniform subset of faces: the faces leave only about 80 "
+            "training images once some are held out, few enough for a model to copy them "
+            "(`make ablation-faces` measures both sets, and how far the discriminator tells training "
+            "faces from held-out ones), whereas the varied set poses what the assignment asks "
+            "about -- generalisation, how GAN and VAE samples differ, and a latent space with "
+            "faces, flags and people to interpolate between and do arithmetic in."),
     "single": ("Faces, people, animals, food, objects, flags and symbols make it far more varied than "
                "MNIST, a hard but realistic test for small generative models."),
     "faces": ("They share one layout -- a round yellow face with black outlines, differing in eyes, "
-              "mouth and props -- the kind of uniform data on which small generative models train "
-              "best. With so few images a model can copy them: compare samples with their nearest "
-              "training images before calling them new."),
+              "mouth and props -- the kind of uniform data on which small generative models are "
+              "expected to train well. With so few images a model can copy them: compare samples "
+              "with their nearest training images before calling them new."),
 }
 
 

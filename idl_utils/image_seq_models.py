@@ -25,7 +25,7 @@ from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
 from .judge import read_glyphs, read_text
 from .queries import VOCAB, QuerySet, encode_text, text_to_indices
 from .seq_models import Representation, TrainConfig, lstm_layer, train_seq_model
-from .training import fit_timed
+from .training import PROGRESS, fit_timed
 
 LOSSES = ("mse", "binary_crossentropy")
 
@@ -79,7 +79,7 @@ def build_glyph_encoder(features: int = 64, *, augment: bool = False, normalize:
 
 def pretrain_glyph_encoder(encoder: keras.Model, glyphs: np.ndarray, labels: np.ndarray, *,
                            epochs: int = 3, batch_size: int = 128, seed: int = 0,
-                           verbose: int = 2) -> dict[str, Any]:
+                           verbose: int | str = PROGRESS) -> dict[str, Any]:
     """Teach ``encoder`` to tell the 13 glyph classes apart (a temporary softmax head on top,
     thrown away afterwards), so the reader starts from features that already separate digits.
     Uses per-glyph labels of *training* glyphs only; the judge is a different model.

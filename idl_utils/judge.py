@@ -22,7 +22,7 @@ import numpy as np
 
 from .glyphs import BLANK, GLYPH_CLASSES, IMAGE_SIZE, MINUS, PLUS, GlyphBank, draw_operators, hash_keys
 from .queries import decode_text
-from .training import fit_timed
+from .training import PROGRESS, fit_timed
 
 JUDGE_SEED_OFFSET = 7919  # the judge's operator glyphs and weights never reuse the reader's seed
 
@@ -64,7 +64,8 @@ def build_judge(*, seed: int = 0, name: str = "judge") -> keras.Model:
 
 
 def train_judge(model: keras.Model, bank: GlyphBank, *, seed: int, epochs: int = 15,
-                batch_size: int = 128, n_per_symbol: int = 600, verbose: int = 2) -> dict[str, Any]:
+                batch_size: int = 128, n_per_symbol: int = 600,
+                verbose: int | str = PROGRESS) -> dict[str, Any]:
     """Fit the judge on glyphs of ``bank`` (the training digits) with the kit's loop
     (:func:`idl_utils.training.fit_timed`), the learning rate decaying along a cosine to 5% of
     its start: on full MNIST it read a tenth of a point more test digits than a constant rate
@@ -115,7 +116,7 @@ def judge_accuracy(judge: keras.Model, bank: GlyphBank, *, seed: int,
 
 
 def trained_judge(bank: GlyphBank, *, seed: int, epochs: int, n_per_symbol: int = 600,
-                  verbose: int = 2) -> tuple[keras.Model, dict[str, Any]]:
+                  verbose: int | str = PROGRESS) -> tuple[keras.Model, dict[str, Any]]:
     """The judge for ``bank``, from the model cache if this configuration was trained before
     (notebooks 03 and 04 share it), otherwise trained now. Returns ``(model, info)``."""
     from .cache import load_or_train

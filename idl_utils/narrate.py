@@ -13,6 +13,9 @@ every machine and every profile.
   about a model that has barely started?
 * :func:`proportion_tie` -- two standard errors of the difference of two accuracies: a tie
   tolerance for :func:`compare`.
+* :func:`hypothesis` -- a claim that ``a`` beats ``b`` (stated in the markdown as an idea, or as
+  general knowledge with its source): does it hold in this run, with the evidence inline?
+* :func:`verdict` -- the same for a claim checked some other way (a count, a threshold).
 """
 
 from __future__ import annotations
@@ -119,6 +122,37 @@ def tally(subject: str, verdicts: Mapping[str, str]) -> str:
         return f"{subject}: {verdict} on {count} ({', '.join(scores)})"
     return f"{subject}: the scores disagree -- " + "; ".join(
         f"{verdict} on {', '.join(scores)}" for verdict, scores in groups.items())
+
+
+def verdict(claim: str, holds: bool | None, evidence: str) -> str:
+    """One sentence saying whether ``claim`` holds in this run, with its ``evidence``;
+    ``holds=None`` when the run cannot tell (a tie, too few items).
+
+    >>> verdict("Redrawn images stop the reader memorising", False, "validation 98.0% vs test 93.5%")
+    'Redrawn images stop the reader memorising -- does not hold in this run (validation 98.0% vs test 93.5%)'
+    """
+    if not claim or not evidence:
+        raise ValueError("verdict() needs a claim and the evidence for it")
+    status = {True: "holds in this run", False: "does not hold in this run",
+              None: "this run cannot tell"}[holds]
+    return f"{claim} -- {status} ({evidence})"
+
+
+def hypothesis(claim: str, a_name: str, a: float, b_name: str, b: float, *, what: str,
+               percent: bool = True, tie: float = 0.0, higher_is_better: bool = True) -> str:
+    """Check the claim "``a_name`` is better than ``b_name`` on ``what``" against this run's
+    values: holds, does not hold, or cannot tell (a gap within ``tie``), with the comparison
+    of :func:`compare` as the evidence.
+
+    >>> hypothesis("GANs are sharper", "GAN", 0.10, "VAE", 0.19, what="precision")[:68]
+    'GANs are sharper -- does not hold in this run (precision: GAN 10.0% '
+    """
+    evidence = compare(a_name, a, b_name, b, what=what, percent=percent, tie=tie,
+                       higher_is_better=higher_is_better)
+    a, b = float(a), float(b)
+    if abs(a - b) <= tie or (percent and round(abs(a - b) * 100, 1) == 0):
+        return verdict(claim, None, evidence)
+    return verdict(claim, (a > b) == higher_is_better, evidence)
 
 
 def ratio(a_name: str, a: float, b_name: str, b: float, *, what: str, unit: str = "s") -> str:

@@ -76,3 +76,21 @@ def start_notebook(name: str, *, seed: int = DEFAULT_SEED, quiet: bool = False) 
         for key, value in info.items():
             print(f"{key:>{width}}: {value}")
     return profile
+
+
+def show_model(model: Any) -> None:
+    """Print a model's layers as a plain-text table -- name, type, output shape, parameters --
+    and the total: what ``model.summary()`` shows, without the terminal colour codes and rich
+    display objects that a saved notebook would keep."""
+    rows = [("layer", "type", "output shape", "parameters")]
+    for layer in model.layers:
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):  # a layer used more than once has no single output
+            shape = "(several)"
+        rows.append((layer.name, type(layer).__name__, shape, f"{layer.count_params():,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print(f'Model "{model.name}": {model.count_params():,} parameters')
+    for row in rows:
+        print("  ".join(cell.rjust(w) if i == 3 else cell.ljust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())

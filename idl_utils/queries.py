@@ -108,6 +108,15 @@ class QuerySet:
             self.answers[index],
         )
 
+    def sample(self, n: int | None, seed: int) -> QuerySet:
+        """A seeded random ``n`` of the queries, in their original order (all of them when
+        ``n`` is None or at least ``len(self)``): the one way the kit takes a subset."""
+        if n is None or n >= len(self):
+            return self
+        if n < 1:
+            raise ValueError(f"sample needs n >= 1 queries (or None for all), got {n}")
+        return self.subset(np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False)))
+
 
 def _format_ints(values: np.ndarray) -> np.ndarray:
     """Integers to their decimal strings, vectorised (``-48`` -> ``'-48'``)."""
@@ -212,6 +221,25 @@ def encode_text(strings: np.ndarray | list[str], length: int) -> np.ndarray:
     """One-hot encode strings: ``(n, length, 13)`` ``float32`` over :data:`VOCAB`."""
     idx = text_to_indices(strings, length)
     return np.eye(len(VOCAB), dtype=np.float32)[idx]
+
+
+def digits_to_text(digits: np.ndarray, negative: np.ndarray | None = None) -> np.ndarray:
+    """Decimal digits ``(n, L)`` ones first (values 0-9) -> ``(n,)`` numbers as written,
+    ``<U{L+1}``: leading zeros dropped (all zeros give ``'0'``), ``'-'`` in front where
+    ``negative`` ``(n,)`` is true. No integer is formed on the way, so an answer of any
+    length keeps every digit (``[1, 0, 5] -> '501'``)."""
+    digits = np.asarray(digits)
+    if digits.ndim != 2 or digits.shape[1] == 0:
+        raise ValueError(f"expected (n, L) digits with L >= 1, got shape {digits.shape}")
+    if digits.size and (digits.min() < 0 or digits.max() > 9):
+        raise ValueError("digits must lie in 0-9: map a model's non-digit outputs before formatting")
+    n, length = digits.shape
+    written = np.ascontiguousarray(_VOCAB_ARRAY[digits[:, ::-1]]).view(f"<U{length}").reshape(n)
+    text = np.strings.lstrip(written, "0")
+    text = np.where(text == "", "0", text).astype(f"<U{length + 1}")
+    if negative is not None:
+        text = np.where(np.asarray(negative, dtype=bool), np.strings.add("-", text), text)
+    return text.astype(f"<U{length + 1}")
 
 
 def decode_text(encoded: np.ndarray) -> np.ndarray:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +66,10 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in results JSON")
 
 
-def save_fig(fig: Any, name: str, *, dpi: int = 110) -> Path:
-    """Save a Matplotlib figure as ``reports/figures/<name>.png`` (atomically) and return
-    the path. Use stable names (``t2t_error_heatmap``) so reports can link to them."""
+def save_fig(fig: Any, name: str, *, dpi: int = 110) -> None:
+    """Save a Matplotlib figure as ``reports/figures/<name>.png`` (atomically; identical reruns
+    give identical bytes). Use stable names (``t2t_error_heatmaps``) so reports can link to
+    them. Returns nothing, so a notebook cell that ends with it shows the figure, not a path."""
     import io
 
     if not name or "/" in name or name.endswith(".png"):
@@ -78,7 +77,7 @@ def save_fig(fig: Any, name: str, *, dpi: int = 110) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight",
                 metadata={"Software": None})  # no version string: identical reruns, identical bytes
-    return atomic_write_bytes(figures_dir() / f"{name}.png", buf.getvalue())
+    atomic_write_bytes(figures_dir() / f"{name}.png", buf.getvalue())
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
@@ -133,17 +132,3 @@ def record_results(notebook: str, results: Mapping[str, Any], *, seed: int | Non
         "hardware": hardware(),
     }
     return atomic_write_json(path, current)
-
-
-@contextmanager
-def stopwatch(label: str, *, verbose: bool = True) -> Iterator[dict[str, float]]:
-    """Time a block: ``with stopwatch("training") as t: ...`` then ``t["seconds"]``.
-    Prints how long it took, so long steps always say so."""
-    out: dict[str, float] = {}
-    start = time.perf_counter()
-    try:
-        yield out
-    finally:
-        out["seconds"] = time.perf_counter() - start
-        if verbose:
-            print(f"[{label}] took {out['seconds']:.1f} s", flush=True)

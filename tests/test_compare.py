@@ -1,5 +1,6 @@
-"""``make compare``: the committed results against themselves, against a copy with one number
-moved, with a notebook missing, and against files that are not results."""
+"""``make compare``: the committed results against themselves (not a run), against a run of
+them, a copy with one number moved, with a notebook missing, and against files that are not
+results."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from idl_utils.tools.compare import (
     DEFAULT_N,
+    NOT_RUN,
     compare_results,
     load_results,
     main,
@@ -35,31 +37,90 @@ def _write(tmp_path: Path, name: str, data: dict) -> str:
     return str(path)
 
 
+def _as_run(results: dict) -> dict:
+    """``results`` as a second run of them would leave them: every timing differs, the
+    notebooks' wall times and the training times among their results (the numbers of two runs
+    on one machine kind are identical, their timings never are)."""
+    from idl_utils.tools.reproduce import is_measurement
+
+    def slower(obj):
+        if isinstance(obj, dict):
+            return {k: v + 0.5 if is_measurement(k) and isinstance(v, float) else slower(v)
+                    for k, v in obj.items()}
+        return [slower(v) for v in obj] if isinstance(obj, list) else obj
+
+    run = copy.deepcopy(results)
+    for nb in run["notebooks"].values():
+        nb["results"] = slower(nb.get("results", {}))
+        nb["wall_seconds"] = nb.get("wall_seconds", 0) + 1.5
+    return run
+
+
 def _row(rows, metric):
     matches = [r for r in rows if r.metric == metric]
     assert len(matches) == 1, [r.metric for r in rows if metric.split(" / ")[0] in r.metric][:20]
     return matches[0]
 
 
-def test_the_reference_against_itself_passes(reference, tmp_path, capsys):
-    assert main([str(COMMITTED), str(COMMITTED)]) == 0
+def test_the_reference_against_itself_is_not_a_run(reference, tmp_path, capsys):
+    same = _write(tmp_path, "reference.json", reference)
+    assert main([same, same]) == NOT_RUN
     out = capsys.readouterr().out
-    assert "REPRODUCED" in out and "none: same profile" in out
+    assert "Verdict: NOT RUN (exit status 3)" in out and "the reference's, timings and all" in out
+    assert "metric" not in out  # no table of 'same' rows that would read as a success
+    # a run of it (timings differ, numbers identical) reproduces it
+    assert main([_write(tmp_path, "run.json", _as_run(reference)), same]) == 0
+    out = capsys.readouterr().out
+    assert "Verdict: REPRODUCED (exit status 0)" in out and "none: same profile" in out
     rows = compare_results(reference, reference)
     assert len(rows) > 300 and all(r.verdict == "same" for r in rows)
     # timings and memory readings are not compared
     assert not any(r.metric.endswith(("seconds", "memory_gib")) for r in rows)
 
 
-def test_the_default_reference_is_the_committed_file(tmp_path, capsys):
+def test_make_compare_needs_a_run_made_by_this_checkout(tmp_path, capsys, made_here):
+    """The fresh-clone case: reports/results.json is the committed reference, so plain
+    ``make compare`` (no arguments) says NOT RUN until this checkout's make reproduce made the
+    run; a run that stopped early is INCOMPLETE; the reference always comes from git."""
     shown = subprocess.run(["git", "show", "HEAD:reports/results.json"], cwd=ROOT,
                            capture_output=True, text=True)
     if shown.returncode != 0:
         pytest.skip("not a git checkout with committed reports")
-    run = tmp_path / "results.json"
-    run.write_text(shown.stdout, encoding="utf-8")
-    assert main([str(run)]) == 0
-    assert "HEAD:reports/results.json (reference)" in capsys.readouterr().out
+    committed = json.loads(shown.stdout)
+    reports = tmp_path / "reports"  # what make compare reads here ($IDL_REPORTS_DIR, conftest)
+    assert main([]) == NOT_RUN
+    assert "there is no" in capsys.readouterr().out
+    reports.mkdir()
+    (reports / "results.json").write_text(shown.stdout, encoding="utf-8")  # a fresh clone
+    assert main([]) == NOT_RUN
+    assert "Verdict: NOT RUN (exit status 3)" in capsys.readouterr().out
+    names = list(committed["notebooks"])
+    run = _as_run(committed)
+    (reports / "results.json").write_text(json.dumps(run), encoding="utf-8")  # copied in
+    assert main([]) == NOT_RUN
+    assert "no record of `make reproduce` in this checkout" in capsys.readouterr().out
+    made_here(reports, run, names[1:2])  # make reproduce ran one notebook, then died
+    assert main([]) == NOT_RUN
+    out = capsys.readouterr().out
+    assert f"Verdict: INCOMPLETE (exit status {NOT_RUN})" in out
+    assert f"{len(names) - 1} of {len(names)} notebooks were not run here" in out
+    assert f"{names[0]}: never run by `make reproduce` here" in out
+    assert f"{names[1]}: made here by `make reproduce`, started " in out
+    made_here(reports, run, names)  # ... and was run again to the end
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "HEAD:reports/results.json (reference)" in out and "REPRODUCED" in out
+    # a notebook's results restored over the run (git checkout) are not a run any more
+    restored = copy.deepcopy(run)
+    restored["notebooks"][names[0]] = committed["notebooks"][names[0]]
+    (reports / "results.json").write_text(json.dumps(restored), encoding="utf-8")
+    assert main([]) == NOT_RUN
+    out = capsys.readouterr().out
+    assert "INCOMPLETE" in out and f"{names[0]}: NOT RUN -- its results are not the ones" in out
+    # and the whole reference restored is the reference itself
+    (reports / "results.json").write_text(shown.stdout, encoding="utf-8")
+    assert main([]) == NOT_RUN
+    assert "the reference's, timings and all" in capsys.readouterr().out
 
 
 def _accuracies_with_n(obj, path=()):
@@ -91,11 +152,11 @@ def test_an_accuracy_moved_outside_its_interval_fails_and_is_named(reference, tm
         row = row[key]
     low, high = wilson_interval(row["exact_match"], row["test_queries"])
     assert 0 < high - low < 0.1
-    inside = moved(low + 1e-4 if low > 0 else high - 1e-4)
+    inside = _as_run(moved(low + 1e-4 if low > 0 else high - 1e-4))
     assert main([_write(tmp_path, "inside.json", inside), str(COMMITTED)]) == 0
     assert [r.verdict for r in compare_results(reference, inside) if r.verdict != "same"] == ["ok"]
 
-    outside = moved(low - 1e-3 if low > 0.01 else high + 1e-3)
+    outside = _as_run(moved(low - 1e-3 if low > 0.01 else high + 1e-3))
     capsys.readouterr()
     assert main([_write(tmp_path, "outside.json", outside), str(COMMITTED)]) == 1
     out = capsys.readouterr().out
@@ -106,16 +167,21 @@ def test_an_accuracy_moved_outside_its_interval_fails_and_is_named(reference, tm
     assert "DIFFERENT" in out and failed[0].metric in out.split("Verdict:")[1]
 
 
-def test_a_missing_notebook_is_reported_not_a_crash(reference, tmp_path, capsys):
+def test_a_missing_notebook_makes_the_run_incomplete(reference, tmp_path, capsys):
     names = list(reference["notebooks"])
-    partial = copy.deepcopy(reference)
+    partial = _as_run(reference)
     del partial["notebooks"][names[-1]]
     run = _write(tmp_path, "partial.json", partial)
-    assert main([run, str(COMMITTED)]) == 1
+    assert main([run, str(COMMITTED)]) == NOT_RUN
     out = capsys.readouterr().out
-    assert f"{names[-1]} (whole notebook)" in out and "MISSING" in out
+    assert f"{names[-1]} (whole notebook)" in out and "MISSING" in out and "INCOMPLETE" in out
     # comparing only what this run made passes
     assert main([run, str(COMMITTED), "--only", *names[:-1]]) == 0
+    # a notebook left as the reference's (timings and all) did not run either
+    stale = _as_run(reference)
+    stale["notebooks"][names[0]] = reference["notebooks"][names[0]]
+    assert main([_write(tmp_path, "stale.json", stale), str(COMMITTED)]) == NOT_RUN
+    assert f"{names[0]}: NOT RUN -- identical to the reference's" in capsys.readouterr().out
     # a number missing inside a notebook, and one the reference lacks, are named too
     results = partial["notebooks"][names[0]]["results"]
     dropped = next(k for k, v in results.items() if not isinstance(v, dict | list))
@@ -139,6 +205,40 @@ def test_unreadable_input_exits_2_with_a_clear_message(tmp_path, capsys):
         load_results(_write(tmp_path, "list.json", [1, 2]))  # type: ignore[arg-type]
     assert main([str(COMMITTED), str(COMMITTED), "--only", "99_nope"]) == 2
     assert "unknown notebook" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("entry, said", [
+    ("oops", "is a JSON str, not an object"),
+    (None, "is a JSON NoneType, not an object"),
+    ({"results": [0.5]}, "has a 'results' that is a JSON list"),
+    ({"results": {}, "provenance": "x"}, "has a 'provenance' that is a JSON str"),
+])
+def test_a_malformed_notebook_entry_is_one_line_not_a_traceback(reference, tmp_path, capsys,
+                                                                 entry, said):
+    damaged = _as_run(reference)
+    damaged["notebooks"]["02_text_to_text"] = entry
+    path = _write(tmp_path, "damaged.json", damaged)
+    for argv in ([path, str(COMMITTED)], [str(COMMITTED), path], [path, "--fingerprint"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "'02_text_to_text' " + said in err, err
+
+
+def test_nan_equals_nan(reference, tmp_path, capsys):
+    """A number that is NaN in both runs is identical, as --fingerprint says."""
+    from idl_utils.tools.compare import fingerprints
+
+    with_nan = copy.deepcopy(reference)
+    with_nan["notebooks"]["02_text_to_text"]["results"]["a_nan"] = float("nan")
+    ref, run = _write(tmp_path, "ref.json", with_nan), _write(tmp_path, "run.json", _as_run(with_nan))
+    assert main([run, ref, "--exact"]) == 0
+    assert "Verdict: REPRODUCED" in capsys.readouterr().out
+    rows = compare_results(with_nan, _as_run(with_nan))
+    assert _row(rows, "02_text_to_text / a_nan").verdict == "same"
+    assert fingerprints(load_results(run)) == fingerprints(load_results(ref))
+    moved = _as_run(with_nan)
+    moved["notebooks"]["02_text_to_text"]["results"]["a_nan"] = 0.5
+    assert _row(compare_results(with_nan, moved), "02_text_to_text / a_nan").verdict == "DIFFERS"
 
 
 def test_provenance_differences_are_listed_first(reference, tmp_path, capsys):
@@ -183,6 +283,7 @@ def test_tolerances_come_from_the_data():
     # a perfect score still has room below it, none above
     low, high = wilson_interval(1.0, 10000)
     assert high == 1.0 and 0.999 < low < 1.0
+    assert wilson_interval(0.0, 300)[0] == 0.0  # exactly, not a rounding error above it
     # counts of mistakes: Poisson; counts of items and settings: exact
     tol = tolerance_for("carry/borrow", 100, [("error_categories", {}), ("kit", {"carry/borrow": 100})])
     assert (tol.low, tol.high) == (80, 120)

@@ -85,7 +85,8 @@ def test_text_to_image_trains_and_is_judged(bank):
     assert info["epochs_run"] == 1 and 0 <= info["best_val_exact"] <= 1
     assert info["loss"] == "mse" and info["char_loss_weight"] == 1.0 and info["peak_memory_gib"] > 0
     # trained by the kit's loop: pixel and character losses logged, only val_exact validated
-    assert set(info["history"]) == {"loss", "draw_glyphs_loss", "char_softmax_loss", "val_exact"}
+    assert set(info["history"]) == {"loss", "draw_glyphs_loss", "char_softmax_loss", "val_exact",
+                                    "val_per_char"}
     images = generate_answer_images(model, split.test)
     assert images.shape == (len(split.test), 3, 28, 28) and 0 <= images.min() and images.max() <= 1
     scores = judge_generated(judge, images, split.test.answers)

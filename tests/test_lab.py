@@ -1,5 +1,6 @@
 """make lab: the real JupyterLab server on notebooks/, driven through its REST and websocket API
-as a browser would: the .py twins open as notebooks and the kit's kernel imports idl_utils."""
+as a browser would: each notebook is listed once, as its .py, which opens as a notebook, and the kit's
+kernel imports idl_utils. (A real browser: tests/test_lab_browser.py.)"""
 
 import asyncio
 import json
@@ -15,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from idl_utils.lab import KERNEL, NOTEBOOKS, free_port, lab_command, lab_url, write_lab_defaults
+from idl_utils.lab import (
+    KERNEL,
+    NOTEBOOKS,
+    SERVER_HIDDEN,
+    forget_language_info,
+    free_port,
+    ipynb_twins,
+    lab_command,
+    lab_url,
+    write_lab_defaults,
+)
 
 STARTUP_SECONDS = 90   # a cold start on a busy 2-core machine
 SHUTDOWN_SECONDS = 30
@@ -59,6 +70,24 @@ def test_lab_command_checks_its_input(tmp_path):
     command = lab_command(tmp_path, port=8123, token="secret")
     assert "--ServerApp.port=8123" in command and "--IdentityProvider.token=secret" in command
     assert "--ServerApp.port_retries=0" in command  # the printed URL stays right
+
+
+def test_the_lab_hides_only_paired_ipynb_twins(tmp_path):
+    for name in ["01_a.py", "01_a.ipynb", "02_b.py", "Untitled.ipynb", "notes.py"]:
+        (tmp_path / name).write_text("")
+    assert ipynb_twins(tmp_path) == ["01_a.ipynb"]  # 02_b has no twin; a student's own notebook stays
+    hidden = next(arg for arg in lab_command(tmp_path, port=1, token="x") if "hide_globs" in arg)
+    assert json.loads(hidden.split("=", 1)[1]) == [*SERVER_HIDDEN, "01_a.ipynb"]
+
+
+def test_the_pre_save_hook_drops_only_language_info():
+    metadata = {"kernelspec": {"name": KERNEL}, "language_info": {"name": "python", "version": "3.11.7"}}
+    model = {"type": "notebook", "content": {"metadata": metadata, "cells": []}}
+    forget_language_info(model, path="a.ipynb")
+    assert model["content"]["metadata"] == {"kernelspec": {"name": KERNEL}}
+    text = {"type": "file", "content": "language_info"}
+    forget_language_info(text, path="a.py")
+    assert text == {"type": "file", "content": "language_info"}
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +141,18 @@ def test_the_lab_page_answers_with_the_token_only(lab):
         assert page.status == 200 and b"JupyterLab" in page.read()
 
 
-def test_notebooks_list_both_twins_as_notebooks(lab):
+def test_each_notebook_is_listed_once_as_its_py(lab):
+    """Two open twins overwrite each other's edits, so the file browser offers only the .py; the
+    .ipynb still opens by its address (Colab and nbmake use it) and is saved with the .py."""
     _, listing = lab.request("GET", "/api/contents/?content=1")
     kinds = {item["name"]: item["type"] for item in listing["content"]}
     sources = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
     assert sources, "no notebooks/NN_*.py"
     for name in sources:
         assert kinds.get(name) == "notebook", f"{name} opens as {kinds.get(name)}, not a notebook"
-        assert kinds.get(name.replace(".py", ".ipynb")) == "notebook"
+        assert name.replace(".py", ".ipynb") not in kinds, "the .ipynb twin is listed too"
+    _, twin = lab.request("GET", f"/api/contents/{sources[0].replace('.py', '.ipynb')}?content=0")
+    assert twin["type"] == "notebook"
 
 
 def test_a_py_twin_opens_as_the_same_notebook(lab):

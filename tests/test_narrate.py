@@ -105,3 +105,24 @@ def test_learned_names_only_the_models_below_the_floor_and_says_what_to_do():
         learned({}, profile="default")
     with pytest.raises(ValueError, match="finite"):
         learned({"reader": float("nan")}, profile="default")
+
+
+def test_a_hypothesis_holds_fails_or_cannot_be_told_from_the_runs_values():
+    from idl_utils.narrate import hypothesis
+
+    assert "-- holds in this run (exact match: kit 99.0% vs course 90.0%" in hypothesis(
+        "the kit beats the course", "kit", 0.99, "course", 0.90, what="exact match")
+    assert "-- does not hold in this run" in hypothesis(
+        "the kit beats the course", "kit", 0.90, "course", 0.99, what="exact match")
+    assert "-- this run cannot tell (" in hypothesis(
+        "the kit beats the course", "kit", 0.905, "course", 0.90, what="exact match", tie=0.01)
+    # lower is better: a lower KID holds the claim
+    assert "holds in this run" in hypothesis("GAN beats VAE", "GAN", 0.04, "VAE", 0.06, what="KID",
+                                             percent=False, higher_is_better=False)
+
+
+def test_a_verdict_needs_its_evidence():
+    from idl_utils.narrate import verdict
+
+    with pytest.raises(ValueError, match="evidence"):
+        verdict("redrawing stops memorising", True, "")

@@ -83,3 +83,16 @@ def test_colab_badge():
     for bad in ("", "notebooks/02_text_to_text", "02_text_to_text.ipynb"):
         with pytest.raises(ValueError, match="stem"):
             colab_badge(bad)
+
+
+def test_show_model_prints_a_plain_summary(capsys):
+    import keras
+
+    from idl_utils.notebook import show_model
+
+    show_model(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="out")], name="tiny"))
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == 'Model "tiny": 15 parameters'
+    assert lines[2].split() == ["out", "Dense", "(None,", "3)", "15"]
+    assert "\x1b[" not in text

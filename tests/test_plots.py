@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from idl_utils.plots import plot_bars  # noqa: E402
 
@@ -26,6 +27,98 @@ def test_bars_get_error_bars_of_plus_minus_the_spread_column():
     assert np.isnan(course[1].get_height())
 
 
+def test_lengths_draw_the_mean_over_seeds_with_a_bar_from_lowest_to_highest():
+    from idl_utils.plots import plot_lengths
+
+    rows = [{"split": "5/95", "digits": d, "exact_match": v}
+            for d, vs in ((3, (1.0, 0.98)), (100, (0.9, 0.8, 0.7))) for v in vs]
+    line = plot_lengths(rows, title="t").axes[0].lines[0]
+    assert line.get_ydata().tolist() == pytest.approx([0.99, 0.8])
+    assert line.get_xdata().tolist() == [0, 1]
+
+
 def test_without_a_spread_column_there_are_no_error_bars():
     fig = plot_bars(ROWS, x="split", y="mean", hue="model", title="t")
     assert all(c.errorbar is None for c in _bars(fig))
+
+
+# ----------------------------------------------------------------- layout: every figure function
+def _reports_and_split():
+    from idl_utils.error_analysis import error_report
+    from idl_utils.queries import make_queries, split_queries
+
+    rng = np.random.default_rng(0)
+    split = split_queries(make_queries(2), 0.05, 0, val_fraction=0.1)
+    noisy = split.test.answers.copy()
+    wrong = rng.random(len(noisy)) < 0.3
+    noisy[wrong] = rng.choice(split.test.answers, int(wrong.sum()))
+    reports = {"course 50/50": error_report(split.test, noisy),
+               "kit 50/50": error_report(split.test, split.test.answers),
+               "kit 5/95": error_report(split.test, noisy)}
+    return reports, split, noisy
+
+
+def _history(epochs):
+    return {"loss": list(np.exp(-np.arange(epochs) / 10) + 0.01),
+            "val_exact": list(1 - np.exp(-np.arange(epochs) / 8))}
+
+
+def _figures():
+    from idl_utils.error_analysis import error_grid
+    from idl_utils.plots import (
+        plot_bars,
+        plot_error_categories,
+        plot_error_heatmaps,
+        plot_learning_curves,
+        plot_lengths,
+        plot_per_position,
+    )
+
+    reports, split, noisy = _reports_and_split()
+    five_splits = [{"split": s, "model": m, "exact_match_mean": v, "exact_match_std": 0.004}
+                   for s in ("50/50", "25/75", "10/90", "5/95", "1/99")
+                   for m, v in (("course", 0.991), ("kit", 1.0), ("column", 0.997))]
+    return {
+        "learning curves": plot_learning_curves({"course baseline": _history(76), "kit": _history(20)}),
+        "relative loss": plot_learning_curves({"mse, 1 layer": _history(40)}, relative_loss=True,
+                                              loss="loss", loss_label="pixel loss"),
+        "error categories": plot_error_categories(reports),
+        "error heatmaps": plot_error_heatmaps({f"{m} '{o}'": error_grid(split.test, noisy, o)
+                                               for m in ("course 50/50", "kit 5/95") for o in "+-"}),
+        "per position": plot_per_position(reports),
+        "splits": plot_bars(five_splits, x="split", y="exact_match_mean", hue="model",
+                            err="exact_match_std", title="Held-out exact match", ylabel="exact match",
+                            ylim=(0, 1), percent=True),
+        "lengths": plot_lengths([{"split": s, "seed": seed, "digits": d, "exact_match": 1 - d / 1e4 * seed}
+                                 for s in ("5/95", "1/99") for seed in (1, 2, 3)
+                                 for d in (2, 3, 5, 10, 20, 50, 100)],
+                                title="Exact match by length"),
+        "depth": plot_bars([{"encoder_layers": n, "model": m, "exact_match": 0.98}
+                            for n in (1, 2) for m in ("course", "kit")],
+                           x="encoder_layers", y="exact_match", hue="model", title="Depth", ylim=(0, 1)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_figures()))
+def test_every_figure_function_passes_the_layout_check(name):
+    from idl_utils.plots import layout_problems
+
+    assert layout_problems(_figures()[name]) == []
+
+
+def test_the_layout_check_finds_overlaps_missing_labels_variable_names_and_covered_data():
+    import matplotlib.pyplot as plt
+
+    from idl_utils.plots import layout_problems
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(4, 2))
+    left.plot([0, 1], [0, 1], label="a line")
+    left.legend(loc="center")                       # on the data
+    left.set_xlabel("exact_match")                  # a variable name
+    left.text(0.5, 0.5, "value 0.990")
+    left.text(0.52, 0.5, "value 1.000")             # on top of the other value
+    right.set_ylabel("a long label that runs into the left panel " * 2)
+    problems = "\n".join(layout_problems(fig))
+    for expected in ("overlaps axes 0 text", "has no y label", "is a variable name",
+                     "the legend covers the line 'a line'", "is drawn over axes 0"):
+        assert expected in problems, problems

@@ -5,6 +5,7 @@ from idl_utils.queries import (
     VOCAB,
     answer_length,
     decode_text,
+    digits_to_text,
     encode_text,
     evaluate_query,
     exact_match,
@@ -65,6 +66,16 @@ def test_encode_decode_round_trip():
     assert decode_text(encode_text(["1+2"], 5))[0] == "1+2  "
     # indices decode too
     assert decode_text(text_to_indices(["-48"], 3))[0] == "-48"
+
+
+def test_digits_to_text_writes_numbers_of_any_length():
+    digits = np.array([[5, 0, 1, 0], [0, 0, 0, 0], [9, 9, 9, 9]])
+    assert digits_to_text(digits).tolist() == ["105", "0", "9999"]
+    assert digits_to_text(digits, np.array([True, False, True])).tolist() == ["-105", "0", "-9999"]
+    hundred = np.tile(np.arange(10), 10)[None]  # 0, 1, ..., 9 ten times, ones first
+    assert digits_to_text(hundred)[0] == "9876543210" * 10
+    with pytest.raises(ValueError, match="digits must lie in 0-9"):
+        digits_to_text(np.array([[12, 1]]))
 
 
 def test_encode_rejects_characters_outside_vocabulary():
@@ -129,3 +140,14 @@ def test_metrics():
     assert per_char_accuracy(["105", "-47"], ["105", "-48"]) == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="empty"):
         exact_match([], [])
+
+
+def test_a_seeded_sample_is_reproducible_ordered_and_none_means_all():
+    qs = make_queries(2)
+    first, again = qs.sample(500, seed=3), qs.sample(500, seed=3)
+    assert len(first) == 500 and (first.queries == again.queries).all()
+    assert (np.diff(np.flatnonzero(np.isin(qs.queries, first.queries))) > 0).all()
+    assert not (qs.sample(500, seed=4).queries == first.queries).all()
+    assert qs.sample(None, seed=3) is qs and qs.sample(10**6, seed=3) is qs
+    with pytest.raises(ValueError, match="n >= 1"):
+        qs.sample(0, seed=3)

@@ -139,6 +139,13 @@ def test_reproduce_is_deterministic_and_complete(tmp_path):
 
     assert compare([str(out / "results.json"), str(tmp_path / "b" / "reports" / "results.json"),
                     "--exact"]) == 0
+    # each run left the record that tells make compare and make export it ran here
+    from idl_utils.tools import run_record
+
+    record = run_record.read_record(out)
+    assert {n: e["status"] for n, e in record["notebooks"].items()} == dict.fromkeys(TINY_NOTEBOOKS, "done")
+    assert record["notebooks"]["01_tiny_models"]["commit"] == run_record.current_commit()
+    assert run_record.not_made_here(out, first, TINY_NOTEBOOKS, check_notebooks=True) == {}
 
 
 def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
+from idl_utils.config import figures_dir
 from idl_utils.provenance import record_source
 from idl_utils.results import (
     atomic_write_text,
@@ -60,8 +61,10 @@ def test_atomic_write_gives_the_permissions_of_a_plain_write(tmp_path):
 def test_save_fig_is_byte_identical_on_rerun():
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3])
-    first = save_fig(fig, "line").read_bytes()
-    second = save_fig(fig, "line").read_bytes()
+    save_fig(fig, "line")
+    first = (figures_dir() / "line.png").read_bytes()
+    save_fig(fig, "line")
+    second = (figures_dir() / "line.png").read_bytes()
     plt.close(fig)
     assert first == second and first[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="plain name"):

@@ -333,3 +333,15 @@ def test_fid_from_small_sets_needs_no_feature_by_feature_matrix_and_agrees_with_
     textbook = (np.sum((fa.mean(0) - fb.mean(0)) ** 2) + np.trace(ca) + np.trace(cb)
                 - 2 * np.trace(sqrtm(ca @ cb).real))
     assert frechet_distance(fa, fb) == pytest.approx(textbook, rel=1e-6)
+
+
+@pytest.mark.parametrize("precision, recall, reading", [
+    (0.0, 0.0, "has not learned the data yet"),
+    (0.10, 0.014, "the signature of dropped modes"),
+    (0.05, 0.26, "the signature of blur"),
+    (0.19, 0.20, "within a factor of two"),
+])
+def test_precision_and_recall_are_read_as_the_reason_a_model_is_far(precision, recall, reading):
+    from idl_utils.scores import precision_recall_reading
+
+    assert reading in precision_recall_reading("model", precision, recall)

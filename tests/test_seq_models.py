@@ -42,6 +42,20 @@ def test_aligned_reversed_layout():
     assert y[1].tolist() == [8, 4, 0, 11]  # '48' reversed, zero, then '-'
 
 
+def test_aligned_reversed_decoding_never_cuts_an_answer():
+    """A wrong answer longer than the padded width keeps every character (it was once cut to
+    the width, so that '-105' read as '-10'), and no answer goes through a fixed-size integer
+    (20-digit magnitudes were once cut to 8 characters)."""
+    rep = AlignedReversed()
+    eye = np.eye(13)
+    wrong = eye[[5, 0, 1, 11]][None]  # digits 5, 0, 1 (ones first) and '-': -105
+    assert rep.decode(wrong, 2).tolist() == ["-105"]
+    right = eye[[8, 4, 0, 11]][None]
+    assert rep.decode(right, 2).tolist() == ["-48"] and rep.decode(right, 2).dtype == "<U3"
+    long = eye[[7] * 20 + [0, 12]][None]
+    assert rep.decode(long, 20).tolist() == ["7" * 20 + " "]
+
+
 def test_unknown_representation():
     with pytest.raises(ValueError, match="Accepted: course_text, aligned_reversed"):
         get_representation("binary")
@@ -198,3 +212,12 @@ def test_impossible_restart_settings_are_refused():
     with pytest.raises(ValueError, match="restarts >= 1"):
         train_seq_model(model, AlignedReversed(), qs, qs, TrainConfig(epochs=4, restarts=0))
     assert not model.compiled
+
+
+def test_the_aligned_steps_read_as_columns():
+    from idl_utils.queries import queries_from_strings
+    from idl_utils.seq_models import AlignedReversed
+
+    qs = queries_from_strings(["81+24", "41-89"], 2)
+    assert AlignedReversed().describe(qs) == ["(1,4,+) (8,2,+) (0,0,+) (0,0,+)",
+                                              "(1,9,-) (4,8,-) (0,0,-) (0,0,-)"]

@@ -98,3 +98,41 @@ def test_peak_memory_sees_an_allocation():
     assert during["peak_gib"] > before["peak_gib"] + 0.2
     # the process's largest peak so far remembers the block after it is freed
     assert peak_memory_gib() >= during["peak_gib"] - 0.01
+
+
+def test_the_kits_progress_output_is_one_summary_line_per_training(capsys, monkeypatch):
+    """IDL_PROGRESS=summary (make test, make reproduce): no per-epoch lines, one summary."""
+    monkeypatch.setenv("IDL_PROGRESS", "summary")
+    fit_timed(_model(), X, Y, epochs=4, batch_size=16, compile_args=_compile_args(), name="tiny fit")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("tiny fit: 4 epochs, ") and "last epoch loss " in lines[0]
+
+
+def test_the_progress_bar_leaves_only_the_summary_and_keras_mode_logs_every_epoch(capsys, monkeypatch):
+    monkeypatch.setenv("IDL_PROGRESS", "bar")
+    fit_timed(_model(), X, Y, epochs=3, batch_size=16, compile_args=_compile_args(), name="barred")
+    out = capsys.readouterr().out
+    assert "/3 [" in out, "a bar over the 3 epochs"
+    # the bar is cleared when training ends; what stays is the summary line
+    assert out.rstrip("\n").replace("\r", "\n").split("\n")[-1].startswith("barred: 3 epochs")
+    monkeypatch.setenv("IDL_PROGRESS", "keras")
+    fit_timed(_model(), X, Y, epochs=3, batch_size=16, compile_args=_compile_args())
+    assert sum(line.startswith("Epoch ") for line in capsys.readouterr().out.splitlines()) == 3
+
+
+def test_a_summary_names_the_best_validation_epoch_and_an_early_stop():
+    from idl_utils.training import training_summary
+
+    line = training_summary("course 50/50 seed 42", {"loss": [1.0, 0.5, 0.4], "val_exact": [0.2, 0.9, 0.8]},
+                            epochs_run=3, epochs=100, seconds=61.4)
+    assert line == ("course 50/50 seed 42: 3 of 100 epochs (stopped early), 61 s; "
+                    "best validation exact match 90.00% at epoch 2")
+
+
+def test_an_unknown_progress_mode_says_what_to_set(monkeypatch):
+    from idl_utils.config import progress_mode
+
+    monkeypatch.setenv("IDL_PROGRESS", "loud")
+    with pytest.raises(ValueError, match="IDL_PROGRESS='loud' is not one of bar, summary, keras"):
+        progress_mode()

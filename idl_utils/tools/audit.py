@@ -24,24 +24,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..config import cache_dir
 from ..results import markdown_table
-
-#: two-sided noise band, in binomial standard deviations of the validation exact match
-BAND_SD = 2.0
+from ..seq_models import validation_noise
 
 
 def noise_band(p: float, n_val: int | None) -> float | None:
-    """``BAND_SD`` binomial standard deviations of a proportion ``p`` measured on ``n_val``
-    items, at least one item's worth (``1 / n_val``); None when ``n_val`` is unknown."""
-    if not n_val:
-        return None
-    return max(BAND_SD * math.sqrt(max(p * (1 - p), 0.0) / n_val), 1.0 / n_val)
+    """The noise of a validation exact match ``p`` on ``n_val`` queries
+    (:func:`idl_utils.seq_models.validation_noise`); None when ``n_val`` is unknown."""
+    return validation_noise(p, n_val) if n_val else None
 
 
 def kept_epoch(info: dict[str, Any], curve: list[float]) -> int:

@@ -25,8 +25,29 @@ Timings and memory readings are skipped (:func:`~idl_utils.tools.reproduce.witho
 they measure the machine, not the models. Two runs on one machine kind with the same
 packages are identical (``--exact`` checks exactly that).
 
-Exit status: 0 when every number is within its tolerance, 1 otherwise (a number outside,
-a number or notebook missing from one side), 2 when an input cannot be read.
+NaN equals NaN: a number that is not a number in both runs is identical.
+
+A run is only a run if this checkout's ``make reproduce`` made it. A fresh clone's
+``reports/results.json`` *is* the committed reference, so by default this checks the record
+``make reproduce`` keeps beside it (:mod:`idl_utils.tools.run_record`: per notebook its start,
+machine, commit, whether it finished, and a digest of its results). A notebook without such a
+record -- never run here, interrupted, failed, or restored by ``git checkout`` since -- is
+NOT RUN; a results file named on the command line with no record beside it (another machine's
+run) is taken as given, except that a notebook identical to the reference's, timings included,
+did not run. The reference is read from git (``git show HEAD:reports/results.json``), never from
+the working tree, which a run overwrites.
+
+Exit status:
+
+* 0 -- REPRODUCED: every number is within its tolerance;
+* 1 -- DIFFERENT: a number outside its tolerance, or missing from / extra to one side;
+* 2 -- an input cannot be read or is not a results document (one line on stderr says which);
+* 3 -- NOT RUN (nothing compared was made by this checkout's ``make reproduce``, or the run is
+  the reference itself) or INCOMPLETE (some notebooks were not run, or did not finish).
+
+``make compare`` runs this; GNU make reports any failing command as its own exit status 2
+("make: *** [Makefile:..: compare] Error 3" names this one's), so a script that needs the code
+runs ``.venv/bin/python -m idl_utils.tools.compare``.
 
 Usage: ``python -m idl_utils.tools.compare [RUN] [REFERENCE] [--only NOTEBOOK ...]
 [--failures-only] [--exact] [--fingerprint]``; defaults: ``reports/results.json`` against the committed
@@ -42,12 +63,13 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import PROJECT_ROOT, REPORTS_DIR_ENV
+from . import run_record
 from .reproduce import without_timings
 
 #: test items assumed for an accuracy whose results record no count beside it
@@ -66,6 +88,8 @@ N_KEYS = ("test_queries_scored", "n_test_queries", "test_queries", "n_test_digit
 #: a dict under a key containing one of these holds counts of outcomes (mistakes), not configs
 OUTCOME_COUNT_WORDS = ("error", "mistake")
 FAILING = ("OUTSIDE", "DIFFERS", "MISSING", "EXTRA")
+#: exit statuses (module docstring)
+REPRODUCED, DIFFERENT, UNREADABLE, NOT_RUN = 0, 1, 2, 3
 
 
 class UnreadableResults(Exception):
@@ -110,7 +134,9 @@ def _is_number(x: Any) -> bool:
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
+    if type(a) is not type(b):
+        return False
+    return a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
 
 
 def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -120,7 +146,8 @@ def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at p = 0 (or 1) the bound is exactly 0 (or 1); the formula leaves a rounding error
+    return (0.0 if p <= 0 else max(0.0, centre - half)), (1.0 if p >= 1 else min(1.0, centre + half))
 
 
 def _fmt(x: Any) -> str:
@@ -149,7 +176,7 @@ def _std_beside(key: str, parent: dict[str, Any]) -> tuple[str, float] | None:
 def _items_beside(parent: dict[str, Any]) -> int | None:
     for name in N_KEYS:
         value = parent.get(name)
-        if _is_number(value) and value >= 1:
+        if _is_number(value) and math.isfinite(value) and value >= 1:
             return int(value)
     return None
 
@@ -159,8 +186,8 @@ def tolerance_for(key: str, reference: Any, ancestors: list[tuple[str, Any]], *,
     """The tolerance of the leaf ``key`` whose reference value is ``reference``; ``ancestors``:
     ``(key, value)`` pairs from the notebook's results down to the dict holding ``key``."""
     dicts = [(k, v) for k, v in ancestors if isinstance(v, dict)]  # a list's items: its dict
-    if not _is_number(reference) or not dicts:
-        return Tolerance("exact")
+    if not _is_number(reference) or not math.isfinite(reference) or not dicts:
+        return Tolerance("exact")  # NaN must stay NaN, infinity infinity
     parent_key, parent = dicts[-1]
     in_outcome_counts = any(word in str(k).lower() for k in [key, *(k for k, _ in ancestors)]
                             for word in OUTCOME_COUNT_WORDS)
@@ -299,8 +326,9 @@ def compare_values(reference: Any, run: Any, path: str, ancestors: list[tuple[st
 
 def compare_results(reference: dict[str, Any], run: dict[str, Any], *,
                     only: list[str] | None = None, exact: bool = False, rel: float = DEFAULT_REL,
-                    default_n: int = DEFAULT_N) -> list[Row]:
-    """Every number of the two results documents, notebook by notebook (timings skipped)."""
+                    default_n: int = DEFAULT_N, not_run: Mapping[str, str] | None = None) -> list[Row]:
+    """Every number of the two results documents, notebook by notebook (timings skipped);
+    a notebook in ``not_run`` (the run's copy is not a run of it) is one ``NOT RUN`` row."""
     ref_nbs, run_nbs = reference["notebooks"], run["notebooks"]
     names = list(ref_nbs) + [n for n in run_nbs if n not in ref_nbs]
     if only:
@@ -312,6 +340,9 @@ def compare_results(reference: dict[str, Any], run: dict[str, Any], *,
             rows.append(Row(f"{name} (whole notebook)", f"{count} values", "missing", "", "MISSING"))
         elif name not in ref_nbs:
             rows.append(Row(f"{name} (whole notebook)", "missing", "present", "", "EXTRA"))
+        elif name in (not_run or {}):
+            count = _count_numbers(without_timings(ref_nbs[name].get("results", {})))
+            rows.append(Row(f"{name} (whole notebook)", f"{count} values", "not run", "", "NOT RUN"))
         else:
             ref_results = without_timings(ref_nbs[name].get("results", {}))
             run_results = without_timings(run_nbs[name].get("results", {}))
@@ -392,6 +423,14 @@ def load_results(source: str | Path, *, text: str | None = None) -> dict[str, An
     if not isinstance(data, dict) or not isinstance(data.get("notebooks"), dict):
         raise UnreadableResults(f"{source}: not a results document (no 'notebooks' object); "
                                 "give a results.json written by `make reproduce`")
+    for name, nb in data["notebooks"].items():
+        what = (f"is a JSON {type(nb).__name__}, not an object" if not isinstance(nb, dict) else
+                next((f"has a '{key}' that is a JSON {type(nb[key]).__name__}, not an object"
+                      for key in ("results", "provenance") if not isinstance(nb.get(key, {}), dict)),
+                     None))
+        if what:
+            raise UnreadableResults(f"{source}: notebook {name!r} {what}; the file is damaged or "
+                                    "not written by `make reproduce` (run it again)")
     return data
 
 
@@ -423,6 +462,53 @@ def fingerprints(results: dict[str, Any], only: list[str] | None = None) -> dict
     return out
 
 
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def not_run_here(run: dict[str, Any], reference: dict[str, Any], run_path: Path,
+                 names: list[str], *, default_run: bool) -> tuple[dict[str, str], list[str]]:
+    """Which of ``names`` the run at ``run_path`` did not make, and why; plus lines that say
+    where the notebooks it did make came from (:mod:`idl_utils.tools.run_record`)."""
+    if _canonical(run) == _canonical(reference):
+        return {n: ("this run's results are the reference's, timings and all (a fresh clone's "
+                    "reports/, or one file given twice)") for n in names}, []
+    reports = run_path.parent
+    record = run_record.read_record(reports)
+    if record is None and not default_run:  # e.g. another machine's results.json
+        why = {n: ("not in this run" if n not in run["notebooks"] else
+                   "identical to the reference's, timings included: the reference, not a run")
+               for n in names if n not in run["notebooks"]
+               or _canonical(run["notebooks"][n]) == _canonical(reference["notebooks"][n])}
+        return why, [f"{run_path}: no record of `make reproduce` beside it; taken as a run as given"]
+    why = run_record.not_made_here(reports, run, names)
+    head = run_record.current_commit()
+    lines = []
+    for name in names:
+        if name in why:
+            continue
+        made = record["notebooks"][name]  # not_made_here found it finished
+        moved = "" if not head or made.get("commit") in (None, head) else f" (HEAD is now {head[:12]})"
+        lines.append(f"{name}: made here by `make reproduce`, {run_record.describe(made)}{moved}")
+    return why, lines
+
+
+def _not_run_verdict(why: dict[str, str], names: list[str], rows: list[Row] | None) -> str:
+    """The NOT RUN or INCOMPLETE verdict, with what to do."""
+    reasons = sorted(set(why.values()))
+    if len(why) == len(names):
+        said = reasons[0] if len(reasons) == 1 else "; ".join(f"{n}: {r}" for n, r in why.items())
+        return (f"Verdict: NOT RUN (exit status {NOT_RUN}) -- nothing compared was made by this "
+                f"checkout's `make reproduce`: {said}. Run `make reproduce` first (`make speed` "
+                "says how long it takes here), then `make compare`.")
+    others = [r for r in rows or [] if r.failed and r.metric.split(" ", 1)[0] not in why]
+    return (f"Verdict: INCOMPLETE (exit status {NOT_RUN}) -- {len(why)} of {len(names)} notebooks "
+            "were not run here: " + "; ".join(f"{n}: {r}" for n, r in why.items())
+            + f". Of the rest, {len(others)} values are outside their tolerance or missing. Run "
+            "`make reproduce` (it resumes) and compare again, or compare what did run with "
+            f"`--only {' '.join(n for n in names if n not in why)}`.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", nargs="?", type=Path,
@@ -442,34 +528,52 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # what `make reproduce` wrote: reports/ (the full profile's folder) unless redirected
+    default_run = args.run is None
     run_path = args.run or Path(os.environ.get(REPORTS_DIR_ENV) or PROJECT_ROOT / "reports") / "results.json"
+    if default_run and not args.fingerprint and not run_path.exists():
+        print(f"Verdict: NOT RUN (exit status {NOT_RUN}) -- there is no {run_path}: nothing has "
+              "run here. Run `make reproduce` first, then `make compare`.")
+        return NOT_RUN
     try:
         run = load_results(run_path)
         if args.fingerprint:
             for name, digest in fingerprints(run, args.only).items():
                 print(f"{name}  {digest}")
-            return 0
+            return REPRODUCED
         if args.reference:
             reference, ref_name = load_results(args.reference), str(args.reference)
         else:
             reference, ref_name = committed_results(args.rev), f"{args.rev}:reports/results.json"
     except UnreadableResults as exc:
         print(f"make compare: {exc}", file=sys.stderr)
-        return 2
+        return UNREADABLE
     unknown = [n for n in args.only or [] if n not in reference["notebooks"]
                and n not in run["notebooks"]]
     if unknown:
         print(f"make compare: unknown notebook(s) {unknown}; known: "
               f"{sorted(set(reference['notebooks']) | set(run['notebooks']))}", file=sys.stderr)
-        return 2
+        return UNREADABLE
+    names = [n for n in reference["notebooks"] if not args.only or n in args.only]
+    if not names and not run["notebooks"]:
+        print(f"make compare: {ref_name} and {run_path} hold no notebook to compare",
+              file=sys.stderr)
+        return UNREADABLE
 
     print(f"Comparing {run_path} (this run) with {ref_name} (reference).\n")
+    not_run, made_here = not_run_here(run, reference, run_path, names, default_run=default_run)
+    if names and len(not_run) == len(names):
+        print(_not_run_verdict(not_run, names, None))
+        return NOT_RUN
+    where = made_here + [f"{n}: NOT RUN -- {r}" for n, r in not_run.items()]
+    if where:
+        print("Where this run came from:")
+        print("\n".join(f"  {line}" for line in where))
     differences = provenance_differences(reference, run, args.only)
-    print("Provenance differences (these explain most differences in the numbers):")
+    print("\nProvenance differences (these explain most differences in the numbers):")
     print("\n".join(f"  {line}" for line in differences) if differences
           else "  none: same profile, seed, machine kind, packages and data")
-    rows = compare_results(reference, run, only=args.only, exact=args.exact)
-    shown = [r for r in rows if r.failed] if args.failures_only else rows
+    rows = compare_results(reference, run, only=args.only, exact=args.exact, not_run=not_run)
+    shown = [r for r in rows if r.failed or r.verdict == "NOT RUN"] if args.failures_only else rows
     print()
     print(format_table(shown) if shown else "No value outside its tolerance.")
     counts = {v: sum(r.verdict == v for r in rows) for v in ("same", "ok", *FAILING)}
@@ -477,17 +581,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(rows)} values: {counts['same']} identical to the reference, {counts['ok']} "
           f"different but within tolerance, {counts['OUTSIDE']} outside, {counts['DIFFERS']} "
           f"different where they must be equal, {counts['MISSING']} missing from this run, "
-          f"{counts['EXTRA']} not in the reference.")
+          f"{counts['EXTRA']} not in the reference"
+          + (f"; {len(not_run)} of {len(names)} notebooks not run." if not_run else "."))
+    if not_run:
+        print(_not_run_verdict(not_run, names, rows))
+        return NOT_RUN
     if failed:
         names = [r.metric for r in rows if r.failed]
-        print(f"Verdict: DIFFERENT -- {failed} of {len(rows)} outside their tolerance or missing: "
-              + "; ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
+        print(f"Verdict: DIFFERENT (exit status {DIFFERENT}) -- {failed} of {len(rows)} outside "
+              "their tolerance or missing: " + "; ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
         if not differences:
             print("Same machine kind, packages and data: the kit's runs are identical there, so "
                   "any difference points at a change in the code or the data.")
-        return 1
-    print("Verdict: REPRODUCED -- every value is within its tolerance.")
-    return 0
+        return DIFFERENT
+    print(f"Verdict: REPRODUCED (exit status {REPRODUCED}) -- every value is within its tolerance.")
+    return REPRODUCED
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ kernel keeps TensorFlow's thread settings and deterministic ops; a test checks i
 smoke profile). Per-notebook wall times then include the sharing, and ``results.json``
 records the elapsed time of the whole run beside them.
 
+Each notebook's start and finish are also noted in ``reports/results/_this_checkout.json``
+(git-ignored; :mod:`idl_utils.tools.run_record`): that record is how ``make compare`` and
+``make export`` tell this checkout's run from the committed reference.
+
 Usage: ``python -m idl_utils.tools.reproduce [--only 02_text_to_text ...] [--jobs N] [--no-html]
 [--no-probe] [--notebooks DIR]``
 """
@@ -41,9 +45,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT, get_profile, reports_dir
+from ..config import PROGRESS_ENV, PROJECT_ROOT, get_profile, reports_dir
 from ..provenance import hardware, package_versions
 from ..results import atomic_write_json, atomic_write_text, markdown_table
+from . import run_record
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -314,10 +319,11 @@ def _run_child(path: Path, out_dir: Path, result_file: Path, *, html: bool) -> i
     return 0
 
 
-def run_parallel(paths: list[Path], jobs: int, *, html: bool,
-                 on_done: Any) -> tuple[list[str], bool]:
+def run_parallel(paths: list[Path], jobs: int, *, html: bool, on_done: Any,
+                 on_start: Any = None) -> tuple[list[str], bool]:
     """Run ``paths`` in order, at most ``jobs`` at a time, each in a child process with its
-    own kernel. ``on_done(path, seconds)`` is called in this process as each one finishes.
+    own kernel. ``on_start(path)`` and ``on_done(path, seconds)`` are called in this process
+    as each one starts and finishes.
     Returns ``(failed stems, interrupted)``; on Ctrl-C or ``kill`` every child is stopped
     (their kernels with them) and finished notebooks are kept."""
     pending = list(paths)
@@ -337,6 +343,8 @@ def run_parallel(paths: list[Path], jobs: int, *, html: bool,
                 result_file = scratch / f"{path.stem}.json"
                 print(f"\n=== {path.stem}: running ({len(running) + 1} of {jobs} at a time) ...",
                       flush=True)
+                if on_start:
+                    on_start(path)
                 cmd = [sys.executable, "-m", "idl_utils.tools.reproduce", "--child", str(path),
                        "--result-file", str(result_file)] + ([] if html else ["--no-html"])
                 running[path.stem] = (subprocess.Popen(cmd, cwd=PROJECT_ROOT), path, result_file)
@@ -399,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f", {jobs} at a time" if jobs > 1 else ""), flush=True)
     # the notebooks' kernels inherit these, so they write where this run collates from
     os.environ["IDL_REPORTS_DIR"] = str(out_dir)
+    # a saved notebook holds one summary line per training, not a progress bar's redraws
+    os.environ.setdefault(PROGRESS_ENV, "summary")
     runtimes_file = out_dir / "results" / "_runtimes.json"
     speeds_file = out_dir / "results" / "_speed.json"
     run_file = out_dir / "results" / "_run.json"
@@ -418,7 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         if measured:
             print(describe(measured, [p.stem for p in paths], jobs=jobs), flush=True)
 
+    commit = run_record.current_commit()
+
+    def start(path: Path) -> None:
+        run_record.notebook_started(out_dir, path.stem, commit)
+
     def done(path: Path, seconds: float) -> None:
+        run_record.notebook_finished(out_dir, path.stem, ok=True)
         runtimes[path.stem] = seconds
         atomic_write_json(runtimes_file, runtimes)
         if measured:
@@ -433,12 +449,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     failures: list[str] = []
     if jobs > 1:
-        failures, interrupted = run_parallel(paths, jobs, html=not args.no_html, on_done=done)
+        failures, interrupted = run_parallel(paths, jobs, html=not args.no_html, on_done=done,
+                                             on_start=start)
+        for stem in failures:
+            run_record.notebook_finished(out_dir, stem, ok=False)
         if interrupted:
             print(f"\n=== Stopped (Ctrl-C or kill). {resume}", file=sys.stderr, flush=True)
             return 130
     for path in paths if jobs == 1 else []:
         print(f"\n=== {path.stem}: running ...", flush=True)
+        start(path)
         try:
             seconds = execute_notebook(path, out_dir / "notebooks", html=not args.no_html)
         except KeyboardInterrupt as exc:
@@ -446,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         except Exception as exc:  # report every failure, then fail at the end
             _report_failure(path.stem, exc)
+            run_record.notebook_finished(out_dir, path.stem, ok=False)
             failures.append(path.stem)
             continue
         done(path, seconds)
