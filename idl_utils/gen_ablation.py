@@ -357,14 +357,15 @@ def equal_time_steps(costs: Mapping[str, Any], variants: Sequence[str], seconds:
 
 def _samples(model: Any, variant: Variant, train_images: np.ndarray, n: int, seed: int,
              labels: np.ndarray | None = None) -> np.ndarray:
-    from .generative import generate, recalibrate_batch_norm, sample_prior
+    from .generative import generate, recalibrate_batch_norm
 
     if variant.recalibrate:
         recalibrate_batch_norm(model, seed=seed)
     if variant.conditional:
         # labels in proportion to the training frequencies (recorded when it trained)
         return generate(model, n, seed)
-    return sample_prior(model, train_images, n, seed, variant.prior or "normal", n_components=GMM_COMPONENTS)
+    return generate(model, n, seed, prior=variant.prior or "normal", images=train_images,
+                    n_components=GMM_COMPONENTS)
 
 
 def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds: float | None = None,

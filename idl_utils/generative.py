@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -697,18 +698,47 @@ def sample_labels(model: GAN, n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).choice(model.n_classes, size=n, p=p / p.sum()).astype("int32")
 
 
-def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *,
-             raw: bool = False, labels: np.ndarray | None = None) -> np.ndarray:
-    """``n`` images from random latent vectors ``N(0, I)`` (seeded) through the decoder of a
-    VAE or the generator of a GAN: ``(n, h, w, 3)`` in [0, 1]. A GAN with ``ema_decay``
-    samples from its averaged generator unless ``raw=True``. A conditional GAN draws image
-    ``i`` of class ``labels[i]`` (default: :func:`sample_labels`, in training proportions)."""
-    from .latent import sample_latent
+PRIORS = ("normal", "gmm", "gaussian")
 
-    z = sample_latent(n, model.latent_dim, seed)
-    if getattr(model, "conditional", False) and labels is None:
-        labels = sample_labels(model, n, seed)
-    return decode(model, z, batch_size, raw=raw, labels=labels)
+
+def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *,
+             prior: str = "normal", images: np.ndarray | None = None, n_components: int = 10,
+             raw: bool = False, labels: np.ndarray | None = None) -> np.ndarray:
+    """``n`` images ``(n, h, w, 3)`` in [0, 1] from a generative model, seeded: the kit's one
+    way to sample. ``prior`` says where the latent vectors come from:
+
+    * ``"normal"``: ``N(0, I)`` through the decoder of a VAE or the generator of a GAN. A GAN
+      with ``ema_decay`` samples from its averaged generator unless ``raw=True``; a conditional
+      GAN draws image ``i`` of class ``labels[i]`` (default: :func:`sample_labels`, in training
+      proportions);
+    * ``"gmm"``: a second-stage prior for an autoencoder (VAE or CAE): a Gaussian mixture of
+      ``n_components`` fitted to its codes of ``images`` (:func:`idl_utils.latent.fit_latent_gmm`;
+      a VAE's codes are its encoder means);
+    * ``"gaussian"``: one Gaussian (full covariance) fitted to an autoencoder's codes of
+      ``images`` -- the least a plain CAE, which has no prior, needs to be sampled at all.
+
+    A GAN has no encoder and so no codes of real images: it takes ``"normal"`` only."""
+    from .latent import fit_latent_gmm, sample_latent, sample_latent_gmm
+
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+    if prior == "normal":
+        z = sample_latent(n, model.latent_dim, seed)
+        if getattr(model, "conditional", False) and labels is None:
+            labels = sample_labels(model, n, seed)
+        return decode(model, z, batch_size, raw=raw, labels=labels)
+    if isinstance(model, GAN):
+        raise TypeError(f"prior={prior!r} needs an autoencoder (VAE or CAE) whose encoder gives codes "
+                        "of real images; a GAN has none: use generate(gan, n) instead")
+    if images is None:
+        raise ValueError(f"prior={prior!r} fits the model's codes of real images: pass images=")
+    codes = encode(model, images)
+    if prior == "gmm":
+        gmm = fit_latent_gmm(codes, min(n_components, len(images)), seed)
+        z = sample_latent_gmm(gmm, n, seed)
+    else:
+        z = np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes, rowvar=False), n)
+    return decode(model, z.astype("float32"), batch_size)
 
 
 def generate_by_class(model: GAN, n_per_class: int, seed: int = 0, *, raw: bool = False) -> np.ndarray:
@@ -744,33 +774,6 @@ def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: boo
     else:
         net = model.decoder
     return net.predict(z, batch_size=batch_size, verbose=0)
-
-
-def generate_fitted(model: keras.Model, images: np.ndarray, n: int, seed: int = 0, *,
-                    n_components: int = 10) -> np.ndarray:
-    """``n`` images (``(n, h, w, 3)`` in [0, 1]) from an autoencoder (VAE or CAE) sampled through
-    a second-stage prior: a Gaussian mixture of ``n_components`` fitted to its codes of
-    ``images`` (:func:`idl_utils.latent.fit_latent_gmm`; a VAE's codes are its encoder means),
-    instead of ``N(0, I)``. A GAN has no encoder and no codes of real images: use :func:`generate`."""
-    from .latent import fit_latent_gmm, sample_latent_gmm
-
-    if isinstance(model, GAN):
-        raise TypeError("generate_fitted needs an autoencoder (VAE or CAE) whose encoder gives codes of "
-                        "real images; a GAN has none: use generate(gan, n) instead")
-    gmm = fit_latent_gmm(encode(model, images), min(n_components, len(images)), seed)
-    return decode(model, sample_latent_gmm(gmm, n, seed))
-
-
-def sample_prior(model: keras.Model, images: np.ndarray, n: int, seed: int = 0, prior: str = "normal", *,
-                 n_components: int = 10) -> np.ndarray:
-    """``n`` images from ``model`` with its codes drawn from ``prior``: ``"normal"``
-    (:func:`generate`: ``N(0, I)``, or a GAN's noise) or ``"gmm"`` (:func:`generate_fitted`: a
-    mixture of ``n_components`` Gaussians fitted to its codes of ``images``; autoencoders only)."""
-    if prior == "gmm":
-        return generate_fitted(model, images, n, seed, n_components=n_components)
-    if prior == "normal":
-        return generate(model, n, seed)
-    raise ValueError(f"prior must be 'normal' or 'gmm', got {prior!r}")
 
 
 # --------------------------------------------------------------------------- training
@@ -864,3 +867,223 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
     return {**record, "epochs": epochs,
             "seconds_per_epoch": seconds / max(epochs, 1), "n_images": len(images),
             "batch_size": batch_size, "learning_rate": learning_rate, **options}
+
+
+# --------------------------------------------------------------------------- notebook 01's models
+
+@dataclass(frozen=True)
+class CAERecipe:
+    """How notebook 01 builds and trains its convolutional autoencoder."""
+
+    latent_dim: int = 64
+    width: int = 32
+    epochs: int = 4
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
+class VAERecipe(CAERecipe):
+    """A :class:`CAERecipe` plus the VAE's loss (``beta``, ``loss``: see :class:`VAE`) and the
+    ``snapshots``: epochs after which :class:`WeightSnapshots` keeps the weights on the way."""
+
+    beta: float = 1.0
+    loss: str = "bce"
+    snapshots: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class GANRecipe:
+    """How notebook 01 builds and trains its GAN (see :class:`GAN` and
+    :func:`train_generative`); ``progress`` noise vectors are rendered after every epoch
+    (:class:`GANMonitor`), ``snapshots`` as in :class:`VAERecipe`."""
+
+    latent_dim: int = 128
+    width: int = 48
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 2e-4
+    adam_beta_1: float | None = None
+    ema: float | None = None
+    diffaug: str = ""
+    flip: bool = False
+    snapshots: tuple[int, ...] = ()
+    progress: int = 16
+
+
+def dataset_key(images: np.ndarray, source: str = "") -> dict[str, Any]:
+    """What identifies a training set in a cache key: its ``source``, shape and a hash of the
+    exact pixels of ``images`` ``(n, h, w, 3)`` (another subset, size or augmentation -> another
+    key)."""
+    import hashlib
+
+    pixels = np.ascontiguousarray(images, dtype="float32")
+    return {"source": source, "shape": list(pixels.shape),
+            "sha256": hashlib.sha256(pixels.tobytes()).hexdigest()[:16]}
+
+
+def model_key(recipe: CAERecipe | GANRecipe, images: np.ndarray, *, source: str = "", seed: int = 0,
+              course: bool = False) -> dict[str, Any]:
+    """The cache key of a model trained by ``recipe`` on ``images``: the recipe's fields, the
+    training set (:func:`dataset_key`), the seed and which builders (``course``)."""
+    return {**asdict(recipe), "model": type(recipe).__name__.removesuffix("Recipe"),
+            "data": dataset_key(images, source), "seed": seed, "course": course}
+
+
+def _fresh(cls: type, image_size: int, init_seed: int, **kwargs: Any) -> keras.Model:
+    """A new, built model, seeded first: the same seed gives the same initial weights."""
+    from .config import set_seed
+
+    set_seed(init_seed)
+    return cls(image_size=image_size, **kwargs).build_all()
+
+
+def _snapshots(recipe: VAERecipe | GANRecipe, name: str,
+               key: dict[str, Any]) -> list[keras.callbacks.Callback]:
+    from .cache import cache_path
+
+    return [WeightSnapshots(recipe.snapshots, cache_path(name, key, "snapshots"))] if recipe.snapshots else []
+
+
+def _vae_kwargs(recipe: VAERecipe, seed: int) -> dict[str, Any]:
+    return {"latent_dim": recipe.latent_dim, "beta": recipe.beta, "loss": recipe.loss, "seed": seed}
+
+
+def _gan_kwargs(recipe: GANRecipe, seed: int) -> dict[str, Any]:
+    return {"latent_dim": recipe.latent_dim, "ema_decay": recipe.ema, "diffaug": recipe.diffaug, "seed": seed}
+
+
+def kit_cae(images: np.ndarray, recipe: CAERecipe, *, source: str = "",
+            seed: int = 0) -> tuple[ConvAutoencoder, dict[str, Any]]:
+    """``(model, record)``: the kit's :class:`ConvAutoencoder` trained by ``recipe`` on ``images``
+    ``(n, size, size, 3)``, or loaded from the cache (:func:`idl_utils.cache.load_or_train`,
+    keyed by :func:`model_key`)."""
+    from .cache import load_or_train
+
+    return load_or_train(
+        "gen_cae_kit", model_key(recipe, images, source=source, seed=seed),
+        build=lambda: _fresh(ConvAutoencoder, images.shape[1], seed, latent_dim=recipe.latent_dim,
+                             width=recipe.width),
+        train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed))
+
+
+def kit_vae(images: np.ndarray, recipe: VAERecipe, *, source: str = "",
+            seed: int = 0) -> tuple[VAE, dict[str, Any]]:
+    """``(model, record)``: the kit's :class:`VAE` trained by ``recipe`` (keeping its weights
+    after ``recipe.snapshots`` on the way, see :func:`kit_snapshot`), or loaded from the cache."""
+    from .cache import load_or_train
+
+    key = model_key(recipe, images, source=source, seed=seed)
+    return load_or_train(
+        "gen_vae_kit", key,
+        build=lambda: _fresh(VAE, images.shape[1], seed, width=recipe.width, **_vae_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed,
+                                         callbacks=_snapshots(recipe, "gen_vae_kit", key)))
+
+
+def gan_progress_dir(images: np.ndarray, recipe: GANRecipe, *, source: str = "", seed: int = 0) -> Path:
+    """Where :func:`kit_gan` keeps its :class:`GANMonitor` grids (``epoch_001.png``, ...)."""
+    from .cache import cache_path
+
+    return cache_path("gen_gan_kit", model_key(recipe, images, source=source, seed=seed), "progress")
+
+
+def kit_gan(images: np.ndarray, recipe: GANRecipe, *, source: str = "",
+            seed: int = 0) -> tuple[GAN, dict[str, Any]]:
+    """``(model, record)``: the kit's :class:`GAN` trained by ``recipe``, rendering the same
+    ``recipe.progress`` noise vectors after every epoch into :func:`gan_progress_dir` and keeping
+    its weights after ``recipe.snapshots``; or loaded from the cache."""
+    from .cache import load_or_train
+    from .latent import sample_latent
+
+    key = model_key(recipe, images, source=source, seed=seed)
+    callbacks = _snapshots(recipe, "gen_gan_kit", key)
+    if recipe.progress:
+        noise = sample_latent(recipe.progress, recipe.latent_dim, seed=seed)
+        folder = gan_progress_dir(images, recipe, source=source, seed=seed)
+        callbacks = [GANMonitor(noise, folder, ncols=8), *callbacks]
+    return load_or_train(
+        "gen_gan_kit", key,
+        build=lambda: _fresh(GAN, images.shape[1], seed, width=recipe.width, **_gan_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed, flip=recipe.flip,
+                                         adam_beta_1=recipe.adam_beta_1, callbacks=callbacks))
+
+
+def kit_snapshot(images: np.ndarray, recipe: VAERecipe | GANRecipe, epoch: int, record: dict[str, Any], *,
+                 source: str = "", seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
+    """``(model, record)``: the kit's VAE or GAN of ``recipe`` as it was after ``epoch`` (one of
+    ``recipe.snapshots``), from the weights :func:`kit_vae` / :func:`kit_gan` kept on the way.
+    ``record`` is the full run's; the one returned says ``epoch`` epochs and their seconds."""
+    from .cache import cache_path
+
+    is_gan = isinstance(recipe, GANRecipe)
+    cls, kwargs = (GAN, _gan_kwargs(recipe, seed)) if is_gan else (VAE, _vae_kwargs(recipe, seed))
+    name = "gen_gan_kit" if is_gan else "gen_vae_kit"
+    folder = cache_path(name, model_key(recipe, images, source=source, seed=seed), "snapshots")
+    model = load_snapshot(_fresh(cls, images.shape[1], seed, width=recipe.width, **kwargs), folder, epoch)
+    return model, {**record, "epochs": epoch, "seconds": record["seconds_per_epoch"] * epoch}
+
+
+def course_vae(images: np.ndarray, recipe: VAERecipe, epochs: int, *, source: str = "",
+               seed: int = 0) -> tuple[VAE, dict[str, Any]]:
+    """``(model, record)``: a :class:`VAE` on the course's builders (``course=True``) with the
+    loss, latent size, batch size and learning rate of ``recipe``, trained ``epochs`` epochs (the
+    budget of the equal-time comparison), or loaded from the cache."""
+    from .cache import load_or_train
+
+    recipe = replace(recipe, epochs=epochs, snapshots=())
+    return load_or_train(
+        "gen_vae_course", model_key(recipe, images, source=source, seed=seed, course=True),
+        build=lambda: _fresh(VAE, images.shape[1], seed, course=True, **_vae_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed))
+
+
+def course_gan(images: np.ndarray, recipe: GANRecipe, epochs: int, *, source: str = "",
+               seed: int = 0) -> tuple[GAN, dict[str, Any]]:
+    """``(model, record)``: a :class:`GAN` on the course's builders with the training options of
+    ``recipe`` (no progress grids, no snapshots), trained ``epochs`` epochs, or loaded from the
+    cache."""
+    from .cache import load_or_train
+
+    recipe = replace(recipe, epochs=epochs, snapshots=(), progress=0)
+    return load_or_train(
+        "gen_gan_course", model_key(recipe, images, source=source, seed=seed, course=True),
+        build=lambda: _fresh(GAN, images.shape[1], seed, course=True, **_gan_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed, flip=recipe.flip,
+                                         adam_beta_1=recipe.adam_beta_1))
+
+
+def equal_time_models(images: np.ndarray, vae: tuple[VAERecipe, dict[str, Any]],
+                      gan: tuple[GANRecipe, dict[str, Any]], course_epochs: int, *, source: str = "",
+                      seed: int = 0) -> dict[str, tuple[keras.Model, dict[str, Any]]]:
+    """The course-vs-kit comparison's models, by row name: the kit's VAE and GAN after each of
+    their recipes' snapshot epochs (``vae`` and ``gan``: recipe and the full run's record), then
+    the course's VAE and GAN trained ``course_epochs`` epochs."""
+    models = {}
+    for kind, (recipe, record) in (("VAE", vae), ("GAN", gan)):
+        for epoch in recipe.snapshots:
+            models[f"{kind} (kit, {epoch} epochs)"] = kit_snapshot(images, recipe, epoch, record,
+                                                                    source=source, seed=seed)
+    budget = f"{course_epochs} epochs"
+    models[f"VAE (course, {budget})"] = course_vae(images, vae[0], course_epochs, source=source, seed=seed)
+    models[f"GAN (course, {budget})"] = course_gan(images, gan[0], course_epochs, source=source, seed=seed)
+    return models
+
+
+def sample_models(models: dict[str, keras.Model], n: int, seed: int = 0, *, vae_prior: str = "normal",
+                  images: np.ndarray | None = None, n_components: int = 10) -> dict[str, np.ndarray]:
+    """``n`` images of each model, by name, sampled as notebook 01 samples it: a VAE's codes from
+    ``vae_prior`` (fitted to its codes of ``images`` unless ``"normal"``), a CAE's from one
+    Gaussian fitted to its codes (it has no prior of its own), a GAN from its noise."""
+    def prior(model: keras.Model) -> str:
+        if isinstance(model, VAE):
+            return vae_prior
+        return "gaussian" if isinstance(model, ConvAutoencoder) else "normal"
+
+    return {name: generate(model, n, seed, prior=prior(model), images=images, n_components=n_components)
+            for name, model in models.items()}

@@ -17,13 +17,11 @@ from idl_utils.generative import (
     encode,
     generate,
     generate_by_class,
-    generate_fitted,
     load_snapshot,
     recalibrate_batch_norm,
     reconstruct,
     reconstruction_errors,
     sample_labels,
-    sample_prior,
     steps_taken,
     train_generative,
     training_dataset,
@@ -53,16 +51,23 @@ def test_vae_tracks_both_terms_and_is_deterministic():
     h = runs[0]
     assert h["loss"][0] == pytest.approx(h["reconstruction_loss"][0] + 0.5 * h["kl_loss"][0], rel=1e-4)
     assert generate(vae, 3, seed=0).shape == (3, 16, 16, 3)
-    # the second-stage prior: seeded, in [0, 1], and decoding codes near the real images' codes
-    fitted = generate_fitted(vae, IMAGES, 5, seed=2, n_components=3)
+    # the second-stage priors: seeded, in [0, 1], and decoding codes near the real images' codes
+    fitted = generate(vae, 5, seed=2, prior="gmm", images=IMAGES, n_components=3)
     assert fitted.shape == (5, 16, 16, 3) and 0 <= fitted.min() and fitted.max() <= 1
-    np.testing.assert_array_equal(fitted, generate_fitted(vae, IMAGES, 5, seed=2, n_components=3))
-    np.testing.assert_array_equal(sample_prior(vae, IMAGES, 5, 2, "gmm", n_components=3), fitted)
-    np.testing.assert_array_equal(sample_prior(vae, IMAGES, 3, 0), generate(vae, 3, seed=0))
-    with pytest.raises(ValueError, match="prior must be 'normal' or 'gmm'"):
-        sample_prior(vae, IMAGES, 2, prior="uniform")
+    again = generate(vae, 5, seed=2, prior="gmm", images=IMAGES, n_components=3)
+    np.testing.assert_array_equal(fitted, again)
+    assert np.abs(fitted - generate(vae, 5, seed=2)).max() > 1e-4
+    # one Gaussian fitted to the codes (what a CAE needs): seeded, and not the N(0, I) samples
+    gaussian = generate(vae, 4, seed=3, prior="gaussian", images=IMAGES)
+    np.testing.assert_array_equal(gaussian, generate(vae, 4, seed=3, prior="gaussian", images=IMAGES))
+    assert np.abs(gaussian - generate(vae, 4, seed=4, prior="gaussian", images=IMAGES)).max() > 1e-4
+    assert np.abs(gaussian - generate(vae, 4, seed=3)).max() > 1e-4
+    with pytest.raises(ValueError, match="prior must be one of"):
+        generate(vae, 2, prior="uniform")
+    with pytest.raises(ValueError, match="pass images="):
+        generate(vae, 2, prior="gmm")
     with pytest.raises(TypeError, match="a GAN has none"):
-        generate_fitted(GAN(16, 8, width=8).build_all(), IMAGES, 2)
+        generate(GAN(16, 8, width=8).build_all(), 2, prior="gmm", images=IMAGES)
 
 
 def test_gan_trains_with_monitor(tmp_path):
@@ -466,3 +471,47 @@ def test_recalibrated_batch_norm_holds_the_samplers_exact_statistics(ema_decay):
     recalibrate_batch_norm(gan, n=64, seed=3, batch_size=16)                # the same again
     for a, b in zip(again, net.non_trainable_weights, strict=True):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------- notebook 01's named models
+def test_named_models_train_once_keep_snapshots_and_key_on_recipe_and_data(monkeypatch, tmp_path):
+    from idl_utils.generative import (
+        CAERecipe,
+        GANRecipe,
+        VAERecipe,
+        equal_time_models,
+        gan_progress_dir,
+        kit_cae,
+        kit_gan,
+        kit_vae,
+        model_key,
+        sample_models,
+    )
+
+    monkeypatch.setenv("IDL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("IDL_PROGRESS", "summary")
+    vae_recipe = VAERecipe(latent_dim=4, width=8, epochs=2, batch_size=32, snapshots=(1,))
+    gan_recipe = GANRecipe(latent_dim=8, width=8, epochs=2, batch_size=32, snapshots=(1,), progress=4)
+    vae, vae_info = kit_vae(IMAGES, vae_recipe, seed=1)
+    again, again_info = kit_vae(IMAGES, vae_recipe, seed=1)   # from the cache: the same weights
+    np.testing.assert_array_equal(encode(vae, IMAGES[:4]), encode(again, IMAGES[:4]))
+    assert again_info["history"] == vae_info["history"] and vae_info["epochs"] == 2
+    gan, gan_info = kit_gan(IMAGES, gan_recipe, seed=1)
+    assert len(sorted(gan_progress_dir(IMAGES, gan_recipe, seed=1).glob("epoch_*.png"))) == 2
+    cae, _ = kit_cae(IMAGES, CAERecipe(latent_dim=4, width=8, epochs=1, batch_size=32), seed=1)
+    # the key follows the recipe and the exact pixels
+    assert model_key(vae_recipe, IMAGES) != model_key(vae_recipe, IMAGES[:-1])
+    assert model_key(vae_recipe, IMAGES) != model_key(VAERecipe(latent_dim=4, width=8), IMAGES)
+    models = equal_time_models(IMAGES, (vae_recipe, vae_info), (gan_recipe, gan_info), 1, seed=1)
+    assert list(models) == ["VAE (kit, 1 epochs)", "GAN (kit, 1 epochs)",
+                            "VAE (course, 1 epochs)", "GAN (course, 1 epochs)"]
+    early, early_info = models["VAE (kit, 1 epochs)"]
+    assert early_info["epochs"] == 1 and early_info["seconds"] == pytest.approx(vae_info["seconds_per_epoch"])
+    assert np.abs(encode(early, IMAGES[:4]) - encode(vae, IMAGES[:4])).max() > 1e-5   # an earlier state
+    course, course_info = models["GAN (course, 1 epochs)"]
+    assert course_info["epochs"] == 1 and course.generator.count_params() > gan.generator.count_params()
+    samples = sample_models({"cae": cae, "vae": vae, "gan": gan}, 3, seed=0, vae_prior="gmm", images=IMAGES,
+                            n_components=2)
+    assert {k: v.shape for k, v in samples.items()} == {k: (3, 16, 16, 3) for k in ("cae", "vae", "gan")}
+    expected = generate(vae, 3, 0, prior="gmm", images=IMAGES, n_components=2)
+    np.testing.assert_array_equal(samples["vae"], expected)
