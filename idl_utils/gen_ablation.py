@@ -537,6 +537,52 @@ def dataset_comparison(results: Mapping[str, Mapping[str, Any]]) -> list[dict[st
     return rows
 
 
+@dataclass
+class FacesVsAll:
+    """Notebook 01's varied-vs-uniform comparison (:func:`faces_vs_all`): the table rows, one
+    sentence per variant, ``(variant, all-emoji grid, faces grid)`` image paths, and what is
+    missing (one sentence per model kind that has not run on both datasets)."""
+
+    rows: list[dict[str, Any]]
+    verdicts: list[str]
+    grids: list[tuple[str, Path, Path]]
+    missing: list[str]
+
+
+def faces_vs_all(folder: str | Path = PUBLISHED_DIR, kinds: Sequence[str] = ("gan", "vae")) -> FacesVsAll:
+    """Compare the ablation runs on all emoji (``<folder>/<kind>``) with those on the faces
+    (``<folder>/faces/<kind>``): :func:`dataset_comparison` rows of the variants run on the
+    faces, and per variant whether its KID came out closer to its own dataset's real-vs-real floor
+    on the faces (a tie within the two KIDs' standard deviations), as a
+    :func:`idl_utils.narrate.hypothesis` sentence."""
+    from .narrate import hypothesis
+
+    folder = Path(folder)
+    out = FacesVsAll([], [], [], [])
+    for kind in kinds:
+        runs = {"faces": load_ablation(folder / "faces" / kind), "all emoji": load_ablation(folder / kind)}
+        if any(run is None for run in runs.values()):
+            out.missing.append(f"no {kind.upper()} run on both datasets: run `make ablation` and "
+                               "`make ablation-faces`")
+            continue
+        uniform = runs["faces"]
+        out.rows += [row for row in dataset_comparison({"all emoji": runs["all emoji"], "faces": uniform})
+                     if row["variant"] in uniform["scores"]]
+        for name in uniform["config"]["variants"]:
+            above = {}
+            for label, run in runs.items():
+                floor = next(s["kid"] for n, s in run["scores"].items() if n not in run["config"]["variants"])
+                above[label] = run["scores"][name]["kid"] - floor
+            noise = sum(run["scores"][name]["kid_std"] for run in runs.values())
+            out.verdicts.append(hypothesis(f"{name}: uniform data is easier to imitate",
+                                           "faces", above["faces"], "all emoji", above["all emoji"],
+                                           what="KID above its floor", percent=False,
+                                           higher_is_better=False, tie=noise))
+            out.grids.append((name, folder / kind / "grids" / f"{name}.png",
+                              folder / "faces" / kind / "grids" / f"{name}.png"))
+    return out
+
+
 def save_grids(sets: Mapping[str, np.ndarray], folder: str | Path, n: int = 48,
                ncols: int = 12) -> list[Path]:
     """Save the first ``n`` images of every set in ``sets`` (name -> ``(m, h, w, 3)`` in [0, 1])

@@ -23,7 +23,6 @@ import io
 import os
 import socket
 import time
-import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -305,14 +304,6 @@ def _in_subset(stem: str, subset: str) -> bool:
     return 0x1F600 <= cps[0] <= 0x1F64F and cps[0] not in range(0x1F645, 0x1F650) or cps[0] in _EXTRA_FACES
 
 
-def _emoji_name(stem: str) -> str:
-    try:
-        return " + ".join(unicodedata.name(chr(c)).lower() for c in _codepoints(stem)
-                          if c not in (0xFE0F, 0x200D))
-    except ValueError:
-        return stem  # OpenMoji's private-use extras have no Unicode name
-
-
 def _rasterise_openmoji(files: list[Path], image_size: int) -> np.ndarray:
     import resvg_py
     from PIL import Image
@@ -399,11 +390,6 @@ def _load_openmoji(image_size: int, subset: str) -> ImageDataset:
         details={"subset": subset, "labels": "Unicode block of the first code point"})
     return ImageDataset(pixels[keep].astype(np.float32) / 255.0, card, labels, OPENMOJI_LABELS,
                         tuple(stems[i] for i in keep))
-
-
-def emoji_names(data: ImageDataset) -> list[str]:
-    """Unicode names of OpenMoji images (the file stem where Unicode has none)."""
-    return [_emoji_name(s.split(" ")[0]) for s in data.ids]
 
 
 # --------------------------------------------------------------------------- showing images

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from idl_utils.features import FeatureExtractor
-from idl_utils.gen_ablation import VARIANTS, generative_ablation, parse_variants, write_ablation
+from idl_utils.gen_ablation import (
+    VARIANTS,
+    faces_vs_all,
+    generative_ablation,
+    parse_variants,
+    write_ablation,
+)
 
 
 def _images(n: int = 96, size: int = 16) -> np.ndarray:
@@ -246,3 +252,20 @@ def test_add_step_costs_keeps_both_timings_of_a_shared_variant():
     assert [run["ratio"]["cond"] for run in merged["runs"]] == [0.6, 0.586]
     with pytest.raises(ValueError, match="another clock"):
         add_step_costs(old, {**new, "clock": "wall"})
+
+
+def test_faces_vs_all_says_which_dataset_sits_closer_to_its_floor(tmp_path):
+    def run(floor, base, n_train):
+        s = {"real vs real": {"kid": floor, "kid_std": 0.001, "fid": 1.0, "precision": 1, "recall": 1},
+             "base": {"kid": base, "kid_std": 0.001, "fid": 9.0, "precision": 0.5, "recall": 0.4}}
+        return {"config": {"seconds": 1, "n_train": n_train, "n_score": 2, "seed": 0, "features": "f",
+                           "variants": ["base"]}, "rows": [{"variant": "base"}], "scores": s}
+
+    write_ablation(run(0.01, 0.03, 900), tmp_path / "gan")            # 0.02 above its floor
+    write_ablation(run(0.05, 0.06, 40), tmp_path / "faces" / "gan")   # 0.01 above its floor
+    out = faces_vs_all(tmp_path)
+    assert [(r["data"], r["training images"]) for r in out.rows] == [("all emoji", 900), ("faces", 40)]
+    assert len(out.verdicts) == 1 and "holds in this run" in out.verdicts[0]
+    assert out.grids == [("base", tmp_path / "gan" / "grids" / "base.png",
+                          tmp_path / "faces" / "gan" / "grids" / "base.png")]
+    assert out.missing == ["no VAE run on both datasets: run `make ablation` and `make ablation-faces`"]
