@@ -718,15 +718,22 @@ def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *
       ``images`` -- the least a plain CAE, which has no prior, needs to be sampled at all.
 
     A GAN has no encoder and so no codes of real images: it takes ``"normal"`` only."""
+    if prior == "normal" and getattr(model, "conditional", False) and labels is None:
+        labels = sample_labels(model, n, seed)
+    z = latent_codes(model, n, seed, prior=prior, images=images, n_components=n_components)
+    return decode(model, z, batch_size, raw=raw, labels=labels)
+
+
+def latent_codes(model: keras.Model, n: int, seed: int = 0, *, prior: str = "normal",
+                 images: np.ndarray | None = None, n_components: int = 10) -> np.ndarray:
+    """``n`` latent vectors ``(n, latent_dim)`` float32 drawn, seeded, from ``prior`` (see
+    :func:`generate`, which decodes them)."""
     from .latent import fit_latent_gmm, sample_latent, sample_latent_gmm
 
     if prior not in PRIORS:
         raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
     if prior == "normal":
-        z = sample_latent(n, model.latent_dim, seed)
-        if getattr(model, "conditional", False) and labels is None:
-            labels = sample_labels(model, n, seed)
-        return decode(model, z, batch_size, raw=raw, labels=labels)
+        return sample_latent(n, model.latent_dim, seed)
     if isinstance(model, GAN):
         raise TypeError(f"prior={prior!r} needs an autoencoder (VAE or CAE) whose encoder gives codes "
                         "of real images; a GAN has none: use generate(gan, n) instead")
@@ -734,11 +741,41 @@ def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *
         raise ValueError(f"prior={prior!r} fits the model's codes of real images: pass images=")
     codes = encode(model, images)
     if prior == "gmm":
-        gmm = fit_latent_gmm(codes, min(n_components, len(images)), seed)
-        z = sample_latent_gmm(gmm, n, seed)
-    else:
-        z = np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes, rowvar=False), n)
-    return decode(model, z.astype("float32"), batch_size)
+        return sample_latent_gmm(fit_latent_gmm(codes, min(n_components, len(images)), seed), n, seed)
+    z = np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes, rowvar=False), n)
+    return z.astype("float32")
+
+
+def interpolation_rows(models: dict[str, keras.Model], steps: int = 10, seed: int = 0, *,
+                       vae_prior: str = "normal", images: np.ndarray | None = None,
+                       n_components: int = 10) -> dict[str, np.ndarray]:
+    """For each model (label -> VAE or GAN), ``steps`` images ``(steps, h, w, 3)`` decoded along
+    the linear and along the spherical path between two random codes (rows ``"<label> linear"``
+    and ``"<label> spherical"``). The two end points come from the prior the model is sampled
+    from: ``vae_prior`` for a VAE (see :func:`generate`), ``N(0, I)`` for a GAN."""
+    from .latent import interpolate_linear, interpolate_spherical
+
+    rows = {}
+    for label, model in models.items():
+        prior = vae_prior if isinstance(model, VAE) else "normal"
+        z0, z1 = latent_codes(model, 2, seed, prior=prior, images=images, n_components=n_components)
+        rows[f"{label} linear"] = decode(model, interpolate_linear(z0, z1, steps))
+        rows[f"{label} spherical"] = decode(model, interpolate_spherical(z0, z1, steps))
+    return rows
+
+
+def training_columns(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per model (name -> training record): its epochs and seconds per epoch, as extra columns
+    of a score table (:func:`idl_utils.scores.score_table`)."""
+    return {name: {"epochs": r["epochs"], "s/epoch": round(r["seconds_per_epoch"], 1)}
+            for name, r in records.items()}
+
+
+def training_summary(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per model (name -> training record): epochs, training seconds and seconds per epoch, for
+    the results file and the timings table."""
+    return {name: {"epochs": r["epochs"], "train_seconds": round(r["seconds"], 1),
+                   "epoch_seconds": round(r["seconds_per_epoch"], 2)} for name, r in records.items()}
 
 
 def generate_by_class(model: GAN, n_per_class: int, seed: int = 0, *, raw: bool = False) -> np.ndarray:

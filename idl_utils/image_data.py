@@ -445,3 +445,15 @@ def plot_image_rows(rows: dict[str, np.ndarray], title: str | None = None, scale
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def attribute_mask(data: ImageDataset, label: str = "faces & emotion") -> tuple[np.ndarray, str]:
+    """``(mask (n,) bool, name)``: the images carrying ``label`` (named ``"face"`` for OpenMoji's
+    ``"faces & emotion"``, else the label itself) when the dataset has at least two of them, else
+    the darker half of the images (``"dark"``) -- an attribute every dataset has."""
+    if data.labels is not None and label in data.label_names:
+        mask = data.labels == data.label_names.index(label)
+        if mask.sum() >= 2:
+            return mask, "face" if label == "faces & emotion" else label
+    brightness = data.images.mean(axis=(1, 2, 3))
+    return brightness < np.median(brightness), "dark"

@@ -515,3 +515,18 @@ def test_named_models_train_once_keep_snapshots_and_key_on_recipe_and_data(monke
     assert {k: v.shape for k, v in samples.items()} == {k: (3, 16, 16, 3) for k in ("cae", "vae", "gan")}
     expected = generate(vae, 3, 0, prior="gmm", images=IMAGES, n_components=2)
     np.testing.assert_array_equal(samples["vae"], expected)
+
+
+def test_interpolation_rows_run_from_the_prior_the_model_samples_from():
+    from idl_utils.generative import interpolation_rows, latent_codes, training_columns, training_summary
+
+    set_seed(0)
+    vae = VAE(16, 4, width=8, seed=0).build_all()
+    rows = interpolation_rows({"VAE": vae}, 5, seed=3, vae_prior="gmm", images=IMAGES, n_components=2)
+    assert list(rows) == ["VAE linear", "VAE spherical"] and rows["VAE linear"].shape == (5, 16, 16, 3)
+    z0, z1 = latent_codes(vae, 2, 3, prior="gmm", images=IMAGES, n_components=2)
+    np.testing.assert_allclose(rows["VAE linear"][[0, -1]], decode(vae, np.stack([z0, z1])), atol=1e-6)
+    record = {"epochs": 4, "seconds": 10.04, "seconds_per_epoch": 2.511}
+    assert training_columns({"m": record}) == {"m": {"epochs": 4, "s/epoch": 2.5}}
+    summary = training_summary({"m": record})
+    assert summary == {"m": {"epochs": 4, "train_seconds": 10.0, "epoch_seconds": 2.51}}
