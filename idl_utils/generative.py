@@ -239,7 +239,12 @@ class VAE(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def build_all(self) -> VAE:
-        self(np.zeros((1, self.image_size, self.image_size, 3), "float32"))
+        import warnings
+
+        with warnings.catch_warnings():
+            # Keras warns that a subclassed model has no build(); calling it builds every layer
+            warnings.filterwarnings("ignore", message=r"`build\(\)` was called on layer")
+            self(np.zeros((1, self.image_size, self.image_size, 3), "float32"))
         zeros = np.zeros((1, self.latent_dim), "float32")
         self.sampling([zeros, zeros])  # builds the seed generator's state too
         return self
