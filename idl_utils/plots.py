@@ -300,13 +300,22 @@ def layout_problems(fig, *, tolerance: float = 1.0) -> list[str]:
     return sorted(set(problems))
 
 
+def _whole_epochs(ax, n_epochs: int) -> None:
+    """Ticks on whole epochs only (every epoch when there are few)."""
+    from matplotlib.ticker import MaxNLocator
+
+    if n_epochs <= 12:
+        ax.set_xticks(np.arange(1, n_epochs + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_autoencoder_losses(cae_history: Mapping[str, Sequence[float]],
                             vae_history: Mapping[str, Sequence[float]], *, beta: float = 1.0):
     """Notebook 01's autoencoder curves, one panel per term and epoch: the CAE's reconstruction
     loss, then the VAE's reconstruction and KL terms (separate panels: their scales differ by
     orders of magnitude). Histories as :func:`idl_utils.generative.train_generative` records them."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     panels = ((cae_history["loss"], "CAE: reconstruction", "cross-entropy per image", "C0"),
               (vae_history["reconstruction_loss"], "VAE: reconstruction term", "loss per image", "C0"),
@@ -316,7 +325,7 @@ def plot_autoencoder_losses(cae_history: Mapping[str, Sequence[float]],
     for ax, (values, title, ylabel, color) in zip(axes, panels, strict=True):
         ax.plot(np.arange(1, len(values) + 1), values, marker="o", color=color)
         ax.set(title=title, xlabel="epoch", ylabel=ylabel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _whole_epochs(ax, len(values))
     fig.tight_layout()
     return fig
 
@@ -325,7 +334,6 @@ def plot_gan_training(history: Mapping[str, Sequence[float]]):
     """A GAN's training, per epoch: both players' losses (left), and the discriminator's mean
     "real" probability on real and on generated images (right, 0 to 1)."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
     epochs = np.arange(1, len(history["d_loss"]) + 1)
@@ -338,7 +346,7 @@ def plot_gan_training(history: Mapping[str, Sequence[float]]):
                 ylabel="probability", ylim=(0, 1))
     for ax in axes:
         _legend_beside(ax)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _whole_epochs(ax, len(epochs))
     fig.tight_layout()
     return fig
 

@@ -124,6 +124,7 @@ def _figures():
             {"loss": [300.0, 250.0, 240.0]},
             {"reconstruction_loss": [2100.0, 1900.0, 1850.0], "kl_loss": [12.0, 25.0, 24.0]}, beta=1.0),
         "gan training": plot_gan_training(_gan_history(20)),
+        "gan training, one epoch": plot_gan_training(_gan_history(1)),
         "image files": plot_image_files([list(zip(("base: all emoji", "base: faces"), _image_files(),
                                                   strict=True))] * 2),
     }
@@ -174,3 +175,4 @@ def test_the_gan_and_autoencoder_panels_say_what_their_y_axes_measure():
     ae = plot_autoencoder_losses({"loss": [3.0, 2.0]}, vae, beta=0.5)
     assert len(ae.axes) == 3 and "beta=0.5" in ae.axes[2].get_title()
     assert ae.axes[2].lines[0].get_ydata().tolist() == [1.0, 2.0]
+    assert [t.get_text() for t in plot_gan_training(_gan_history(1)).axes[0].get_xticklabels()] == ["1"]
