@@ -7,6 +7,8 @@
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make ablation   notebook 01's generative ablation (about 45 min on 2 cores) -> reports/ablation/
 #   make ablation-faces  notebook 01's recipe on the 123 face emoji (about 9 min) -> reports/ablation/faces/
+#   make ablation-gan-equal  issue 38's GAN variants at equal time, by steps (about 1 h on 2 cores) -> reports/ablation/gan-equal/
+#   make ablation-gan-costs  time those variants' steps against today's GAN (about 10 min) -> gan-equal/step_costs.json
 #   make ablation-column notebook 02's column model, one ingredient out at a time -> reports/ablation/column/
 #   make speed      time this machine (about 1 min) and estimate how long make reproduce takes here
 #   make lab        JupyterLab on notebooks/ with the kit's kernel (prints the URL to open)
@@ -50,7 +52,7 @@ PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests $(SMOKE_NOTEBOOKS) --nbmake --nb
   --durations=30 $(XDIST)
 CHECK_OUTPUTS = IDL_EXECUTED_NOTEBOOKS=$(SMOKE_NOTEBOOKS) $(PY) -m pytest tests/test_notebook_outputs.py -q
 
-.PHONY: ablation-faces ablation-column setup test test-all unit notebooks reproduce compare ablation speed audit export sync lint lab clean help
+.PHONY: ablation-faces ablation-gan-costs ablation-gan-equal ablation-column setup test test-all unit notebooks reproduce compare ablation speed audit export sync lint lab clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -128,10 +130,34 @@ ablation: $(STAMP)
 	wait $$a && wait $$b
 	$(PY) -m idl_utils.gen_ablation --merge build/ablation/vae-a build/ablation/vae-b --out reports/ablation/vae
 
-# notebook 01's recipe (the ablation's best GAN and VAE) on the uniform subset of the emoji (the
-# 123 faces; 40 held out as the reference), same layout and budgets: reports/ablation/faces/
+# issue 38's GAN variants at equal time, reproducibly. ablation-gan-costs times each variant's
+# training step against today's recipe, in alternation, in CPU time with one thread (robust to other
+# jobs on the machine) -> reports/ablation/gan-equal/step_costs.json (committed). ablation-gan-equal
+# trains each variant for the steps GAN_EQUAL_SECONDS buy at 255 ms per step of today's recipe
+# (make speed's GAN step on the machine of the published tables) times its measured cost: fixed step
+# counts, the same on every machine. Two processes side by side, merged into one table; trained
+# models stay in the model cache, so a re-run only samples and scores.
+GAN_EQUAL_DIR := reports/ablation/gan-equal
+GAN_EQUAL_SECONDS ?= 600
+ABLATION_GAN_TIMED ?= today,w32,cond,cond-hinge,cond-sn-hinge,cond-r1,g32,g32-b16
+ABLATION_GAN_EQUAL_A ?= today,w32,w32-bn
+ABLATION_GAN_EQUAL_B ?= cond,cond-bn,cond-r1
+GAN_EQUAL = $(ABLATE) --equal-time $(GAN_EQUAL_SECONDS) --step-costs $(GAN_EQUAL_DIR)/step_costs.json
+ablation-gan-costs: $(STAMP)
+	$(ABLATE) --time-steps --variants $(ABLATION_GAN_TIMED) --out $(GAN_EQUAL_DIR)
+
+ablation-gan-equal: $(STAMP)
+	$(GAN_EQUAL) --variants $(ABLATION_GAN_EQUAL_A) --out build/ablation/gan-equal-a & a=$$!; \
+	$(GAN_EQUAL) --variants $(ABLATION_GAN_EQUAL_B) --out build/ablation/gan-equal-b & b=$$!; \
+	wait $$a && wait $$b
+	$(PY) -m idl_utils.gen_ablation --merge build/ablation/gan-equal-a build/ablation/gan-equal-b --out $(GAN_EQUAL_DIR)
+
+# the kit's GAN and notebook 01's VAE on the uniform subset of the emoji (the 123 faces; 40 held
+# out as the reference): the GAN at the same equal-time budget as in ablation-gan-equal, the VAE
+# for 240 s as in ablation -> reports/ablation/faces/
+KIT_GAN_VARIANT ?= cond-bn
 ablation-faces: $(STAMP)
-	$(ABLATE) --subset faces --holdout 40 --n-score 40 --seconds 480 --variants beta1 \
+	$(GAN_EQUAL) --subset faces --holdout 40 --n-score 40 --variants $(KIT_GAN_VARIANT) \
 	  --out reports/ablation/faces/gan & a=$$!; \
 	$(ABLATE) --subset faces --holdout 40 --n-score 40 --seconds 240 --variants vae-gmm \
 	  --out reports/ablation/faces/vae & b=$$!; \

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ from .training import PROGRESS, fit_timed
 
 
 def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, width: int,
-          enc_out_activation: str | None = None, enc_norm: str = "batch", dropout: float = 0.0):
+          enc_out_activation: str | None = None, enc_norm: str = "batch", dropout: float = 0.0,
+          enc_options: dict[str, Any] | None = None, dec_options: dict[str, Any] | None = None):
     check_image_size(image_size)
     check_latent_dim(latent_dim)
     depth = int(np.log2(image_size)) - 2
@@ -53,9 +55,10 @@ def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, w
         dec = build_course_deconv_net(latent_dim, depth, "sigmoid")
     else:
         enc = build_conv_net((image_size, image_size, 3), encoder_out, None, enc_out_activation,
-                             width=width, norm=enc_norm, dropout=dropout, name="encoder")
-        dec = build_deconv_net(latent_dim, None, "sigmoid", image_size=image_size, width=width,
-                               name="decoder")
+                             **{"width": width, **(enc_options or {})}, norm=enc_norm, dropout=dropout,
+                             name="encoder")
+        dec = build_deconv_net(latent_dim, None, "sigmoid", image_size=image_size,
+                               **{"width": width, **(dec_options or {})}, name="decoder")
     return enc, dec
 
 
@@ -236,13 +239,21 @@ class VAE(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def build_all(self) -> VAE:
-        self(np.zeros((1, self.image_size, self.image_size, 3), "float32"))
+        import warnings
+
+        with warnings.catch_warnings():
+            # Keras warns that a subclassed model has no build(); calling it builds every layer
+            warnings.filterwarnings("ignore", message=r"`build\(\)` was called on layer")
+            self(np.zeros((1, self.image_size, self.image_size, 3), "float32"))
         zeros = np.zeros((1, self.latent_dim), "float32")
         self.sampling([zeros, zeros])  # builds the seed generator's state too
         return self
 
 
 # --------------------------------------------------------------------------- GAN
+
+GAN_LOSSES = ("bce", "hinge")
+
 
 class GAN(keras.Model):
     """DCGAN-style GAN. ``generator``: noise ``(latent_dim,)`` -> image in [0, 1];
@@ -270,22 +281,64 @@ class GAN(keras.Model):
     * ``diffaug`` (e.g. ``"color,translation,cutout"``): :func:`~idl_utils.diffaugment.diff_augment`
       real and generated batches every time the discriminator sees them, in both updates, with
       its own seeded random stream. ``d_real_prob``/``d_fake_prob`` are then on augmented images.
+    * ``g_width`` / ``d_width``: the generator's / discriminator's first-layer width (default
+      ``width`` for both); ``g_widths`` / ``d_widths``: one width per layer instead (see
+      :func:`~idl_utils.builders.build_deconv_net` and :func:`~idl_utils.builders.build_conv_net`).
+      The generator costs most of a step, so a narrower one buys more updates.
+    * ``loss``: ``"bce"`` (default: the non-saturating loss with the label smoothing and noise
+      above; ``label_smoothing=0, label_noise=0`` for the plain one) or ``"hinge"`` (Lim & Ye,
+      2017; Miyato et al., 2018): the discriminator minimises ``relu(1 - D(real)) +
+      relu(1 + D(fake))``, the generator ``-D(fake)``; smoothing and noise do not apply.
+    * ``spectral_norm=True``: Keras' ``SpectralNormalization`` on every discriminator layer.
+    * ``r1_gamma`` (e.g. 0.1): the R1 penalty (Mescheder et al., 2018) on real images,
+      ``gamma / 2 * E ||grad_x D(x)||^2``, computed lazily every ``r1_every`` discriminator
+      updates and then weighted by ``r1_every`` (Karras et al., 2020), so that it costs about
+      ``1 / r1_every`` of a double backpropagation per step; tracked as ``r1_penalty``.
+    * ``n_classes``: a class-conditional GAN. The generator takes ``[noise, labels]`` (a label
+      embedding beside the noise), the discriminator ``[images, labels]`` (a projection
+      discriminator). Train on ``(images, labels)`` batches (:func:`train_generative` with
+      ``labels=``); each batch's fakes are drawn for the real batch's labels, so classes are
+      generated as often as they occur. :func:`generate` draws labels in proportion to their
+      training frequency (``label_frequencies``, set by :func:`train_generative`) unless given.
     """
 
     def __init__(self, image_size: int = 64, latent_dim: int = 128, *, course: bool = False,
                  width: int = 32, label_smoothing: float = 0.1, label_noise: float = 0.05,
                  dropout: float = 0.0, seed: int = 0, ema_decay: float | None = None,
-                 ema_warmup: bool = True, diffaug: str = "", **kwargs: Any) -> None:
+                 ema_warmup: bool = True, diffaug: str = "", g_width: int | None = None,
+                 d_width: int | None = None, g_widths: Sequence[int] | None = None,
+                 d_widths: Sequence[int] | None = None, loss: str = "bce", spectral_norm: bool = False,
+                 r1_gamma: float = 0.0, r1_every: int = 16, n_classes: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1) (e.g. 0.999), or None for no average; "
                              f"got {ema_decay}")
+        if loss not in GAN_LOSSES:
+            raise ValueError(f"the GAN's loss must be one of {GAN_LOSSES}, got {loss!r}")
+        if r1_gamma < 0 or r1_every < 1:
+            raise ValueError(f"r1_gamma must be >= 0 and r1_every >= 1, got {r1_gamma} and {r1_every}")
+        kit_options = {"g_width": g_width, "d_width": d_width, "g_widths": g_widths, "d_widths": d_widths,
+                       "spectral_norm": spectral_norm or None, "n_classes": n_classes}
+        if course and any(v is not None for v in kit_options.values()):
+            raise ValueError("the course's builders have fixed widths and no spectral norm or classes: "
+                             f"leave {', '.join(k for k, v in kit_options.items() if v is not None)} "
+                             "unset with course=True")
         self.image_size, self.latent_dim = image_size, latent_dim
         self.label_smoothing, self.label_noise = label_smoothing, label_noise
         self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
         self.diffaug = ",".join(parse_policy(diffaug))
+        self.loss_kind, self.r1_gamma, self.r1_every = loss, float(r1_gamma), int(r1_every)
+        self.n_classes = n_classes
+        # only options that are set reach the builders: other GANs keep exactly their networks
+        d_opts = {k: v for k, v in (("width", d_width), ("widths", d_widths),
+                                    ("spectral_norm", spectral_norm or None), ("n_classes", n_classes))
+                  if v is not None}
+        g_opts = {k: v for k, v in (("width", g_width), ("widths", g_widths), ("n_classes", n_classes))
+                  if v is not None}
         self.discriminator, self.generator = _nets(image_size, latent_dim, 1, course=course, width=width,
-                                                   enc_out_activation=None, enc_norm="none", dropout=dropout)
+                                                   enc_out_activation=None, enc_norm="none", dropout=dropout,
+                                                   enc_options=d_opts, dec_options=g_opts)
         self.seed_generator = keras.random.SeedGenerator(seed)
         # the options' state exists only when they are on: other GANs keep exactly their weights
         if ema_decay is not None:
@@ -297,11 +350,17 @@ class GAN(keras.Model):
         if self.diffaug:
             # a separate stream: the noise and label draws stay those of the same GAN without it
             self.augment_seed = keras.random.SeedGenerator(seed + 1)
+        if n_classes is not None:
+            self.label_frequencies = self.add_weight(
+                shape=(n_classes,), initializer=keras.initializers.Constant(1.0 / n_classes),
+                trainable=False, name="label_frequencies")
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real_prob")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake_prob")
+        if self.r1_gamma:
+            self.r1_tracker = keras.metrics.Mean(name="r1_penalty")
 
     def compile(self, d_optimizer, g_optimizer, **kwargs: Any) -> None:
         super().compile(**kwargs)
@@ -309,7 +368,12 @@ class GAN(keras.Model):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return trackers + ([self.r1_tracker] if self.r1_gamma else [])
+
+    @property
+    def conditional(self) -> bool:
+        return self.n_classes is not None
 
     @property
     def sampler(self) -> keras.Model:
@@ -317,8 +381,23 @@ class GAN(keras.Model):
         moving average of its generator (``ema_decay``), else ``generator``."""
         return self.ema_generator if self.ema_decay is not None else self.generator
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def set_label_frequencies(self, labels: np.ndarray) -> None:
+        """Record how often each class occurs in the training ``labels`` ``(n,)``: :func:`generate`
+        draws labels in these proportions (a conditional GAN only)."""
+        if not self.conditional:
+            raise TypeError("only a conditional GAN (n_classes=...) has label frequencies")
+        labels = np.asarray(labels).astype("int64").reshape(-1)
+        if len(labels) == 0 or labels.min() < 0 or labels.max() >= self.n_classes:
+            raise ValueError(f"labels must be integers in [0, {self.n_classes}), got "
+                             f"{'none' if len(labels) == 0 else f'{labels.min()}..{labels.max()}'}")
+        counts = np.bincount(labels, minlength=self.n_classes).astype("float32")
+        self.label_frequencies.assign(counts / counts.sum())
+
+    def _inputs(self, x, labels):
+        return [x, labels] if self.conditional else x
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
 
     def augment(self, images):
         """``images`` as the discriminator sees them: DiffAugmented when ``diffaug`` is set."""
@@ -339,26 +418,70 @@ class GAN(keras.Model):
             else:
                 average.assign(weight)
 
-    def train_step(self, real):
-        batch = ops.shape(real)[0]
-        noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        fake = self.generator(noise, training=True)
-        # 1) discriminator: real -> (smoothed) 1, fake -> 0, with a little label noise
+    def d_losses(self, real_logits, fake_logits, batch):
+        """The discriminator's loss for one batch of real and one of fake logits."""
+        if self.loss_kind == "hinge":
+            return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+        # real -> (smoothed) 1, fake -> 0, with a little label noise
         real_t = (1.0 - self.label_smoothing) - self.label_noise * keras.random.uniform(
             (batch, 1), seed=self.seed_generator)
         fake_t = self.label_noise * keras.random.uniform((batch, 1), seed=self.seed_generator)
+        return self.bce(real_t, real_logits) + self.bce(fake_t, fake_logits)
+
+    def g_losses(self, logits, batch):
+        """The generator's loss: make the discriminator say "real" (non-saturating, or hinge's
+        ``-D(fake)``)."""
+        if self.loss_kind == "hinge":
+            return -ops.mean(logits)
+        return self.bce(ops.ones((batch, 1)), logits)
+
+    def r1_gradients(self, real, labels):
+        """The R1 penalty ``E ||grad_x D(x)||^2`` on ``real`` and the gradients of
+        ``r1_every * r1_gamma / 2`` times it with respect to the discriminator's weights."""
+        weights = self.discriminator.trainable_weights
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(self.augment(real), training=True)
-            fake_logits = self.discriminator(self.augment(fake), training=True)
-            d_loss = self.bce(real_t, real_logits) + self.bce(fake_t, fake_logits)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights, strict=True))
-        # 2) generator: make the discriminator say "real" (non-saturating loss); the
-        # augmentation is differentiable, so its gradients reach the generator through it
+            with tf.GradientTape() as inner:
+                inner.watch(real)
+                total = ops.sum(self.discriminator(self._inputs(real, labels), training=True))
+            slopes = inner.gradient(total, real)
+            penalty = ops.mean(ops.sum(ops.square(slopes), axis=[1, 2, 3]))
+            scaled = 0.5 * self.r1_gamma * self.r1_every * penalty
+        grads = tape.gradient(scaled, weights)
+        # dense tensors in both tf.cond branches: a zero where the penalty does not depend on a
+        # weight (the output bias), and a label embedding's sparse gradient made dense
+        return [ops.zeros_like(w) if g is None else tf.convert_to_tensor(g)
+                for g, w in zip(grads, weights, strict=True)], penalty
+
+    def train_step(self, data):
+        real, labels = (data[0], data[1]) if isinstance(data, (tuple, list)) else (data, None)
+        if self.conditional and labels is None:
+            raise ValueError("a conditional GAN trains on (images, labels) batches: "
+                             "train_generative(gan, images, labels=labels, ...)")
+        batch = ops.shape(real)[0]
+        noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        fake = self.generator(self._inputs(noise, labels), training=True)
+        # 1) discriminator: real -> "real", fake -> "fake"
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(self._inputs(self.augment(real), labels), training=True)
+            fake_logits = self.discriminator(self._inputs(self.augment(fake), labels), training=True)
+            d_loss = self.d_losses(real_logits, fake_logits, batch)
+        d_weights = self.discriminator.trainable_weights
+        grads = tape.gradient(d_loss, d_weights)
+        if self.r1_gamma:
+            due = ops.equal(self.d_optimizer.iterations % self.r1_every, 0)
+            r1_grads, penalty = tf.cond(
+                due, lambda: self.r1_gradients(real, labels),
+                lambda: ([ops.zeros_like(w) for w in d_weights], ops.zeros(())))
+            grads = [g + r for g, r in zip(grads, r1_grads, strict=True)]
+            self.r1_tracker.update_state(penalty, sample_weight=ops.cast(due, "float32"))
+        self.d_optimizer.apply_gradients(zip(grads, d_weights, strict=True))
+        # 2) generator: make the discriminator say "real"; the augmentation is
+        # differentiable, so its gradients reach the generator through it
         noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
-            logits = self.discriminator(self.augment(self.generator(noise, training=True)), training=True)
-            g_loss = self.bce(ops.ones((batch, 1)), logits)
+            fake = self.generator(self._inputs(noise, labels), training=True)
+            logits = self.discriminator(self._inputs(self.augment(fake), labels), training=True)
+            g_loss = self.g_losses(logits, batch)
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights, strict=True))
         if self.ema_decay is not None:
@@ -370,27 +493,74 @@ class GAN(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def build_all(self) -> GAN:
-        self(np.zeros((1, self.latent_dim), "float32"))
-        self.discriminator(np.zeros((1, self.image_size, self.image_size, 3), "float32"))
+        labels = np.zeros((1,), "int32")
+        self(self._inputs(np.zeros((1, self.latent_dim), "float32"), labels))
+        image = np.zeros((1, self.image_size, self.image_size, 3), "float32")
+        self.discriminator(self._inputs(image, labels))
         return self
 
 
+def recalibrate_batch_norm(gan: GAN, n: int = 4096, seed: int = 0, batch_size: int = 256, *,
+                           raw: bool = False) -> GAN:
+    """Set the batch-normalisation statistics of the GAN's sampler (:attr:`GAN.sampler`, or the
+    trained generator with ``raw=True``) to their values for its final weights: the average over
+    ``n`` seeded noise vectors (with labels in training proportions for a conditional GAN) of
+    each layer's batch mean and variance, in batches of ``batch_size``. Returns ``gan``.
+
+    Why: a generator trains on batch statistics but samples with moving averages (Keras'
+    momentum 0.99, about the last 100 steps), which lag behind weights that keep moving -- and
+    a moving average of the weights (``ema_decay``) has no statistics of its own at all (they are
+    copied from the trained generator). Computing them afresh for the weights that sample is
+    cheap (a few forward passes) and deterministic: calling it again gives the same numbers."""
+    from .latent import sample_latent
+
+    net = gan.generator if raw else gan.sampler
+    norms = [layer for layer in net.layers if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return gan
+    z = sample_latent(n, gan.latent_dim, seed)
+    labels = sample_labels(gan, n, seed) if gan.conditional else None
+    # a moving average's layers are frozen (not trainable), and frozen batch norm ignores training=True
+    saved = [(layer.momentum, layer.trainable) for layer in norms]
+    try:
+        for layer in norms:
+            layer.trainable = True
+        for i, start in enumerate(range(0, n, batch_size)):
+            # momentum 1 - 1/(i+1): after k batches the moving statistics are their plain average
+            for layer in norms:
+                layer.momentum = i / (i + 1.0)
+            batch = z[start:start + batch_size]
+            net(batch if labels is None else [batch, labels[start:start + batch_size]], training=True)
+    finally:
+        for layer, (momentum, trainable) in zip(norms, saved, strict=True):
+            layer.momentum, layer.trainable = momentum, trainable
+    return gan
+
+
 def discriminator_gap(gan: GAN, train_images: np.ndarray, heldout_images: np.ndarray,
-                      batch_size: int = 256) -> dict[str, float]:
+                      batch_size: int = 256, *, train_labels: np.ndarray | None = None,
+                      heldout_labels: np.ndarray | None = None) -> dict[str, float]:
     """Is the discriminator memorising the training images? Its mean "real" probability
     (``sigmoid`` of its logit, no augmentation) and its accuracy (share called real, logit > 0)
     on real images it was trained on, ``train_images``, and on real images it never saw,
     ``heldout_images`` (both ``(n, h, w, 3)`` in [0, 1]), and ``gap`` = train minus held-out
     probability. A gap near 0: it judges unseen real images like training ones; a growing gap
     (Karras et al., 2020, watch it to decide when to augment) means it has learnt the training
-    set rather than what real images look like, and its gradients mislead the generator."""
+    set rather than what real images look like, and its gradients mislead the generator.
+    A conditional GAN's discriminator also needs each set's labels (``train_labels``,
+    ``heldout_labels``)."""
     out: dict[str, float] = {}
-    for name, images in (("train", train_images), ("heldout", heldout_images)):
+    for name, images, labels in (("train", train_images, train_labels),
+                                 ("heldout", heldout_images, heldout_labels)):
         images = np.asarray(images, dtype="float32")
         if images.ndim != 4 or len(images) == 0:
             raise ValueError(f"{name} images must be a non-empty batch (n, h, w, 3), "
                              f"got shape {images.shape}")
-        logits = gan.discriminator.predict(images, batch_size=batch_size, verbose=0).reshape(-1)
+        if gan.conditional and (labels is None or len(labels) != len(images)):
+            raise ValueError(f"a conditional GAN's discriminator needs the {name} images' labels "
+                             f"({name}_labels=..., one per image)")
+        inputs = [images, np.asarray(labels, "int32")] if gan.conditional else images
+        logits = gan.discriminator.predict(inputs, batch_size=batch_size, verbose=0).reshape(-1)
         out[f"{name}_real_prob"] = float(np.mean(1.0 / (1.0 + np.exp(-logits.astype("float64")))))
         out[f"{name}_accuracy"] = float(np.mean(logits > 0))
     out["gap"] = out["train_real_prob"] - out["heldout_real_prob"]
@@ -401,11 +571,14 @@ class GANMonitor(keras.callbacks.Callback):
     """Generate images from the same fixed noise after every epoch, so progress is visible
     (from :attr:`GAN.sampler`: the moving average of the generator when the GAN keeps one).
     Keeps them in ``self.samples`` (uint8) and, given ``out_dir``, writes
-    ``epoch_001.png``, ... there."""
+    ``epoch_001.png``, ... there. A conditional GAN draws image ``i`` for ``labels[i]``
+    (default: the classes in turn, ``i % n_classes``)."""
 
-    def __init__(self, noise: np.ndarray, out_dir: str | Path | None = None, ncols: int = 8) -> None:
+    def __init__(self, noise: np.ndarray, out_dir: str | Path | None = None, ncols: int = 8,
+                 labels: np.ndarray | None = None) -> None:
         super().__init__()
         self.noise, self.ncols = np.asarray(noise, dtype="float32"), ncols
+        self.labels = None if labels is None else np.asarray(labels, dtype="int32")
         self.out_dir = Path(out_dir) if out_dir else None
         self.samples: list[np.ndarray] = []
 
@@ -414,7 +587,12 @@ class GANMonitor(keras.callbacks.Callback):
 
         from .image_data import image_grid
 
-        images = self.model.sampler.predict(self.noise, verbose=0)
+        model = self.model
+        inputs = self.noise
+        if getattr(model, "conditional", False):
+            labels = np.arange(len(self.noise)) % model.n_classes if self.labels is None else self.labels
+            inputs = [self.noise, labels.astype("int32")]
+        images = model.sampler.predict(inputs, verbose=0)
         self.samples.append(np.round(np.clip(images, 0, 1) * 255).astype(np.uint8))
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -465,6 +643,40 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def steps_taken(model: keras.Model) -> int:
+    """Training steps ``model`` has taken: its optimiser's step counter (a GAN's generator
+    optimiser: one step updates both networks once)."""
+    optimizer = model.g_optimizer if isinstance(model, GAN) else model.optimizer
+    return int(optimizer.iterations.numpy())
+
+
+class StepBudget(keras.callbacks.Callback):
+    """Stop training after ``steps`` training steps (batches), counted across epochs, at the
+    end of the step (or group of ``steps_per_execution`` steps) that reaches it: the
+    reproducible counterpart of :class:`TimeBudget` (a step count does not depend on what else
+    the machine runs). Train with more epochs than the budget needs; ``steps`` then holds the
+    steps taken in this fit (:func:`steps_taken`) and ``seconds`` their wall time."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"a step budget must be an integer >= 1, got {steps!r}")
+        self.budget, self.steps, self.seconds = int(steps), 0, 0.0
+        self._before, self._start = 0, 0.0
+
+    def on_train_begin(self, logs=None) -> None:
+        self._start = time.perf_counter()
+        self._before = steps_taken(self.model)
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        # the optimiser's counter, not ``batch``: with steps_per_execution, the last group of an
+        # epoch may run fewer steps than its batch index says
+        self.steps = steps_taken(self.model) - self._before
+        self.seconds = time.perf_counter() - self._start
+        if self.steps >= self.budget:
+            self.model.stop_training = True
+
+
 def snapshot_path(folder: str | Path, epoch: int) -> Path:
     """Where :class:`WeightSnapshots` keeps the weights after ``epoch``."""
     return Path(folder) / f"epoch_{int(epoch):03d}.weights.h5"
@@ -482,52 +694,128 @@ def load_snapshot(model: keras.Model, folder: str | Path, epoch: int) -> keras.M
     return model
 
 
+def sample_labels(model: GAN, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` class labels ``(n,)`` for a conditional GAN, drawn (seeded) in proportion to the
+    classes' training frequencies (:meth:`GAN.set_label_frequencies`)."""
+    if not getattr(model, "conditional", False):
+        raise TypeError("only a conditional GAN (n_classes=...) samples labels")
+    p = np.asarray(model.label_frequencies.numpy(), dtype="float64")
+    return np.random.default_rng(seed).choice(model.n_classes, size=n, p=p / p.sum()).astype("int32")
+
+
+PRIORS = ("normal", "gmm", "gaussian")
+
+
 def generate(model: keras.Model, n: int, seed: int = 0, batch_size: int = 256, *,
-             raw: bool = False) -> np.ndarray:
-    """``n`` images from random latent vectors ``N(0, I)`` (seeded) through the decoder of a
-    VAE or the generator of a GAN: ``(n, h, w, 3)`` in [0, 1]. A GAN with ``ema_decay``
-    samples from its averaged generator unless ``raw=True``."""
+             prior: str = "normal", images: np.ndarray | None = None, n_components: int = 10,
+             raw: bool = False, labels: np.ndarray | None = None) -> np.ndarray:
+    """``n`` images ``(n, h, w, 3)`` in [0, 1] from a generative model, seeded: the kit's one
+    way to sample. ``prior`` says where the latent vectors come from:
+
+    * ``"normal"``: ``N(0, I)`` through the decoder of a VAE or the generator of a GAN. A GAN
+      with ``ema_decay`` samples from its averaged generator unless ``raw=True``; a conditional
+      GAN draws image ``i`` of class ``labels[i]`` (default: :func:`sample_labels`, in training
+      proportions);
+    * ``"gmm"``: a second-stage prior for an autoencoder (VAE or CAE): a Gaussian mixture of
+      ``n_components`` fitted to its codes of ``images`` (:func:`idl_utils.latent.fit_latent_gmm`;
+      a VAE's codes are its encoder means);
+    * ``"gaussian"``: one Gaussian (full covariance) fitted to an autoencoder's codes of
+      ``images`` -- the least a plain CAE, which has no prior, needs to be sampled at all.
+
+    A GAN has no encoder and so no codes of real images: it takes ``"normal"`` only."""
+    if prior == "normal" and getattr(model, "conditional", False) and labels is None:
+        labels = sample_labels(model, n, seed)
+    z = latent_codes(model, n, seed, prior=prior, images=images, n_components=n_components)
+    return decode(model, z, batch_size, raw=raw, labels=labels)
+
+
+def latent_codes(model: keras.Model, n: int, seed: int = 0, *, prior: str = "normal",
+                 images: np.ndarray | None = None, n_components: int = 10) -> np.ndarray:
+    """``n`` latent vectors ``(n, latent_dim)`` float32 drawn, seeded, from ``prior`` (see
+    :func:`generate`, which decodes them)."""
+    from .latent import fit_latent_gmm, sample_latent, sample_latent_gmm
+
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+    if prior == "normal":
+        return sample_latent(n, model.latent_dim, seed)
+    if isinstance(model, GAN):
+        raise TypeError(f"prior={prior!r} needs an autoencoder (VAE or CAE) whose encoder gives codes "
+                        "of real images; a GAN has none: use generate(gan, n) instead")
+    if images is None:
+        raise ValueError(f"prior={prior!r} fits the model's codes of real images: pass images=")
+    codes = encode(model, images)
+    if prior == "gmm":
+        return sample_latent_gmm(fit_latent_gmm(codes, min(n_components, len(images)), seed), n, seed)
+    z = np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes, rowvar=False), n)
+    return z.astype("float32")
+
+
+def interpolation_rows(models: dict[str, keras.Model], steps: int = 10, seed: int = 0, *,
+                       vae_prior: str = "normal", images: np.ndarray | None = None,
+                       n_components: int = 10) -> dict[str, np.ndarray]:
+    """For each model (label -> VAE or GAN), ``steps`` images ``(steps, h, w, 3)`` decoded along
+    the linear and along the spherical path between two random codes (rows ``"<label> linear"``
+    and ``"<label> spherical"``). The two end points come from the prior the model is sampled
+    from: ``vae_prior`` for a VAE (see :func:`generate`), ``N(0, I)`` for a GAN."""
+    from .latent import interpolate_linear, interpolate_spherical
+
+    rows = {}
+    for label, model in models.items():
+        prior = vae_prior if isinstance(model, VAE) else "normal"
+        z0, z1 = latent_codes(model, 2, seed, prior=prior, images=images, n_components=n_components)
+        rows[f"{label} linear"] = decode(model, interpolate_linear(z0, z1, steps))
+        rows[f"{label} spherical"] = decode(model, interpolate_spherical(z0, z1, steps))
+    return rows
+
+
+def training_columns(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per model (name -> training record): its epochs and seconds per epoch, as extra columns
+    of a score table (:func:`idl_utils.scores.score_table`)."""
+    return {name: {"epochs": r["epochs"], "s/epoch": round(r["seconds_per_epoch"], 1)}
+            for name, r in records.items()}
+
+
+def training_summary(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per model (name -> training record): epochs, training seconds and seconds per epoch, for
+    the results file and the timings table."""
+    return {name: {"epochs": r["epochs"], "train_seconds": round(r["seconds"], 1),
+                   "epoch_seconds": round(r["seconds_per_epoch"], 2)} for name, r in records.items()}
+
+
+def generate_by_class(model: GAN, n_per_class: int, seed: int = 0, *, raw: bool = False) -> np.ndarray:
+    """A conditional GAN's samples class by class: ``(n_classes, n_per_class, h, w, 3)``, row
+    ``k`` drawn for class ``k``. Every row uses the same ``n_per_class`` seeded noise vectors, so
+    a column shows what the label alone changes."""
     from .latent import sample_latent
 
-    z = sample_latent(n, model.latent_dim, seed)
-    return decode(model, z, batch_size, raw=raw)
+    if not getattr(model, "conditional", False):
+        raise TypeError("generate_by_class needs a conditional GAN (n_classes=...); use generate() otherwise")
+    z = sample_latent(n_per_class, model.latent_dim, seed)
+    zs = np.tile(z, (model.n_classes, 1))
+    labels = np.repeat(np.arange(model.n_classes), n_per_class)
+    images = decode(model, zs, raw=raw, labels=labels)
+    return images.reshape(model.n_classes, n_per_class, *images.shape[1:])
 
 
-def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: bool = False) -> np.ndarray:
+def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: bool = False,
+           labels: np.ndarray | None = None) -> np.ndarray:
     """Images for latent vectors ``z (n, latent_dim)``: decoder (CAE/VAE) or generator (GAN;
-    :attr:`GAN.sampler`, i.e. the moving average when it keeps one, unless ``raw=True``)."""
+    :attr:`GAN.sampler`, i.e. the moving average when it keeps one, unless ``raw=True``). A
+    conditional GAN needs ``labels`` ``(n,)``, one class per vector."""
+    z = np.asarray(z, dtype="float32")
     if isinstance(model, GAN):
         net = model.generator if raw else model.sampler
+        if model.conditional:
+            if labels is None or len(labels) != len(z):
+                raise ValueError("a conditional GAN draws each image for a class: pass labels=, one per "
+                                 "latent vector (generate() draws them in training proportions)")
+            return net.predict([z, np.asarray(labels, "int32")], batch_size=batch_size, verbose=0)
+    elif labels is not None:
+        raise TypeError("labels are for a conditional GAN; this model takes latent vectors only")
     else:
         net = model.decoder
-    return net.predict(np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0)
-
-
-def generate_fitted(model: keras.Model, images: np.ndarray, n: int, seed: int = 0, *,
-                    n_components: int = 10) -> np.ndarray:
-    """``n`` images (``(n, h, w, 3)`` in [0, 1]) from an autoencoder (VAE or CAE) sampled through
-    a second-stage prior: a Gaussian mixture of ``n_components`` fitted to its codes of
-    ``images`` (:func:`idl_utils.latent.fit_latent_gmm`; a VAE's codes are its encoder means),
-    instead of ``N(0, I)``. A GAN has no encoder and no codes of real images: use :func:`generate`."""
-    from .latent import fit_latent_gmm, sample_latent_gmm
-
-    if isinstance(model, GAN):
-        raise TypeError("generate_fitted needs an autoencoder (VAE or CAE) whose encoder gives codes of "
-                        "real images; a GAN has none: use generate(gan, n) instead")
-    gmm = fit_latent_gmm(encode(model, images), min(n_components, len(images)), seed)
-    return decode(model, sample_latent_gmm(gmm, n, seed))
-
-
-def sample_prior(model: keras.Model, images: np.ndarray, n: int, seed: int = 0, prior: str = "normal", *,
-                 n_components: int = 10) -> np.ndarray:
-    """``n`` images from ``model`` with its codes drawn from ``prior``: ``"normal"``
-    (:func:`generate`: ``N(0, I)``, or a GAN's noise) or ``"gmm"`` (:func:`generate_fitted`: a
-    mixture of ``n_components`` Gaussians fitted to its codes of ``images``; autoencoders only)."""
-    if prior == "gmm":
-        return generate_fitted(model, images, n, seed, n_components=n_components)
-    if prior == "normal":
-        return generate(model, n, seed)
-    raise ValueError(f"prior must be 'normal' or 'gmm', got {prior!r}")
+    return net.predict(z, batch_size=batch_size, verbose=0)
 
 
 # --------------------------------------------------------------------------- training
@@ -536,21 +824,35 @@ GAN_ADAM_BETA_1 = 0.5     # DCGAN's choice; Keras' default 0.9 for the autoencod
 
 
 def training_dataset(images: np.ndarray, batch_size: int, seed: int = 0, *,
-                     flip: bool = False) -> tf.data.Dataset:
+                     flip: bool = False, labels: np.ndarray | None = None) -> tf.data.Dataset:
     """The training batches of :func:`train_generative`: ``images`` ``(n, h, w, 3)`` reshuffled
-    with ``seed`` every epoch, in batches of ``batch_size`` (the last partial batch dropped).
+    with ``seed`` every epoch, in batches of ``batch_size`` (the last partial batch dropped);
+    with ``labels`` ``(n,)``, batches of ``(images, labels)`` shuffled together.
 
     ``flip=True`` mirrors each image left-right with probability 1/2, drawn afresh every epoch
     from ``seed`` (random flips on the fly, where ``load_image_dataset(augment=True)`` stores a
     mirrored copy of every image)."""
     if len(images) < batch_size:
         raise ValueError(f"{len(images)} images is fewer than one batch of {batch_size}")
-    data = (tf.data.Dataset.from_tensor_slices(np.asarray(images, dtype="float32"))
-            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True))
+    images = np.asarray(images, dtype="float32")
+    if labels is None:
+        data = tf.data.Dataset.from_tensor_slices(images)
+    else:
+        labels = np.asarray(labels).astype("int32").reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images: give one label per image")
+        data = tf.data.Dataset.from_tensor_slices((images, labels))
+    data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if flip:
         coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        data = tf.data.Dataset.zip(data, coins).map(
-            lambda image, coin: tf.where(coin % 2 == 1, tf.reverse(image, axis=[1]), image))
+
+        def mirror(image, coin):
+            return tf.where(coin % 2 == 1, tf.reverse(image, axis=[1]), image)
+
+        if labels is None:
+            data = tf.data.Dataset.zip(data, coins).map(mirror)
+        else:
+            data = tf.data.Dataset.zip(data, coins).map(lambda pair, coin: (mirror(pair[0], coin), pair[1]))
     return data.batch(batch_size, drop_remainder=True).prefetch(2)
 
 
@@ -558,7 +860,7 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
                      learning_rate: float = 1e-3, seed: int = 0,
                      callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int | str = PROGRESS,
                      steps_per_execution: int | None = None, flip: bool = False,
-                     adam_beta_1: float | None = None) -> dict[str, Any]:
+                     adam_beta_1: float | None = None, labels: np.ndarray | None = None) -> dict[str, Any]:
     """Compile (Adam; two of them for a GAN, ``beta_1=0.5``) and fit ``model`` on ``images``
     ``(n, h, w, 3)`` in [0, 1], shuffled with ``seed`` every epoch, with the kit's loop
     (:func:`idl_utils.training.fit_timed`). Returns its record (``history``, ``epochs_run``,
@@ -572,7 +874,10 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
     Options (the defaults train as before): ``flip=True`` mirrors random training images every
     epoch (:func:`training_dataset`); ``adam_beta_1`` replaces Adam's ``beta_1`` (default 0.5
     for a GAN, :data:`GAN_ADAM_BETA_1`, Keras' 0.9 otherwise; 0.0 is the choice of recent GANs
-    such as StyleGAN2)."""
+    such as StyleGAN2).
+
+    ``labels`` ``(n,)`` integers train a conditional GAN (``GAN(n_classes=...)``, which needs
+    them) on ``(image, label)`` batches and record the classes' frequencies for sampling."""
     if len(images) < batch_size:
         raise ValueError(f"{len(images)} images is fewer than one batch of {batch_size}")
     if adam_beta_1 is not None and not 0.0 <= adam_beta_1 < 1.0:
@@ -585,7 +890,14 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
         compile_args = {"optimizer": keras.optimizers.Adam(learning_rate)}
     else:
         compile_args = {"optimizer": keras.optimizers.Adam(learning_rate, beta_1=adam_beta_1)}
-    data = training_dataset(images, batch_size, seed, flip=flip)
+    conditional = getattr(model, "conditional", False)
+    if conditional != (labels is not None):
+        raise ValueError("labels= go with a conditional GAN (GAN(n_classes=...)) and it needs them: "
+                         f"got a {'conditional' if conditional else 'model without classes'} and "
+                         f"{'no labels' if labels is None else 'labels'}")
+    if conditional:
+        model.set_label_frequencies(labels)
+    data = training_dataset(images, batch_size, seed, flip=flip, labels=labels)
     # shuffle=False: the dataset above already reshuffles, seeded, every epoch
     record = fit_timed(model, data, epochs=epochs, compile_args=compile_args,
                        steps_per_execution=steps_per_execution, callbacks=callbacks, verbose=verbose,
@@ -597,3 +909,223 @@ def train_generative(model: keras.Model, images: np.ndarray, *, epochs: int, bat
     return {**record, "epochs": epochs,
             "seconds_per_epoch": seconds / max(epochs, 1), "n_images": len(images),
             "batch_size": batch_size, "learning_rate": learning_rate, **options}
+
+
+# --------------------------------------------------------------------------- notebook 01's models
+
+@dataclass(frozen=True)
+class CAERecipe:
+    """How notebook 01 builds and trains its convolutional autoencoder."""
+
+    latent_dim: int = 64
+    width: int = 32
+    epochs: int = 4
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
+class VAERecipe(CAERecipe):
+    """A :class:`CAERecipe` plus the VAE's loss (``beta``, ``loss``: see :class:`VAE`) and the
+    ``snapshots``: epochs after which :class:`WeightSnapshots` keeps the weights on the way."""
+
+    beta: float = 1.0
+    loss: str = "bce"
+    snapshots: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class GANRecipe:
+    """How notebook 01 builds and trains its GAN (see :class:`GAN` and
+    :func:`train_generative`); ``progress`` noise vectors are rendered after every epoch
+    (:class:`GANMonitor`), ``snapshots`` as in :class:`VAERecipe`."""
+
+    latent_dim: int = 128
+    width: int = 48
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 2e-4
+    adam_beta_1: float | None = None
+    ema: float | None = None
+    diffaug: str = ""
+    flip: bool = False
+    snapshots: tuple[int, ...] = ()
+    progress: int = 16
+
+
+def dataset_key(images: np.ndarray, source: str = "") -> dict[str, Any]:
+    """What identifies a training set in a cache key: its ``source``, shape and a hash of the
+    exact pixels of ``images`` ``(n, h, w, 3)`` (another subset, size or augmentation -> another
+    key)."""
+    import hashlib
+
+    pixels = np.ascontiguousarray(images, dtype="float32")
+    return {"source": source, "shape": list(pixels.shape),
+            "sha256": hashlib.sha256(pixels.tobytes()).hexdigest()[:16]}
+
+
+def model_key(recipe: CAERecipe | GANRecipe, images: np.ndarray, *, source: str = "", seed: int = 0,
+              course: bool = False) -> dict[str, Any]:
+    """The cache key of a model trained by ``recipe`` on ``images``: the recipe's fields, the
+    training set (:func:`dataset_key`), the seed and which builders (``course``)."""
+    return {**asdict(recipe), "model": type(recipe).__name__.removesuffix("Recipe"),
+            "data": dataset_key(images, source), "seed": seed, "course": course}
+
+
+def _fresh(cls: type, image_size: int, init_seed: int, **kwargs: Any) -> keras.Model:
+    """A new, built model, seeded first: the same seed gives the same initial weights."""
+    from .config import set_seed
+
+    set_seed(init_seed)
+    return cls(image_size=image_size, **kwargs).build_all()
+
+
+def _snapshots(recipe: VAERecipe | GANRecipe, name: str,
+               key: dict[str, Any]) -> list[keras.callbacks.Callback]:
+    from .cache import cache_path
+
+    return [WeightSnapshots(recipe.snapshots, cache_path(name, key, "snapshots"))] if recipe.snapshots else []
+
+
+def _vae_kwargs(recipe: VAERecipe, seed: int) -> dict[str, Any]:
+    return {"latent_dim": recipe.latent_dim, "beta": recipe.beta, "loss": recipe.loss, "seed": seed}
+
+
+def _gan_kwargs(recipe: GANRecipe, seed: int) -> dict[str, Any]:
+    return {"latent_dim": recipe.latent_dim, "ema_decay": recipe.ema, "diffaug": recipe.diffaug, "seed": seed}
+
+
+def kit_cae(images: np.ndarray, recipe: CAERecipe, *, source: str = "",
+            seed: int = 0) -> tuple[ConvAutoencoder, dict[str, Any]]:
+    """``(model, record)``: the kit's :class:`ConvAutoencoder` trained by ``recipe`` on ``images``
+    ``(n, size, size, 3)``, or loaded from the cache (:func:`idl_utils.cache.load_or_train`,
+    keyed by :func:`model_key`)."""
+    from .cache import load_or_train
+
+    return load_or_train(
+        "gen_cae_kit", model_key(recipe, images, source=source, seed=seed),
+        build=lambda: _fresh(ConvAutoencoder, images.shape[1], seed, latent_dim=recipe.latent_dim,
+                             width=recipe.width),
+        train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed))
+
+
+def kit_vae(images: np.ndarray, recipe: VAERecipe, *, source: str = "",
+            seed: int = 0) -> tuple[VAE, dict[str, Any]]:
+    """``(model, record)``: the kit's :class:`VAE` trained by ``recipe`` (keeping its weights
+    after ``recipe.snapshots`` on the way, see :func:`kit_snapshot`), or loaded from the cache."""
+    from .cache import load_or_train
+
+    key = model_key(recipe, images, source=source, seed=seed)
+    return load_or_train(
+        "gen_vae_kit", key,
+        build=lambda: _fresh(VAE, images.shape[1], seed, width=recipe.width, **_vae_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed,
+                                         callbacks=_snapshots(recipe, "gen_vae_kit", key)))
+
+
+def gan_progress_dir(images: np.ndarray, recipe: GANRecipe, *, source: str = "", seed: int = 0) -> Path:
+    """Where :func:`kit_gan` keeps its :class:`GANMonitor` grids (``epoch_001.png``, ...)."""
+    from .cache import cache_path
+
+    return cache_path("gen_gan_kit", model_key(recipe, images, source=source, seed=seed), "progress")
+
+
+def kit_gan(images: np.ndarray, recipe: GANRecipe, *, source: str = "",
+            seed: int = 0) -> tuple[GAN, dict[str, Any]]:
+    """``(model, record)``: the kit's :class:`GAN` trained by ``recipe``, rendering the same
+    ``recipe.progress`` noise vectors after every epoch into :func:`gan_progress_dir` and keeping
+    its weights after ``recipe.snapshots``; or loaded from the cache."""
+    from .cache import load_or_train
+    from .latent import sample_latent
+
+    key = model_key(recipe, images, source=source, seed=seed)
+    callbacks = _snapshots(recipe, "gen_gan_kit", key)
+    if recipe.progress:
+        noise = sample_latent(recipe.progress, recipe.latent_dim, seed=seed)
+        folder = gan_progress_dir(images, recipe, source=source, seed=seed)
+        callbacks = [GANMonitor(noise, folder, ncols=8), *callbacks]
+    return load_or_train(
+        "gen_gan_kit", key,
+        build=lambda: _fresh(GAN, images.shape[1], seed, width=recipe.width, **_gan_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed, flip=recipe.flip,
+                                         adam_beta_1=recipe.adam_beta_1, callbacks=callbacks))
+
+
+def kit_snapshot(images: np.ndarray, recipe: VAERecipe | GANRecipe, epoch: int, record: dict[str, Any], *,
+                 source: str = "", seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
+    """``(model, record)``: the kit's VAE or GAN of ``recipe`` as it was after ``epoch`` (one of
+    ``recipe.snapshots``), from the weights :func:`kit_vae` / :func:`kit_gan` kept on the way.
+    ``record`` is the full run's; the one returned says ``epoch`` epochs and their seconds."""
+    from .cache import cache_path
+
+    is_gan = isinstance(recipe, GANRecipe)
+    cls, kwargs = (GAN, _gan_kwargs(recipe, seed)) if is_gan else (VAE, _vae_kwargs(recipe, seed))
+    name = "gen_gan_kit" if is_gan else "gen_vae_kit"
+    folder = cache_path(name, model_key(recipe, images, source=source, seed=seed), "snapshots")
+    model = load_snapshot(_fresh(cls, images.shape[1], seed, width=recipe.width, **kwargs), folder, epoch)
+    return model, {**record, "epochs": epoch, "seconds": record["seconds_per_epoch"] * epoch}
+
+
+def course_vae(images: np.ndarray, recipe: VAERecipe, epochs: int, *, source: str = "",
+               seed: int = 0) -> tuple[VAE, dict[str, Any]]:
+    """``(model, record)``: a :class:`VAE` on the course's builders (``course=True``) with the
+    loss, latent size, batch size and learning rate of ``recipe``, trained ``epochs`` epochs (the
+    budget of the equal-time comparison), or loaded from the cache."""
+    from .cache import load_or_train
+
+    recipe = replace(recipe, epochs=epochs, snapshots=())
+    return load_or_train(
+        "gen_vae_course", model_key(recipe, images, source=source, seed=seed, course=True),
+        build=lambda: _fresh(VAE, images.shape[1], seed, course=True, **_vae_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed))
+
+
+def course_gan(images: np.ndarray, recipe: GANRecipe, epochs: int, *, source: str = "",
+               seed: int = 0) -> tuple[GAN, dict[str, Any]]:
+    """``(model, record)``: a :class:`GAN` on the course's builders with the training options of
+    ``recipe`` (no progress grids, no snapshots), trained ``epochs`` epochs, or loaded from the
+    cache."""
+    from .cache import load_or_train
+
+    recipe = replace(recipe, epochs=epochs, snapshots=(), progress=0)
+    return load_or_train(
+        "gen_gan_course", model_key(recipe, images, source=source, seed=seed, course=True),
+        build=lambda: _fresh(GAN, images.shape[1], seed, course=True, **_gan_kwargs(recipe, seed)),
+        train=lambda m: train_generative(m, images, epochs=epochs, batch_size=recipe.batch_size,
+                                         learning_rate=recipe.learning_rate, seed=seed, flip=recipe.flip,
+                                         adam_beta_1=recipe.adam_beta_1))
+
+
+def equal_time_models(images: np.ndarray, vae: tuple[VAERecipe, dict[str, Any]],
+                      gan: tuple[GANRecipe, dict[str, Any]], course_epochs: int, *, source: str = "",
+                      seed: int = 0) -> dict[str, tuple[keras.Model, dict[str, Any]]]:
+    """The course-vs-kit comparison's models, by row name: the kit's VAE and GAN after each of
+    their recipes' snapshot epochs (``vae`` and ``gan``: recipe and the full run's record), then
+    the course's VAE and GAN trained ``course_epochs`` epochs."""
+    models = {}
+    for kind, (recipe, record) in (("VAE", vae), ("GAN", gan)):
+        for epoch in recipe.snapshots:
+            models[f"{kind} (kit, {epoch} epochs)"] = kit_snapshot(images, recipe, epoch, record,
+                                                                    source=source, seed=seed)
+    budget = f"{course_epochs} epochs"
+    models[f"VAE (course, {budget})"] = course_vae(images, vae[0], course_epochs, source=source, seed=seed)
+    models[f"GAN (course, {budget})"] = course_gan(images, gan[0], course_epochs, source=source, seed=seed)
+    return models
+
+
+def sample_models(models: dict[str, keras.Model], n: int, seed: int = 0, *, vae_prior: str = "normal",
+                  images: np.ndarray | None = None, n_components: int = 10) -> dict[str, np.ndarray]:
+    """``n`` images of each model, by name, sampled as notebook 01 samples it: a VAE's codes from
+    ``vae_prior`` (fitted to its codes of ``images`` unless ``"normal"``), a CAE's from one
+    Gaussian fitted to its codes (it has no prior of its own), a GAN from its noise."""
+    def prior(model: keras.Model) -> str:
+        if isinstance(model, VAE):
+            return vae_prior
+        return "gaussian" if isinstance(model, ConvAutoencoder) else "normal"
+
+    return {name: generate(model, n, seed, prior=prior(model), images=images, n_components=n_components)
+            for name, model in models.items()}

@@ -23,7 +23,6 @@ import io
 import os
 import socket
 import time
-import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -305,14 +304,6 @@ def _in_subset(stem: str, subset: str) -> bool:
     return 0x1F600 <= cps[0] <= 0x1F64F and cps[0] not in range(0x1F645, 0x1F650) or cps[0] in _EXTRA_FACES
 
 
-def _emoji_name(stem: str) -> str:
-    try:
-        return " + ".join(unicodedata.name(chr(c)).lower() for c in _codepoints(stem)
-                          if c not in (0xFE0F, 0x200D))
-    except ValueError:
-        return stem  # OpenMoji's private-use extras have no Unicode name
-
-
 def _rasterise_openmoji(files: list[Path], image_size: int) -> np.ndarray:
     import resvg_py
     from PIL import Image
@@ -401,11 +392,6 @@ def _load_openmoji(image_size: int, subset: str) -> ImageDataset:
                         tuple(stems[i] for i in keep))
 
 
-def emoji_names(data: ImageDataset) -> list[str]:
-    """Unicode names of OpenMoji images (the file stem where Unicode has none)."""
-    return [_emoji_name(s.split(" ")[0]) for s in data.ids]
-
-
 # --------------------------------------------------------------------------- showing images
 
 def image_grid(images: np.ndarray, ncols: int = 8, pad: int = 2) -> np.ndarray:
@@ -459,3 +445,15 @@ def plot_image_rows(rows: dict[str, np.ndarray], title: str | None = None, scale
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def attribute_mask(data: ImageDataset, label: str = "faces & emotion") -> tuple[np.ndarray, str]:
+    """``(mask (n,) bool, name)``: the images carrying ``label`` (named ``"face"`` for OpenMoji's
+    ``"faces & emotion"``, else the label itself) when the dataset has at least two of them, else
+    the darker half of the images (``"dark"``) -- an attribute every dataset has."""
+    if data.labels is not None and label in data.label_names:
+        mask = data.labels == data.label_names.index(label)
+        if mask.sum() >= 2:
+            return mask, "face" if label == "faces & emotion" else label
+    brightness = data.images.mean(axis=(1, 2, 3))
+    return brightness < np.median(brightness), "dark"

@@ -164,3 +164,24 @@ def nearest_neighbours(queries: np.ndarray, reference: np.ndarray, *, exclude_se
         dist[s: s + len(block)] = np.sqrt(np.maximum(d2[np.arange(len(block)), idx[s: s + len(block)]], 0)
                                           / q.shape[1])
     return idx, dist
+
+
+def copy_check(samples: dict[str, np.ndarray], train_images: np.ndarray, *, n_reference: int = 1000,
+               n_shown: int = 10) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Are generated images copies of training images? For every set in ``samples`` (label ->
+    images ``(n, h, w, 3)``) the median and smallest pixel RMS distance to the nearest training
+    image, and the same for the first ``n_reference`` training images to each other (key
+    ``"training set (to each other)"``: what "near" means in this dataset). Also returns rows
+    for an image figure: the first ``n_shown`` samples of each set above their nearest training
+    images."""
+    check, rows = {}, {}
+    for label, images in samples.items():
+        idx, dist = nearest_neighbours(images, train_images)
+        check[label] = {"median_nn_distance": float(np.median(dist)), "min_nn_distance": float(dist.min())}
+        rows[f"{label} sample"] = images[:n_shown]
+        rows[f"nearest training ({label})"] = train_images[idx[:n_shown]]
+    reference = train_images[: min(len(train_images), n_reference)]
+    _, dist = nearest_neighbours(reference, reference, exclude_self=True)
+    check["training set (to each other)"] = {"median_nn_distance": float(np.median(dist)),
+                                             "min_nn_distance": float(dist.min())}
+    return check, rows

@@ -298,3 +298,73 @@ def layout_problems(fig, *, tolerance: float = 1.0) -> list[str]:
                 if corners.height > 0 and legend.get_window_extent(renderer).overlaps(corners):
                     problems.append(f"axes {i}: the legend covers a bar")
     return sorted(set(problems))
+
+
+def _whole_epochs(ax, n_epochs: int) -> None:
+    """Ticks on whole epochs only (every epoch when there are few)."""
+    from matplotlib.ticker import MaxNLocator
+
+    if n_epochs <= 12:
+        ax.set_xticks(np.arange(1, n_epochs + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_autoencoder_losses(cae_history: Mapping[str, Sequence[float]],
+                            vae_history: Mapping[str, Sequence[float]], *, beta: float = 1.0):
+    """Notebook 01's autoencoder curves, one panel per term and epoch: the CAE's reconstruction
+    loss, then the VAE's reconstruction and KL terms (separate panels: their scales differ by
+    orders of magnitude). Histories as :func:`idl_utils.generative.train_generative` records them."""
+    import matplotlib.pyplot as plt
+
+    panels = ((cae_history["loss"], "CAE: reconstruction", "cross-entropy per image", "C0"),
+              (vae_history["reconstruction_loss"], "VAE: reconstruction term", "loss per image", "C0"),
+              (vae_history["kl_loss"], f"VAE: KL term (weighted by beta={beta:g})", "KL (nats per image)",
+               "C1"))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.2))
+    for ax, (values, title, ylabel, color) in zip(axes, panels, strict=True):
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", color=color)
+        ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+        _whole_epochs(ax, len(values))
+    fig.tight_layout()
+    return fig
+
+
+def plot_gan_training(history: Mapping[str, Sequence[float]]):
+    """A GAN's training, per epoch: both players' losses (left), and the discriminator's mean
+    "real" probability on real and on generated images (right, 0 to 1)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+    epochs = np.arange(1, len(history["d_loss"]) + 1)
+    axes[0].plot(epochs, history["d_loss"], marker="o", label="discriminator")
+    axes[0].plot(epochs, history["g_loss"], marker="o", label="generator")
+    axes[0].set(title="GAN losses", xlabel="epoch", ylabel="loss (batch mean)")
+    axes[1].plot(epochs, history["d_real_prob"], marker="o", label="D(real)")
+    axes[1].plot(epochs, history["d_fake_prob"], marker="o", label="D(generated)")
+    axes[1].set(title="Discriminator's mean 'real' probability", xlabel="epoch",
+                ylabel="probability", ylim=(0, 1))
+    for ax in axes:
+        _legend_beside(ax)
+        _whole_epochs(ax, len(epochs))
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_files(rows: Sequence[Sequence[tuple[str, Any]]], *, width: float = 12.0,
+                     row_height: float = 2.2):
+    """Saved images (PNG paths) as a grid of panels, each with its title: ``rows`` is a list of
+    rows, each a list of ``(title, path)``; axes off, as befits pictures."""
+    import matplotlib.pyplot as plt
+
+    ncols = max((len(row) for row in rows), default=1)
+    fig, axes = plt.subplots(max(len(rows), 1), ncols, figsize=(width, row_height * max(len(rows), 1)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax_row, row in zip(axes, rows, strict=False):
+        for ax, (title, path) in zip(ax_row, row, strict=False):
+            ax.imshow(plt.imread(path))
+            ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -388,6 +389,44 @@ def verdict_row(row: dict[str, Any], standard_kit: dict[str, Any] | None = None,
     return verdict
 
 
+def _course_pairs(names: Iterable[str]) -> list[tuple[str, str, str]]:
+    """``(kind, kit name, course name)`` for every row named ``"<kind> (kit, <n> epochs)"`` that
+    has a ``"<kind> (course, ...)"`` row beside it (notebook 01's naming)."""
+    names = list(names)
+    pairs = []
+    for kit in names:
+        found = re.fullmatch(r"(\w+) \(kit, \d+ epochs\)", kit)
+        if found:
+            kind = found.group(1)
+            course = next((n for n in names if n.startswith(f"{kind} (course, ")), None)
+            if course is not None:
+                pairs.append((kind, kit, course))
+    return pairs
+
+
+def course_comparison(scores: Mapping[str, dict[str, Any]],
+                      records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Notebook 01's course-vs-kit table: one :func:`comparison_row` per kit snapshot
+    (``"VAE (kit, 6 epochs)"``) against the course model of its kind (``"VAE (course, 3
+    epochs)"``), from their ``scores`` and training ``records`` (``epochs``, ``seconds``)."""
+    rows = []
+    for kind, kit, course in _course_pairs(scores):
+        rows.append(comparison_row(kind, f"{records[kit]['epochs']} epochs", course.split(", ", 1)[1][:-1],
+                                   scores[kit], scores[course], records[kit]["seconds"],
+                                   records[course]["seconds"]))
+    return rows
+
+
+def course_verdicts(comparison: Sequence[dict[str, Any]],
+                    standard: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One :func:`verdict_row` per row of :func:`course_comparison`, with the two models'
+    scores in the standard FID network where ``standard`` (name -> scores) has them."""
+    standard = standard or {}
+    return [verdict_row(row, standard.get(f"{row['model']} (kit, {row['kit']})"),
+                        standard.get(f"{row['model']} (course, {row['course']})"))
+            for row in comparison]
+
+
 # --------------------------------------------------------------------------- feature extractors
 
 def build_feature_classifier(image_size: int, n_classes: int, feature_dim: int = 128):
@@ -457,9 +496,6 @@ def classifier_extractor(images: np.ndarray, labels: np.ndarray, label_name: str
     return FeatureExtractor(f"{label_name} CNN features", fn, 128)
 
 
-LEGACY_KERAS_INCEPTION = "inception"   # the removed Keras-InceptionV3 path; see get_feature_extractor
-
-
 def get_feature_extractor(images: np.ndarray, labels: np.ndarray | None, label_name: str, *,
                           prefer: str = "fid-inception", epochs: int = 8, seed: int = 0) -> FeatureExtractor:
     """The feature extractor for the scores, chosen by ``prefer`` and said out loud:
@@ -468,14 +504,9 @@ def get_feature_extractor(images: np.ndarray, labels: np.ndarray | None, label_n
       come from the package registry, so this works without other internet access). Scores are
       comparable with published FIDs computed on the same number of images. When it cannot be
       had, a banner says why and the classifier below is used;
-    * ``"classifier"``: a CNN trained here on the real images to predict ``labels``.
-
-    ``"inception"`` (Keras' InceptionV3 with ImageNet weights) is no longer offered: its weights
-    come from Google storage, so offline it always fell back to the classifier, and online it
-    gave "FIDs" of a different network than papers use. It is still accepted, says so and gives
-    the classifier -- exactly what it gave offline -- so that old notebooks keep running."""
+    * ``"classifier"``: a CNN trained here on the real images to predict ``labels``."""
     choices = ("fid-inception", "classifier")
-    if prefer not in (*choices, LEGACY_KERAS_INCEPTION):
+    if prefer not in choices:
         raise ValueError(f"prefer must be one of {choices}, got {prefer!r}")
     if prefer == "fid-inception":
         try:
@@ -488,11 +519,6 @@ def get_feature_extractor(images: np.ndarray, labels: np.ndarray | None, label_n
                  f"Why: {reason}.\n"
                  f"Features: a small CNN trained here on the real images to predict '{label_name}'.\n"
                  "Scores are comparable between models in this run, NOT with published FID values.")
-    elif prefer == LEGACY_KERAS_INCEPTION:
-        announce("FID/KID: prefer='inception' (Keras' InceptionV3, ImageNet weights from Google storage) "
-                 "was removed -> using the SUBSTITUTE extractor, as offline before.\n"
-                 "Pass prefer='classifier' for these features, or prefer='fid-inception' for the "
-                 "standard FID network (weights from the package registry).")
     if labels is None:
         raise ValueError("the substitute feature extractor needs labels for the real images "
                          "(e.g. OpenMoji's Unicode block); or use prefer='fid-inception'")

@@ -49,49 +49,47 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "idl-kit")
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from idl_utils.cache import cache_path, load_or_train
-from idl_utils.config import reports_dir, set_seed
+from idl_utils.config import reports_dir
 from idl_utils.gen_ablation import PUBLISHED_DIR as ABLATION_DIR
 from idl_utils.gen_ablation import (
     ablation_markdown,
     ablation_verdicts,
     best_variants,
-    dataset_comparison,
+    faces_vs_all,
     load_ablation,
 )
 from idl_utils.generative import (
-    GAN,
-    VAE,
-    ConvAutoencoder,
-    GANMonitor,
-    WeightSnapshots,
+    CAERecipe,
+    GANRecipe,
+    VAERecipe,
     decode,
     encode,
+    equal_time_models,
+    gan_progress_dir,
     generate,
-    load_snapshot,
+    interpolation_rows,
+    kit_cae,
+    kit_gan,
+    kit_vae,
     reconstruct,
     reconstruction_errors,
-    sample_prior,
-    train_generative,
+    sample_models,
+    training_columns,
+    training_summary,
 )
-from idl_utils.image_data import load_image_dataset, plot_image_grid, plot_image_rows
-from idl_utils.latent import (
-    attribute_vector,
-    fit_latent_gmm,
-    interpolate_linear,
-    interpolate_spherical,
-    latent_map_2d,
-    nearest_neighbours,
-    plot_latent_map,
-    sample_latent,
-    sample_latent_gmm,
+from idl_utils.image_data import (
+    attribute_mask,
+    load_image_dataset,
+    plot_image_grid,
+    plot_image_rows,
 )
+from idl_utils.latent import attribute_vector, copy_check, latent_map_2d, plot_latent_map
 from idl_utils.narrate import hypothesis, ratio, tally, verdict
 from idl_utils.notebook import show_model, start_notebook
+from idl_utils.plots import plot_autoencoder_losses, plot_gan_training, plot_image_files
 from idl_utils.results import (
     atomic_write_text,
     markdown_table,
@@ -100,13 +98,12 @@ from idl_utils.results import (
     save_table,
 )
 from idl_utils.scores import (
-    comparison_row,
+    course_comparison,
+    course_verdicts,
     get_feature_extractor,
-    image_scores,
     precision_recall_reading,
     score_sets,
     score_table,
-    verdict_row,
 )
 
 NOTEBOOK = "01_generative_models"
@@ -126,41 +123,41 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 # per epoch below, so you can estimate a bigger run from this one.
 
 # %% tags=["parameters"]
-SOURCE = "openmoji"               # "openmoji", a folder path, or "tfds:<name>"
-SUBSET = "all"                    # openmoji only: "all", "single" (no skin-tone/flag variants), "faces"
-IMAGE_SIZE = 32                   # a power of two, 16..128
+SOURCE = "openmoji"   # "openmoji", a folder path, or "tfds:<name>"
+SUBSET = "all"        # openmoji: "all", "single" (no skin-tone/flag variants), "faces"
+IMAGE_SIZE = 32       # a power of two, 16..128
 LIMIT = P.choose(smoke=256, default=1500, full=None)  # smoke: a small random subset
-AUGMENT = False                   # True adds mirrored copies (emoji are not mirror-symmetric)
-AE_LATENT_DIM = 64                # CAE and VAE code size
-GAN_LATENT_DIM = 128              # GAN noise size
-BETA = 1.0                        # VAE: weight of the KL term
-VAE_LOSS = "bce"                  # VAE reconstruction term: "bce" (the course's) or "sigma" (learned Gaussian likelihood)
-VAE_PRIOR = "gmm"                 # sample VAE codes from "gmm" (a mixture fitted to the codes) or "normal" N(0, I)
-GMM_COMPONENTS = 10               # Gaussians in that mixture
-WIDTH = 32                        # kit builders (CAE, VAE): filters of the first conv layer (doubling per layer)
-GAN_WIDTH = 48                    # the kit GAN's first-layer filters (the autoencoders use WIDTH)
+AUGMENT = False       # True adds mirrored copies (emoji are not mirror-symmetric)
+AE_LATENT_DIM = 64    # CAE and VAE code size
+GAN_LATENT_DIM = 128  # GAN noise size
+BETA = 1.0            # VAE: weight of the KL term
+VAE_LOSS = "bce"      # VAE reconstruction: "bce" (the course's) or "sigma" (learned Gaussian)
+VAE_PRIOR = "gmm"     # VAE codes from "gmm" (a mixture fitted to the codes) or "normal" N(0, I)
+GMM_COMPONENTS = 10   # Gaussians in that mixture
+WIDTH = 32            # kit CAE and VAE: filters of the first conv layer (doubling per layer)
+GAN_WIDTH = 48        # the kit GAN's first-layer filters
 CAE_EPOCHS = P.choose(smoke=1, default=4, full=8)
 VAE_EPOCHS = P.choose(smoke=1, default=6, full=20)
 GAN_EPOCHS = P.choose(smoke=1, default=6, full=20)
 AE_BATCH, AE_LR = 64, 1e-3
-GAN_BATCH, GAN_LR = 32, 2e-4      # small batches give the GAN more updates per epoch
-GAN_ADAM_BETA_1 = 0.0             # the GAN's Adam momentum (DCGAN: 0.5); chosen by the ablation (section 5)
-GAN_EMA = None                    # e.g. 0.999: sample from a moving average of the generator's weights
-GAN_DIFFAUG = ""                  # DiffAugment policy before the discriminator, e.g. "color,translation,cutout" ("": none)
-GAN_FLIP = False                  # mirror random training images every epoch
-COMPARE_COURSE = True             # also train the course's builders (same data, same budget)
-COMPARE_EPOCHS = P.choose(smoke=1, default=3, full=6)  # the course models' budget (epochs) in that comparison
+GAN_BATCH, GAN_LR = 32, 2e-4  # small batches give the GAN more updates per epoch
+GAN_ADAM_BETA_1 = 0.0  # the GAN's Adam momentum (DCGAN: 0.5); chosen by the ablation (section 5)
+GAN_EMA = None        # e.g. 0.999: sample from a moving average of the generator's weights
+GAN_DIFFAUG = ""      # DiffAugment before the discriminator, e.g. "color,translation,cutout"
+GAN_FLIP = False      # mirror random training images every epoch
+COMPARE_COURSE = True  # also train the course's builders (same data, same budget)
+COMPARE_EPOCHS = P.choose(smoke=1, default=3, full=6)  # the course models' budget (epochs)
 # the kit's models are compared after the epochs expected to take as long as the course's
 # COMPARE_EPOCHS (per-epoch costs measured when the kit was tuned; section 6 prints this run's);
 # their runs keep their weights after those epochs on the way
-EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS), "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
-SNAPSHOTS = {kind: [e] for kind, e in EQUAL_TIME_EPOCHS.items()}
-FID_FEATURES = "classifier"       # "classifier" (a CNN trained here) or "fid-inception" (slow at N_SCORE)
+EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS),
+                     "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
+FID_FEATURES = "classifier"  # "classifier" (a CNN trained here) or "fid-inception" (slow)
 FEATURE_EPOCHS = P.choose(smoke=1, default=5, full=10)
-N_SCORE = P.choose(smoke=128, default=500, full=2000)  # images per set for KID/FID/precision/recall
-STANDARD_FID = True               # also score the main models with the standard FID network (section 5)
-N_STANDARD = P.choose(smoke=8, default=64, full=500)  # images per set for it (~6 GFLOPs per image)
-MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # 2-D latent map (t-SNE: ~10 s even for tiny sets)
+N_SCORE = P.choose(smoke=128, default=500, full=2000)  # images per set for KID/FID/P/R
+STANDARD_FID = True   # also score the main models with the standard FID network (section 5)
+N_STANDARD = P.choose(smoke=8, default=64, full=500)  # images per set for it (~6 GFLOPs each)
+MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # the 2-D latent map
 
 # %% [markdown]
 # ## The data
@@ -170,7 +167,8 @@ MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # 2-D latent ma
 # background on first use (a few seconds) and cached under `data/openmoji/`.
 
 # %%
-data = load_image_dataset(SOURCE, image_size=IMAGE_SIZE, subset=SUBSET, limit=LIMIT, augment=AUGMENT, seed=SEED)
+data = load_image_dataset(SOURCE, image_size=IMAGE_SIZE, subset=SUBSET, limit=LIMIT,
+                          augment=AUGMENT, seed=SEED)
 x = data.images
 print(data, f"{x.nbytes / 2**20:.0f} MiB")
 display(Markdown(data.card.markdown()))
@@ -178,7 +176,8 @@ atomic_write_text(reports_dir() / "tables" / "01_dataset_card.md", data.card.mar
 
 # %%
 shown = np.random.default_rng(SEED).choice(len(x), min(48, len(x)), replace=False)
-save_fig(plot_image_grid(x[shown], 12, f"{data.card.name}: {len(x):,} images at {IMAGE_SIZE}x{IMAGE_SIZE}"), "gen_dataset_grid")
+title = f"{data.card.name}: {len(x):,} images at {IMAGE_SIZE}x{IMAGE_SIZE}"
+save_fig(plot_image_grid(x[shown], 12, title), "gen_dataset_grid")
 
 # %% [markdown]
 # ## Three ways to generate images
@@ -212,23 +211,15 @@ save_fig(plot_image_grid(x[shown], 12, f"{data.card.name}: {len(x):,} images at 
 
 # %% [markdown]
 # ## 1 · Convolutional autoencoder
-# `load_or_train` trains once and caches the weights under `data/cache/`, keyed by every
-# setting that matters, so re-running the notebook reuses them (`IDL_RETRAIN=1` retrains).
+# Each model comes from a named helper (`kit_cae`, `kit_vae`, `kit_gan`, ...) that trains it
+# once and caches the weights under `data/cache/`, keyed by its recipe (every setting that
+# matters), the exact images and the seed, so re-running the notebook reuses them
+# (`IDL_RETRAIN=1` retrains).
 
 # %%
-def fresh(cls, **kwargs):
-    """A new, built model of ``cls``, seeded first: same seed -> same initial weights."""
-    set_seed(SEED)
-    return cls(image_size=IMAGE_SIZE, **kwargs).build_all()
-
-
-base_cfg = {"data": data.card.source, "subset": SUBSET, "n": len(x), "size": IMAGE_SIZE, "augment": AUGMENT, "seed": SEED}
-cae_cfg = {**base_cfg, "latent": AE_LATENT_DIM, "width": WIDTH, "epochs": CAE_EPOCHS, "batch": AE_BATCH, "lr": AE_LR}
-cae, cae_info = load_or_train(
-    "gen_cae_kit", cae_cfg,
-    build=lambda: fresh(ConvAutoencoder, latent_dim=AE_LATENT_DIM, width=WIDTH),
-    train=lambda m: train_generative(m, x, epochs=CAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED),
-)
+CAE = CAERecipe(latent_dim=AE_LATENT_DIM, width=WIDTH, epochs=CAE_EPOCHS, batch_size=AE_BATCH,
+                learning_rate=AE_LR)
+cae, cae_info = kit_cae(x, CAE, seed=SEED)
 print(f"CAE: {cae_info['seconds_per_epoch']:.1f} s per epoch")
 show_model(cae.encoder)
 
@@ -241,9 +232,10 @@ show_model(cae.encoder)
 errors = reconstruction_errors(cae, x)
 order = np.argsort(errors)
 easy, hard = order[:8], order[-8:]
-fig = plot_image_rows({"easiest": x[easy], "reconstructed": reconstruct(cae, x[easy]),
-                       "hardest": x[hard], "reconstructed ": reconstruct(cae, x[hard])},
-                      title=f"CAE reconstructions (per-image MSE: median {np.median(errors):.4f})")
+rows = {"easiest": x[easy], "reconstructed": reconstruct(cae, x[easy]),
+        "hardest": x[hard], "reconstructed ": reconstruct(cae, x[hard])}
+title = f"CAE reconstructions (per-image MSE: median {np.median(errors):.4f})"
+fig = plot_image_rows(rows, title=title)
 save_fig(fig, "gen_cae_reconstructions")
 
 # %% [markdown]
@@ -264,31 +256,23 @@ save_fig(fig, "gen_cae_reconstructions")
 # ablation cell names the variant it scored lowest.
 
 # %%
-vae_cfg = {**base_cfg, "latent": AE_LATENT_DIM, "beta": BETA, "loss": VAE_LOSS, "width": WIDTH, "epochs": VAE_EPOCHS,
-           "batch": AE_BATCH, "lr": AE_LR}
-# WeightSnapshots keeps the weights after the SNAPSHOTS epochs too: section 5 compares them with
-# the course's builders trained for COMPARE_EPOCHS, without training the kit's VAE again
-vae_kit_cfg = {**vae_cfg, "snapshots": SNAPSHOTS["VAE"]}
-vae_kwargs = {"latent_dim": AE_LATENT_DIM, "beta": BETA, "loss": VAE_LOSS, "seed": SEED}   # kit and course alike
-vae, vae_info = load_or_train(
-    "gen_vae_kit", vae_kit_cfg,
-    build=lambda: fresh(VAE, width=WIDTH, **vae_kwargs),
-    train=lambda m: train_generative(m, x, epochs=VAE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED,
-                                     callbacks=[WeightSnapshots(SNAPSHOTS["VAE"], cache_path("gen_vae_kit", vae_kit_cfg, "snapshots"))]),
-)
+# the run keeps its weights after EQUAL_TIME_EPOCHS["VAE"] epochs too: section 5 compares them
+# with the course's builders trained for COMPARE_EPOCHS, without training the kit's VAE again
+VAE_RECIPE = VAERecipe(latent_dim=AE_LATENT_DIM, width=WIDTH, epochs=VAE_EPOCHS,
+                       batch_size=AE_BATCH, learning_rate=AE_LR, beta=BETA, loss=VAE_LOSS,
+                       snapshots=(EQUAL_TIME_EPOCHS["VAE"],))
+vae, vae_info = kit_vae(x, VAE_RECIPE, seed=SEED)
 print(f"VAE: {vae_info['seconds_per_epoch']:.1f} s per epoch")
 
 # %% [markdown]
-# Both loss terms are tracked. What to look for: the reconstruction term should fall as the
-# reconstructions get closer to the images (with a learned $\sigma$ it can go below zero:
-# $D \log \sigma$ is negative once $\sigma < 1$); the KL term often rises first (the codes spread
-# out to carry information) and then settles.
+# The CAE's loss and both of the VAE's loss terms, per epoch. What to look for: the VAE's
+# reconstruction term should fall as the reconstructions get closer to the images (with a
+# learned $\sigma$ it can go below zero: $D \log \sigma$ is negative once $\sigma < 1$); the KL
+# term often rises first (the codes spread out to carry information) and then settles.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-axes[0].plot(vae_info["history"]["reconstruction_loss"]); axes[0].set(title="VAE: reconstruction term", xlabel="epoch")
-axes[1].plot(vae_info["history"]["kl_loss"], color="C1"); axes[1].set(title=f"VAE: KL term (weighted by beta={BETA})", xlabel="epoch")
-fig.tight_layout()
+fig = plot_autoencoder_losses(cae_info["history"], vae_info["history"], beta=BETA)
+save_fig(fig, "gen_loss_curves")
 
 # %% [markdown]
 # **Where to sample codes.** The KL term pulls the codes of the training images towards
@@ -300,16 +284,16 @@ fig.tight_layout()
 # from here on; the two rows below use the same decoder, and section 5 scores both.
 
 # %%
-def sample_vae(model, n, seed, prior=VAE_PRIOR):
-    """n images from a VAE, its codes drawn from N(0, I) or from a mixture fitted to its codes of x."""
-    return sample_prior(model, x, n, seed, prior, n_components=GMM_COMPONENTS)
-
-
-PRIOR_NAMES = {"normal": "z ~ N(0, I)", "gmm": f"z ~ a {GMM_COMPONENTS}-Gaussian mixture fitted to the codes"}
-vae_samples = sample_vae(vae, 48, SEED)
-save_fig(plot_image_grid(vae_samples, 12, f"VAE: decoded random codes, {PRIOR_NAMES[VAE_PRIOR]}"), "gen_vae_samples")
-save_fig(plot_image_rows({PRIOR_NAMES[p].split(" fitted")[0]: sample_vae(vae, 12, SEED, p) for p in ("normal", "gmm")},
-                         title="VAE: the same decoder, codes from two priors"), "gen_vae_priors")
+PRIOR_NAMES = {"normal": "z ~ N(0, I)",
+               "gmm": f"z ~ a {GMM_COMPONENTS}-Gaussian mixture fitted to the codes"}
+GMM = {"images": x, "n_components": GMM_COMPONENTS}  # what a fitted prior is fitted to
+vae_samples = generate(vae, 48, SEED, prior=VAE_PRIOR, **GMM)
+title = f"VAE: decoded random codes, {PRIOR_NAMES[VAE_PRIOR]}"
+save_fig(plot_image_grid(vae_samples, 12, title), "gen_vae_samples")
+rows = {PRIOR_NAMES[p].split(" fitted")[0]: generate(vae, 12, SEED, prior=p, **GMM)
+        for p in ("normal", "gmm")}
+fig = plot_image_rows(rows, title="VAE: the same decoder, codes from two priors")
+save_fig(fig, "gen_vae_priors")
 
 # %% [markdown]
 # ## 3 · GAN
@@ -319,41 +303,21 @@ save_fig(plot_image_rows({PRIOR_NAMES[p].split(" fitted")[0]: sample_vae(vae, 12
 # after every epoch, so we can watch the generator learn.
 
 # %%
-gan_cfg = {**base_cfg, "latent": GAN_LATENT_DIM, "width": GAN_WIDTH, "epochs": GAN_EPOCHS, "batch": GAN_BATCH, "lr": GAN_LR,
-           "ema": GAN_EMA, "diffaug": GAN_DIFFAUG, "flip": GAN_FLIP,
-           "beta_1": GAN_ADAM_BETA_1}
-gan_kwargs = {"latent_dim": GAN_LATENT_DIM, "ema_decay": GAN_EMA, "diffaug": GAN_DIFFAUG, "seed": SEED}  # kit and course alike
-gan_kit_cfg = {**gan_cfg, "snapshots": SNAPSHOTS["GAN"]}
-progress_dir = cache_path("gen_gan_kit", gan_kit_cfg, "progress")
-monitor = GANMonitor(sample_latent(16, GAN_LATENT_DIM, seed=SEED), progress_dir, ncols=8)
-gan, gan_info = load_or_train(
-    "gen_gan_kit", gan_kit_cfg,
-    build=lambda: fresh(GAN, width=GAN_WIDTH, **gan_kwargs),
-    train=lambda m: train_generative(m, x, epochs=GAN_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED, flip=GAN_FLIP,
-                                     adam_beta_1=GAN_ADAM_BETA_1,
-                                     callbacks=[monitor, WeightSnapshots(SNAPSHOTS["GAN"], cache_path("gen_gan_kit", gan_kit_cfg, "snapshots"))]),
-)
+GAN_RECIPE = GANRecipe(latent_dim=GAN_LATENT_DIM, width=GAN_WIDTH, epochs=GAN_EPOCHS,
+                       batch_size=GAN_BATCH, learning_rate=GAN_LR, adam_beta_1=GAN_ADAM_BETA_1,
+                       ema=GAN_EMA, diffaug=GAN_DIFFAUG, flip=GAN_FLIP,
+                       snapshots=(EQUAL_TIME_EPOCHS["GAN"],), progress=16)
+gan, gan_info = kit_gan(x, GAN_RECIPE, seed=SEED)
 print(f"GAN: {gan_info['seconds_per_epoch']:.1f} s per epoch")
 
 # %%
-from PIL import Image  # noqa: E402
-
-frames = sorted(progress_dir.glob("epoch_*.png"))
-picked = [frames[i] for i in sorted({int(round(k)) for k in np.linspace(0, len(frames) - 1, min(5, len(frames)))})] if frames else []
-fig, axes = plt.subplots(len(picked) or 1, 1, figsize=(8, 2.2 * max(len(picked), 1)), squeeze=False)
-for ax, path in zip(axes[:, 0], picked, strict=False):
-    ax.imshow(Image.open(path)); ax.set_title(f"after {path.stem.replace('_', ' ')}", fontsize=9); ax.axis("off")
+frames = sorted(gan_progress_dir(x, GAN_RECIPE, seed=SEED).glob("epoch_*.png"))
+picked = sorted({round(k) for k in np.linspace(0, len(frames) - 1, min(5, len(frames)))})
+fig = plot_image_files([[(f"after epoch {i + 1}", frames[i])] for i in picked], width=8)
 save_fig(fig, "gen_gan_progress")
 
 # %%
-hist = gan_info["history"]
-fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-axes[0].plot(hist["d_loss"], label="discriminator"); axes[0].plot(hist["g_loss"], label="generator")
-axes[0].set(title="GAN losses", xlabel="epoch"); axes[0].legend()
-axes[1].plot(hist["d_real_prob"], label="D(real)"); axes[1].plot(hist["d_fake_prob"], label="D(generated)")
-axes[1].set(title="discriminator's mean 'real' probability", xlabel="epoch", ylim=(0, 1)); axes[1].legend()
-fig.tight_layout()
-save_fig(fig, "gen_gan_loss_curves")
+save_fig(plot_gan_training(gan_info["history"]), "gen_gan_loss_curves")
 
 # %% [markdown]
 # GAN losses do not go down like a normal loss: the two players balance each other. What to
@@ -361,18 +325,9 @@ save_fig(fig, "gen_gan_loss_curves")
 # many epochs means the generator gets no useful signal.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(14, 3))
-axes[0].plot(cae_info["history"]["loss"]); axes[0].set(title="CAE: reconstruction loss", xlabel="epoch")
-axes[1].plot(vae_info["history"]["reconstruction_loss"], label="reconstruction")
-axes[1].plot(vae_info["history"]["kl_loss"], label="KL"); axes[1].set(title="VAE: loss terms", xlabel="epoch"); axes[1].legend()
-axes[2].plot(hist["d_loss"], label="discriminator"); axes[2].plot(hist["g_loss"], label="generator")
-axes[2].set(title="GAN: adversarial losses", xlabel="epoch"); axes[2].legend()
-fig.tight_layout()
-save_fig(fig, "gen_loss_curves")
-
-# %%
-gan_samples = generate(gan, 48, seed=SEED)
-save_fig(plot_image_grid(gan_samples, 12, "GAN: generated from random noise z ~ N(0, I)"), "gen_gan_samples")
+gan_samples = generate(gan, 48, SEED)
+title = "GAN: generated from random noise z ~ N(0, I)"
+save_fig(plot_image_grid(gan_samples, 12, title), "gen_gan_samples")
 
 # %% [markdown]
 # ## 4 · The latent space
@@ -387,15 +342,9 @@ save_fig(plot_image_grid(gan_samples, 12, "GAN: generated from random noise z ~ 
 # points come from the prior it samples from (`VAE_PRIOR`).
 
 # %%
-rows = {}
-for label, model, dim in (("VAE", vae, AE_LATENT_DIM), ("GAN", gan, GAN_LATENT_DIM)):
-    if label == "VAE" and VAE_PRIOR == "gmm":   # two codes from the prior the VAE samples from
-        z0, z1 = sample_latent_gmm(fit_latent_gmm(encode(vae, x), GMM_COMPONENTS, SEED), 2, seed=SEED + 1)
-    else:
-        z0, z1 = sample_latent(2, dim, seed=SEED + 1)
-    rows[f"{label} linear"] = decode(model, interpolate_linear(z0, z1, 10))
-    rows[f"{label} spherical"] = decode(model, interpolate_spherical(z0, z1, 10))
-save_fig(plot_image_rows(rows, title="Interpolating between two random codes"), "gen_interpolations")
+rows = interpolation_rows({"VAE": vae, "GAN": gan}, 10, SEED + 1, vae_prior=VAE_PRIOR, **GMM)
+fig = plot_image_rows(rows, title="Interpolating between two random codes")
+save_fig(fig, "gen_interpolations")
 
 # %% [markdown]
 # ### Latent arithmetic
@@ -406,16 +355,15 @@ save_fig(plot_image_rows(rows, title="Interpolating between two random codes"), 
 
 # %%
 codes = encode(vae, x)
-if data.labels is not None and "faces & emotion" in data.label_names and (data.labels == data.label_names.index("faces & emotion")).sum() >= 2:
-    has_attr, attr_name = data.labels == data.label_names.index("faces & emotion"), "face"
-else:
-    has_attr, attr_name = x.mean(axis=(1, 2, 3)) < np.median(x.mean(axis=(1, 2, 3))), "dark"
+has_attr, attr_name = attribute_mask(data, "faces & emotion")
 direction = attribute_vector(codes, has_attr)
-targets = np.random.default_rng(SEED).choice(np.flatnonzero(~has_attr), min(8, int((~has_attr).sum())), replace=False)
+rng = np.random.default_rng(SEED)
+targets = rng.choice(np.flatnonzero(~has_attr), min(8, int((~has_attr).sum())), replace=False)
 rows = {"original": x[targets]}
 for k in (0.0, 1.0, 2.0):
     rows[f"code + {k:g} x {attr_name}"] = decode(vae, codes[targets] + k * direction)
-save_fig(plot_image_rows(rows, title=f"VAE latent arithmetic: adding the '{attr_name}' vector"), "gen_latent_arithmetic")
+fig = plot_image_rows(rows, title=f"VAE latent arithmetic: adding the '{attr_name}' vector")
+save_fig(fig, "gen_latent_arithmetic")
 
 # %% [markdown]
 # ### A map of the latent space
@@ -424,11 +372,13 @@ save_fig(plot_image_rows(rows, title=f"VAE latent arithmetic: adding the '{attr_
 # people with skin tones -- should sit together.
 
 # %%
-on_map = np.sort(np.random.default_rng(SEED).choice(len(x), min(len(x), 1500), replace=False))  # t-SNE is slow
+# t-SNE is slow: at most 1,500 images on the map
+on_map = np.sort(np.random.default_rng(SEED).choice(len(x), min(len(x), 1500), replace=False))
 coords = latent_map_2d(codes[on_map], MAP_METHOD, seed=SEED)
-save_fig(plot_latent_map(coords, x[on_map], max_thumbnails=min(350, len(on_map)), zoom=0.8 if IMAGE_SIZE <= 32 else 0.4,
-                         seed=SEED, title=f"VAE latent space ({MAP_METHOD.upper()} of the codes of {len(on_map):,} images)"),
-         "gen_latent_map")
+title = f"VAE latent space ({MAP_METHOD.upper()} of the codes of {len(on_map):,} images)"
+fig = plot_latent_map(coords, x[on_map], max_thumbnails=min(350, len(on_map)),
+                      zoom=0.8 if IMAGE_SIZE <= 32 else 0.4, seed=SEED, title=title)
+save_fig(fig, "gen_latent_map")
 
 # %% [markdown]
 # ### Are the samples new, or copies?
@@ -437,21 +387,15 @@ save_fig(plot_latent_map(coords, x[on_map], max_thumbnails=min(350, len(on_map))
 # *each other*: copies would be much closer than that.
 
 # %%
-train_nn_idx, train_nn_dist = nearest_neighbours(x[: min(len(x), 1000)], x[: min(len(x), 1000)], exclude_self=True)
-copy_check = {}
-rows = {}
-for label, samples in (("VAE", vae_samples), ("GAN", gan_samples)):
-    idx, dist = nearest_neighbours(samples, x)
-    copy_check[label] = {"median_nn_distance": float(np.median(dist)), "min_nn_distance": float(dist.min())}
-    rows[f"{label} sample"], rows[f"nearest training ({label})"] = samples[:10], x[idx[:10]]
-copy_check["training set (to each other)"] = {"median_nn_distance": float(np.median(train_nn_dist)),
-                                               "min_nn_distance": float(train_nn_dist.min())}
-save_fig(plot_image_rows(rows, title="Generated images and their nearest training images"), "gen_nearest_neighbours")
-apart = copy_check["training set (to each other)"]["median_nn_distance"]
+copies, rows = copy_check({"VAE": vae_samples, "GAN": gan_samples}, x)
+fig = plot_image_rows(rows, title="Generated images and their nearest training images")
+save_fig(fig, "gen_nearest_neighbours")
+apart = copies["training set (to each other)"]["median_nn_distance"]
 for label in ("VAE", "GAN"):
-    near = copy_check[label]["median_nn_distance"]
-    print(verdict(f"The {label}'s samples sit no closer to training images than these sit to each other",
-                  near >= apart, f"median nearest-neighbour distance {near:.3f} vs {apart:.3f}"))
+    near = copies[label]["median_nn_distance"]
+    claim = f"The {label}'s samples sit no closer to training images than these sit to each other"
+    evidence = f"median nearest-neighbour distance {near:.3f} vs {apart:.3f}"
+    print(verdict(claim, near >= apart, evidence))
 
 # %% [markdown]
 # ## 5 · Scores: KID, FID, precision and recall
@@ -472,13 +416,12 @@ for label in ("VAE", "GAN"):
 # samples of a Gaussian fitted to the CAE's codes (it has no prior of its own to sample from).
 
 # %%
-extractor = get_feature_extractor(x, data.labels, "openmoji-unicode-block" if SOURCE == "openmoji" else "label",
-                                  prefer=FID_FEATURES, epochs=FEATURE_EPOCHS, seed=SEED)
-rng = np.random.default_rng(SEED)
+label_name = "openmoji-unicode-block" if SOURCE == "openmoji" else "label"
+extractor = get_feature_extractor(x, data.labels, label_name, prefer=FID_FEATURES,
+                                  epochs=FEATURE_EPOCHS, seed=SEED)
 n_score = min(N_SCORE, len(x) // 2)
-perm = rng.permutation(len(x))
+perm = np.random.default_rng(SEED).permutation(len(x))
 real_a, real_b = x[perm[:n_score]], x[perm[n_score: 2 * n_score]]
-scores = {"real vs real (floor)": image_scores(real_a, real_b, extractor, seed=SEED)}
 
 # %% [markdown]
 # **Course builders vs kit builders, at the same budget.** The course's builders are trained on
@@ -500,26 +443,12 @@ scores = {"real vs real (floor)": image_scores(real_a, real_b, extractor, seed=S
 # teach much per epoch.
 
 # %%
-models = {"VAE (kit)": (vae, vae_info), "GAN (kit)": (gan, gan_info)}
+trained = {"VAE (kit)": (vae, vae_info), "GAN (kit)": (gan, gan_info)}
 if COMPARE_COURSE:
-    budget = f"{COMPARE_EPOCHS} epochs"
-    for kind, model_cls, name, cfg, info, kwargs in (
-            ("VAE", VAE, "gen_vae_kit", vae_kit_cfg, vae_info, {**vae_kwargs, "width": WIDTH}),
-            ("GAN", GAN, "gen_gan_kit", gan_kit_cfg, gan_info, {**gan_kwargs, "width": GAN_WIDTH})):
-        for epochs in SNAPSHOTS[kind]:
-            early = load_snapshot(fresh(model_cls, **kwargs), cache_path(name, cfg, "snapshots"), epochs)
-            label = f"{epochs} epochs"
-            models[f"{kind} (kit, {label})"] = (early, {**info, "epochs": epochs,
-                                                       "seconds": info["seconds_per_epoch"] * epochs})
-    models[f"VAE (course, {budget})"] = load_or_train(
-        "gen_vae_course", {**vae_cfg, "epochs": COMPARE_EPOCHS, "course": True},
-        build=lambda: fresh(VAE, course=True, **vae_kwargs),
-        train=lambda m: train_generative(m, x, epochs=COMPARE_EPOCHS, batch_size=AE_BATCH, learning_rate=AE_LR, seed=SEED))
-    models[f"GAN (course, {budget})"] = load_or_train(
-        "gen_gan_course", {**gan_cfg, "epochs": COMPARE_EPOCHS, "course": True},
-        build=lambda: fresh(GAN, course=True, **gan_kwargs),
-        train=lambda m: train_generative(m, x, epochs=COMPARE_EPOCHS, batch_size=GAN_BATCH, learning_rate=GAN_LR, seed=SEED,
-                                         flip=GAN_FLIP, adam_beta_1=GAN_ADAM_BETA_1))
+    trained.update(equal_time_models(x, (VAE_RECIPE, vae_info), (GAN_RECIPE, gan_info),
+                                     COMPARE_EPOCHS, seed=SEED))
+models = {name: model for name, (model, _) in trained.items()}
+infos = {name: info for name, (_, info) in trained.items()}
 
 # %% [markdown]
 # Every model is sampled the way this notebook samples it (a VAE's codes from `VAE_PRIOR`, a GAN
@@ -528,31 +457,21 @@ if COMPARE_COURSE:
 # table shows what those two choices buy on their own.
 
 # %%
-def sample(model, n, seed):
-    """n images of a model as this notebook samples it: a VAE through VAE_PRIOR, a GAN through its average."""
-    return sample_vae(model, n, seed) if isinstance(model, VAE) else generate(model, n, seed)
-
-
-plain = {}   # the kit's trained models, sampled without the choices above
-if VAE_PRIOR != "normal":
-    plain["VAE (kit, z ~ N(0, I))"] = (lambda n: generate(vae, n, seed=SEED + 7), vae_info)
-if GAN_EMA is not None:
-    plain["GAN (kit, raw generator)"] = (lambda n: generate(gan, n, seed=SEED + 7, raw=True), gan_info)
-samples = {name: sample(model, n_score, SEED + 7) for name, (model, _) in models.items()}
-samples.update({name: draw(n_score) for name, (draw, _) in plain.items()})
-for name, images in samples.items():
-    scores[name] = image_scores(real_a, images, extractor, seed=SEED)
-# the CAE is no generator: the best we can do is decode samples of a Gaussian fitted to its codes
-cae_codes = encode(cae, x)
-fitted = np.random.default_rng(SEED).multivariate_normal(cae_codes.mean(0), np.cov(cae_codes, rowvar=False), n_score)
-scores["CAE (kit)"] = image_scores(real_a, decode(cae, fitted.astype("float32")), extractor, seed=SEED)
-
-infos = {"CAE (kit)": cae_info, **{k: v[1] for k, v in models.items()}, **{k: v[1] for k, v in plain.items()}}
-training = {name: {"epochs": info["epochs"], "s/epoch": round(info["seconds_per_epoch"], 1)}
-            for name, info in infos.items()}
-score_rows = score_table(scores, extra=training)
-display(Markdown(f"Scores with **{extractor.name}**, {n_score} images per set (KID and FID: lower is "
-                 "better; precision and recall: higher is better)\n\n"
+samples = sample_models(models, n_score, SEED + 7, vae_prior=VAE_PRIOR, **GMM)
+if VAE_PRIOR != "normal":  # the same VAE, its codes from N(0, I)
+    samples["VAE (kit, z ~ N(0, I))"] = generate(vae, n_score, SEED + 7)
+    infos["VAE (kit, z ~ N(0, I))"] = vae_info
+if GAN_EMA is not None:    # the same GAN, without the moving average of its weights
+    samples["GAN (kit, raw generator)"] = generate(gan, n_score, SEED + 7, raw=True)
+    infos["GAN (kit, raw generator)"] = gan_info
+# the CAE is no generator: the best we can do is decode a Gaussian fitted to its codes
+infos = {"CAE (kit)": cae_info, **infos}
+cae_samples = generate(cae, n_score, SEED, prior="gaussian", images=x)
+sets = {"real vs real (floor)": real_b, **samples, "CAE (kit)": cae_samples}
+scores = score_sets(real_a, sets, extractor, seed=SEED)
+score_rows = score_table(scores, extra=training_columns(infos))
+display(Markdown(f"Scores with **{extractor.name}**, {n_score} images per set (KID and FID: lower "
+                 "is better; precision and recall: higher is better)\n\n"
                  + markdown_table(score_rows, floatfmt=".4g")))
 
 # %% [markdown]
@@ -560,18 +479,16 @@ display(Markdown(f"Scores with **{extractor.name}**, {n_score} images per set (K
 # than about one standard deviation is a tie at this sample size.
 
 # %%
-# every kit snapshot against the course model of its kind: (kind, kit model, course model)
-pairs = [(kind, f"{kind} (kit, {e} epochs)", f"{kind} (course, {budget})")
-         for kind in ("VAE", "GAN") for e in SNAPSHOTS[kind]] if COMPARE_COURSE else []
-comparison = [comparison_row(kind, f"{infos[kit]['epochs']} epochs", budget, scores[kit], scores[course],
-                             infos[kit]["seconds"], infos[course]["seconds"]) for kind, kit, course in pairs]
+comparison = course_comparison(scores, infos)
 if comparison:
     display(Markdown(markdown_table(comparison, floatfmt=".4g")))
 
 # %%
 if COMPARE_COURSE:
-    rows = {name: sample(model, 10, SEED) for name, (model, _) in models.items() if "epochs" in name}
-    save_fig(plot_image_rows(rows, title="Same noise, course builders vs kit builders"), "gen_course_vs_kit_samples")
+    same_noise = {name: m for name, m in models.items() if "epochs" in name}
+    rows = sample_models(same_noise, 10, SEED, vae_prior=VAE_PRIOR, **GMM)
+    fig = plot_image_rows(rows, title="Same noise, course builders vs kit builders")
+    save_fig(fig, "gen_course_vs_kit_samples")
 
 # %% [markdown]
 # ### The same comparison with the standard FID network
@@ -592,8 +509,9 @@ if STANDARD_FID:
     from idl_utils.fid_inception import fid_inception_extractor
 
     fid_network = fid_inception_extractor()
-    # the kit's final models, the same models sampled plainly, and every row of the course comparison
-    sets = {"real vs real (floor)": real_b[:N_STANDARD], **{name: images[:N_STANDARD] for name, images in samples.items()}}
+    # the real floor, then every model of the table above, N_STANDARD images each
+    sets = {"real vs real (floor)": real_b, **samples}
+    sets = {name: images[:N_STANDARD] for name, images in sets.items()}
     standard_scores = score_sets(real_a[:N_STANDARD], sets, fid_network, seed=SEED, cache=True)
     display(Markdown(f"Scores with the **{fid_network.name}**, {N_STANDARD} images per set\n\n"
                      + markdown_table(score_table(standard_scores), floatfmt=".4g")))
@@ -604,8 +522,7 @@ if STANDARD_FID:
 # disagree, say so in your report.
 
 # %%
-verdicts = [verdict_row(row, standard_scores.get(kit), standard_scores.get(course))
-            for row, (_, kit, course) in zip(comparison, pairs, strict=True)]
+verdicts = course_verdicts(comparison, standard_scores)
 if verdicts:
     display(Markdown("Which builders score better (lower)?\n\n" + markdown_table(verdicts)))
 
@@ -628,11 +545,13 @@ if verdicts:
 for kind in ("gan", "vae"):
     ablation = load_ablation(ABLATION_DIR / kind)
     if ablation is None:
-        print(f"no {kind.upper()} ablation in {ABLATION_DIR / kind}: run `make ablation` to make one")
+        print(f"no {kind.upper()} ablation in {ABLATION_DIR / kind}: run `make ablation`")
         continue
-    display(Markdown(ablation_markdown(ablation).replace("# ", "**", 1).replace("\n", "**\n", 1)))
+    table = ablation_markdown(ablation).replace("# ", "**", 1).replace("\n", "**\n", 1)
+    display(Markdown(table))
     print("\n".join(ablation_verdicts(ablation)))
-    print(f"lowest KID of the {kind.upper()} variants: {best_variants(ablation).get(kind, 'none scored')}\n")
+    best = best_variants(ablation).get(kind, "none scored")
+    print(f"lowest KID of the {kind.upper()} variants: {best}\n")
 
 # %% [markdown]
 # ### Varied or uniform data?
@@ -648,35 +567,15 @@ for kind in ("gan", "vae"):
 # faces came out closer to their floor in this run.
 
 # %%
-faces_rows, grid_pairs, faces_verdicts = [], [], []
-for kind in ("gan", "vae"):
-    varied, uniform = load_ablation(ABLATION_DIR / kind), load_ablation(ABLATION_DIR / "faces" / kind)
-    if varied is None or uniform is None:
-        print(f"no {kind.upper()} run on both datasets: run `make ablation` and `make ablation-faces`")
-        continue
-    rows = dataset_comparison({"all emoji": varied, "faces": uniform})
-    faces_rows += [row for row in rows if row["variant"] in uniform["scores"]]
-    for name in uniform["config"]["variants"]:
-        runs = {"faces": uniform, "all emoji": varied}
-        above = {label: r["scores"][name]["kid"] - next(s["kid"] for n, s in r["scores"].items()
-                                                         if n not in r["config"]["variants"])
-                 for label, r in runs.items()}
-        noise = sum(r["scores"][name]["kid_std"] for r in runs.values())
-        faces_verdicts.append(hypothesis(f"{name}: uniform data is easier to imitate", "faces", above["faces"],
-                                         "all emoji", above["all emoji"], what="KID above its floor",
-                                         percent=False, higher_is_better=False, tie=noise))
-        grid_pairs.append((name, ABLATION_DIR / kind / "grids" / f"{name}.png",
-                           ABLATION_DIR / "faces" / kind / "grids" / f"{name}.png"))
-if faces_rows:
-    display(Markdown(markdown_table(faces_rows, floatfmt=".3g")))
-    print("\n".join(faces_verdicts))
-    fig, axes = plt.subplots(len(grid_pairs), 2, figsize=(12, 2.2 * len(grid_pairs)), squeeze=False)
-    for (name, *paths), row in zip(grid_pairs, axes, strict=True):
-        for ax, path, label in zip(row, paths, ("all emoji", "faces"), strict=True):
-            ax.imshow(plt.imread(path))
-            ax.set_title(f"{name}: {label}", fontsize=9)
-            ax.axis("off")
-    save_fig(fig, "gen_faces_vs_all")
+faces = faces_vs_all(ABLATION_DIR)
+for line in faces.missing:
+    print(line)
+if faces.rows:
+    display(Markdown(markdown_table(faces.rows, floatfmt=".3g")))
+    print("\n".join(faces.verdicts))
+    panels = [[(f"{name}: all emoji", every), (f"{name}: faces", face)]
+              for name, every, face in faces.grids]
+    save_fig(plot_image_files(panels), "gen_faces_vs_all")
 
 # %% [markdown]
 # ## 6 · What to take away (for your report)
@@ -724,43 +623,47 @@ for row in comparison:
                 what=f"{row['model']}: training time in the 'same budget' comparison"))
 for kind in ("VAE", "GAN") if COMPARE_COURSE else ():
     print(ratio("kit", infos[f"{kind} (kit)"]["seconds_per_epoch"], "course",
-                infos[f"{kind} (course, {budget})"]["seconds_per_epoch"], what=f"{kind} seconds per epoch"))
+                infos[f"{kind} (course, {COMPARE_EPOCHS} epochs)"]["seconds_per_epoch"],
+                what=f"{kind} seconds per epoch"))
 final = standard_scores or scores  # the standard network where it ran
-print(hypothesis("GANs give more realistic samples than VAEs", "GAN (kit)", final["GAN (kit)"]["precision"],
-                 "VAE (kit)", final["VAE (kit)"]["precision"], what="precision"))
+print(hypothesis("GANs give more realistic samples than VAEs", "GAN (kit)",
+                 final["GAN (kit)"]["precision"], "VAE (kit)", final["VAE (kit)"]["precision"],
+                 what="precision"))
 if "VAE (kit, z ~ N(0, I))" in final:
+    mixture, normal = final["VAE (kit)"], final["VAE (kit, z ~ N(0, I))"]
     print(hypothesis("Codes from a mixture fitted to the codes beat N(0, I)", "mixture",
-                     final["VAE (kit)"]["kid"], "N(0, I)", final["VAE (kit, z ~ N(0, I))"]["kid"],
-                     what="VAE KID", percent=False, higher_is_better=False,
-                     tie=final["VAE (kit)"]["kid_std"] + final["VAE (kit, z ~ N(0, I))"]["kid_std"]))
+                     mixture["kid"], "N(0, I)", normal["kid"], what="VAE KID", percent=False,
+                     higher_is_better=False, tie=mixture["kid_std"] + normal["kid_std"]))
 for name, s in final.items():
     print(precision_recall_reading(name, s["precision"], s["recall"]))
 
 # %%
 SCORE_KEYS = ("kid", "kid_std", "fid", "precision", "recall")
-timings = {name: {"epochs": info["epochs"], "train_seconds": round(info["seconds"], 1),
-                  "epoch_seconds": round(info["seconds_per_epoch"], 2)} for name, info in infos.items()}
-save_table(score_rows, "01_scores", floatfmt=".4g",
-           title=f"Generative models: KID, FID, precision, recall ({extractor.name}, {n_score} images)")
-save_table([{"model": k, **v} for k, v in timings.items()], "01_timings", title="Generative models: training time")
+timings = training_summary(infos)
+save_table(score_rows, "01_scores", floatfmt=".4g", title="Generative models: KID, FID, precision, "
+           f"recall ({extractor.name}, {n_score} images)")
+save_table([{"model": k, **v} for k, v in timings.items()], "01_timings",
+           title="Generative models: training time")
 if comparison:
-    save_table(comparison, "01_course_vs_kit", title="Course vs kit builders at (about) equal training time (see the seconds)",
-               floatfmt=".4g")
+    save_table(comparison, "01_course_vs_kit", floatfmt=".4g",
+               title="Course vs kit builders at (about) equal training time (see the seconds)")
 if verdicts:
     save_table(verdicts, "01_verdicts", title="Which builders score better, in both feature spaces")
 if standard_scores:
     save_table(score_table(standard_scores), "01_standard_fid", floatfmt=".4g",
-               title=f"KID, FID, precision, recall with the standard FID network ({N_STANDARD} images)")
+               title="KID, FID, precision, recall with the standard FID network "
+               f"({N_STANDARD} images)")
 record_results(NOTEBOOK, {
     "dataset": data.card.as_dict(),
     "features": extractor.name,
     "scores": {name: {k: s[k] for k in SCORE_KEYS} for name, s in scores.items()},
     "standard_fid": {name: {**{k: s[k] for k in SCORE_KEYS}, "images": s["n_generated"]}
                      for name, s in standard_scores.items()},
-    "final_losses": {name: {k: v[-1] for k, v in info["history"].items()} for name, info in infos.items()},
+    "final_losses": {name: {k: v[-1] for k, v in info["history"].items()}
+                     for name, info in infos.items()},
     "course_vs_kit": comparison,
     "verdicts": verdicts,
-    "copy_check": copy_check,
+    "copy_check": copies,
     "cae_median_mse": float(np.median(errors)),
     "timings": timings,
 }, seed=SEED)

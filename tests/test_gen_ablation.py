@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from idl_utils.features import FeatureExtractor
-from idl_utils.gen_ablation import VARIANTS, generative_ablation, parse_variants, write_ablation
+from idl_utils.gen_ablation import (
+    VARIANTS,
+    faces_vs_all,
+    generative_ablation,
+    parse_variants,
+    write_ablation,
+)
 
 
 def _images(n: int = 96, size: int = 16) -> np.ndarray:
@@ -113,6 +119,10 @@ def test_merge_ablations_joins_runs_of_the_same_setup(tmp_path):
         return {"config": config, "rows": rows, "scores": scores}
 
     merged = merge_ablations([run("base", "ema"), run("diffaug")])
+    by_steps = [run(*names) for names in (("today",), ("cond",))]
+    for part, n in zip(by_steps, (2350, 4130), strict=True):
+        part["config"].update(budget="steps", steps={part["rows"][1]["variant"]: n})
+    assert merge_ablations(by_steps)["config"]["steps"] == {"today": 2350, "cond": 4130}
     assert [r["variant"] for r in merged["rows"]] == ["real (training images)", "base", "ema", "diffaug"]
     assert list(merged["config"]["variants"]) == ["base", "ema", "diffaug"]
     assert merged["config"]["merged_runs"] == 2
@@ -150,3 +160,112 @@ def test_dataset_comparison_puts_each_variant_beside_its_own_datasets_floor():
     assert rows[1]["KID ± std"].startswith("0.03") and rows[1]["floor KID"].startswith("0.004")
     rows = dataset_comparison({"faces": run(83, 0.004, **{"vae-gmm": 0.05})})
     assert rows[0]["variant"] == "vae-gmm" and rows[0]["D gap"] == ""
+
+
+TINY_GAN = {"latent_dim": 8, "width": 8, "batch_size": 16}
+
+
+def test_equal_time_steps_buy_each_variant_the_steps_of_the_same_seconds():
+    from idl_utils.gen_ablation import equal_time_steps
+
+    costs = {"ratio": {"today": 1.0, "g32": 0.5, "cond": 0.52}}
+    # 714 s at 255 ms a step: 2,800 steps for the reference, twice as many at half the cost
+    assert equal_time_steps(costs, ["today", "g32"], 714.0, 255.0) == {"today": 2800, "g32": 5600}
+    assert equal_time_steps(costs, ["cond"], 714.0, 255.0, multiple=10)["cond"] == 5380   # 5384.6 -> 5380
+    with pytest.raises(ValueError, match="no measured step cost for w32"):
+        equal_time_steps(costs, ["today", "w32"], 714.0)
+
+
+def test_time_steps_times_every_variant_in_alternation():
+    from idl_utils.gen_ablation import GAN_RECIPE, VAE_RECIPE, time_steps
+
+    images = _images(n=64)
+    costs = time_steps(images, ["today", "cond"], labels=np.arange(64) % 3, steps=10, rounds=2,
+                       recipes={"gan": {**GAN_RECIPE, **TINY_GAN}, "vae": VAE_RECIPE})
+    assert costs["reference"] == "today" and costs["ratio"]["today"] == 1.0
+    assert set(costs["ms_per_step"]) == {"today", "cond"}
+    assert all(v > 0 for v in costs["ms_per_step"].values())
+    assert [len(r) for r in costs["rounds"].values()] == [2, 2] and costs["steps"] == 10
+
+
+@pytest.mark.slow
+def test_step_budget_ablation_trains_each_variant_its_steps_and_samples_conditional_ones_by_label(tmp_path):
+    from idl_utils.gen_ablation import ablation_markdown
+
+    labels = np.arange(96) % 3
+    costs = {"reference": "today", "ms_per_step": {"today": 10.0, "cond": 5.0},
+             "ratio": {"today": 1.0, "cond": 0.5}}
+    result = generative_ablation(_images(), ["today", "cond"], equal_time=0.2, step_costs=costs,
+                                 reference_ms=10.0, extractor=POOLED, seed=3, holdout=32, n_score=32,
+                                 labels=labels, gan_recipe=TINY_GAN, grid_dir=tmp_path / "grids")
+    from PIL import Image
+
+    with Image.open(tmp_path / "grids" / "cond_by_class.png") as im:      # 3 classes x 12, 16 px
+        assert im.size == (12 * 18 - 2, 3 * 18 - 2)
+    assert not (tmp_path / "grids" / "today_by_class.png").exists()
+    scores = result["scores"]
+    assert scores["today"]["steps"] == 20 and scores["cond"]["steps"] == 40     # 0.2 s at 10 and 5 ms
+    assert scores["cond"]["equal_time_seconds"] == pytest.approx(0.2)
+    assert result["config"]["budget"] == "steps" and result["config"]["steps"] == {"today": 20, "cond": 40}
+    assert isinstance(scores["cond"]["discriminator_gap"]["gap"], float)
+    table = ablation_markdown(result)
+    assert "equal time" in table and "| ms/step | cost vs ref | equal-time seconds |" in table
+    assert "| cond | GAN |" in table
+    # 64 training images, 4 steps an epoch: 8 steps are two whole epochs
+    fixed = generative_ablation(_images(), ["today"], steps=8, extractor=POOLED, seed=3, holdout=32,
+                                n_score=32, gan_recipe=TINY_GAN)
+    assert fixed["scores"]["today"]["steps"] == 8 and "a fixed number of steps" in ablation_markdown(fixed)
+    with pytest.raises(ValueError, match="give one budget"):
+        generative_ablation(_images(), ["today"], seconds=1.0, steps=10, extractor=POOLED)
+    with pytest.raises(ValueError, match="needs the images' labels"):
+        generative_ablation(_images(), ["cond"], steps=10, extractor=POOLED, holdout=32, gan_recipe=TINY_GAN)
+
+
+@pytest.mark.slow
+def test_sampling_variants_reuse_their_trainers_cached_model(tmp_path):
+    from idl_utils.gen_ablation import equal_time_steps, training_name
+
+    assert training_name("w32-bn") == "w32" and training_name("cond") == "cond"
+    steps = equal_time_steps({"ratio": {"w32": 0.5}}, ["w32", "w32-bn"], 1.0, 10.0)
+    assert steps == {"w32": 200, "w32-bn": 200}
+    tiny = {"latent_dim": 8, "batch_size": 16}
+    first = generative_ablation(_images(), ["w32", "w32-bn"], steps=8, extractor=POOLED, seed=3, holdout=32,
+                                n_score=32, gan_recipe=tiny, cache_models=True)
+    trained = sorted(p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith("gen_ablation_gan"))
+    assert len(trained) == 1                               # w32-bn loaded w32's model
+    a, b = first["scores"]["w32"], first["scores"]["w32-bn"]
+    assert a["steps"] == b["steps"] == 8 and a["kid"] != b["kid"]    # same model, other statistics
+    again = generative_ablation(_images(), ["w32"], steps=8, extractor=POOLED, seed=3, holdout=32,
+                                n_score=32, gan_recipe=tiny, cache_models=True)
+    assert again["scores"]["w32"]["kid"] == a["kid"]      # from the cache: the same samples
+
+
+def test_add_step_costs_keeps_both_timings_of_a_shared_variant():
+    from idl_utils.gen_ablation import add_step_costs
+
+    old = {"reference": "today", "clock": "cpu", "ms_per_step": {"today": 400.0, "cond": 240.0},
+           "ratio": {"today": 1.0, "cond": 0.6}}
+    new = {"reference": "today", "clock": "cpu", "ratio": {"today": 1.0, "cond": 0.586, "cond-ema": 0.595},
+           "ms_per_step": {"today": 420.0, "cond": 246.0, "cond-ema": 250.0}}
+    merged = add_step_costs(old, new)
+    assert merged["ratio"] == {"today": 1.0, "cond": 0.6, "cond-ema": 0.595}      # cond keeps its cost
+    assert [run["ratio"]["cond"] for run in merged["runs"]] == [0.6, 0.586]
+    with pytest.raises(ValueError, match="another clock"):
+        add_step_costs(old, {**new, "clock": "wall"})
+
+
+def test_faces_vs_all_says_which_dataset_sits_closer_to_its_floor(tmp_path):
+    def run(floor, base, n_train):
+        s = {"real vs real": {"kid": floor, "kid_std": 0.001, "fid": 1.0, "precision": 1, "recall": 1},
+             "base": {"kid": base, "kid_std": 0.001, "fid": 9.0, "precision": 0.5, "recall": 0.4}}
+        return {"config": {"seconds": 1, "n_train": n_train, "n_score": 2, "seed": 0, "features": "f",
+                           "variants": ["base"]}, "rows": [{"variant": "base"}], "scores": s}
+
+    write_ablation(run(0.01, 0.03, 900), tmp_path / "gan")            # 0.02 above its floor
+    write_ablation(run(0.05, 0.06, 40), tmp_path / "faces" / "gan")   # 0.01 above its floor
+    out = faces_vs_all(tmp_path)
+    assert [(r["data"], r["training images"]) for r in out.rows] == [("all emoji", 900), ("faces", 40)]
+    assert len(out.verdicts) == 1 and "holds in this run" in out.verdicts[0]
+    assert out.grids == [("base", tmp_path / "gan" / "grids" / "base.png",
+                          tmp_path / "faces" / "gan" / "grids" / "base.png")]
+    assert out.missing == ["no VAE run on both datasets: run `make ablation` and `make ablation-faces`"]

@@ -9,20 +9,24 @@ from idl_utils.generative import (
     VAE,
     ConvAutoencoder,
     GANMonitor,
+    StepBudget,
     TimeBudget,
     WeightSnapshots,
     decode,
     discriminator_gap,
     encode,
     generate,
-    generate_fitted,
+    generate_by_class,
     load_snapshot,
+    recalibrate_batch_norm,
     reconstruct,
     reconstruction_errors,
-    sample_prior,
+    sample_labels,
+    steps_taken,
     train_generative,
     training_dataset,
 )
+from idl_utils.latent import sample_latent
 
 IMAGES = np.random.default_rng(0).random((64, 16, 16, 3)).astype("float32")
 
@@ -47,16 +51,23 @@ def test_vae_tracks_both_terms_and_is_deterministic():
     h = runs[0]
     assert h["loss"][0] == pytest.approx(h["reconstruction_loss"][0] + 0.5 * h["kl_loss"][0], rel=1e-4)
     assert generate(vae, 3, seed=0).shape == (3, 16, 16, 3)
-    # the second-stage prior: seeded, in [0, 1], and decoding codes near the real images' codes
-    fitted = generate_fitted(vae, IMAGES, 5, seed=2, n_components=3)
+    # the second-stage priors: seeded, in [0, 1], and decoding codes near the real images' codes
+    fitted = generate(vae, 5, seed=2, prior="gmm", images=IMAGES, n_components=3)
     assert fitted.shape == (5, 16, 16, 3) and 0 <= fitted.min() and fitted.max() <= 1
-    np.testing.assert_array_equal(fitted, generate_fitted(vae, IMAGES, 5, seed=2, n_components=3))
-    np.testing.assert_array_equal(sample_prior(vae, IMAGES, 5, 2, "gmm", n_components=3), fitted)
-    np.testing.assert_array_equal(sample_prior(vae, IMAGES, 3, 0), generate(vae, 3, seed=0))
-    with pytest.raises(ValueError, match="prior must be 'normal' or 'gmm'"):
-        sample_prior(vae, IMAGES, 2, prior="uniform")
+    again = generate(vae, 5, seed=2, prior="gmm", images=IMAGES, n_components=3)
+    np.testing.assert_array_equal(fitted, again)
+    assert np.abs(fitted - generate(vae, 5, seed=2)).max() > 1e-4
+    # one Gaussian fitted to the codes (what a CAE needs): seeded, and not the N(0, I) samples
+    gaussian = generate(vae, 4, seed=3, prior="gaussian", images=IMAGES)
+    np.testing.assert_array_equal(gaussian, generate(vae, 4, seed=3, prior="gaussian", images=IMAGES))
+    assert np.abs(gaussian - generate(vae, 4, seed=4, prior="gaussian", images=IMAGES)).max() > 1e-4
+    assert np.abs(gaussian - generate(vae, 4, seed=3)).max() > 1e-4
+    with pytest.raises(ValueError, match="prior must be one of"):
+        generate(vae, 2, prior="uniform")
+    with pytest.raises(ValueError, match="pass images="):
+        generate(vae, 2, prior="gmm")
     with pytest.raises(TypeError, match="a GAN has none"):
-        generate_fitted(GAN(16, 8, width=8).build_all(), IMAGES, 2)
+        generate(GAN(16, 8, width=8).build_all(), 2, prior="gmm", images=IMAGES)
 
 
 def test_gan_trains_with_monitor(tmp_path):
@@ -311,3 +322,211 @@ def test_time_budget_stops_training_once_the_time_is_up():
     assert 1 <= info["epochs_run"] < 10_000 and budget.seconds >= 0.5
     with pytest.raises(ValueError, match="time budget must be > 0"):
         TimeBudget(0)
+
+
+LABELS = np.arange(64) % 3
+
+
+def test_step_budget_stops_after_that_many_steps_across_epochs():
+    set_seed(0)
+    budget = StepBudget(7)   # 64 images in batches of 16: 4 steps an epoch
+    info = train_generative(GAN(16, 4, width=8).build_all(), IMAGES, epochs=100, batch_size=16,
+                            callbacks=[budget], verbose=0, steps_per_execution=1)
+    assert budget.steps == 7 and info["epochs_run"] == 2 and budget.seconds > 0
+    # in groups of 3 steps an epoch runs 3 + 1; the budget stops at the end of the first
+    # group that reaches it: 3 + 1 + 3 = 7 steps for a budget of 6
+    budget = StepBudget(6)
+    model = ConvAutoencoder(16, 4, width=8).build_all()
+    train_generative(model, IMAGES, epochs=100, batch_size=16, callbacks=[budget], verbose=0,
+                     steps_per_execution=3)
+    assert budget.steps == steps_taken(model) == 7
+    with pytest.raises(ValueError, match="step budget must be an integer >= 1"):
+        StepBudget(0)
+
+
+def test_gan_options_off_build_exactly_todays_networks():
+    plain = GAN(16, 4, width=8).build_all()
+    same = GAN(16, 4, width=8, g_width=8, d_widths=(8, 16)).build_all()
+    assert [w.shape for w in plain.weights] == [w.shape for w in same.weights]
+    assert [m.name for m in plain.metrics] == ["d_loss", "g_loss", "d_real_prob", "d_fake_prob"]
+    assert not plain.conditional and not hasattr(plain, "label_frequencies")
+    narrow = GAN(16, 4, width=8, g_width=4).build_all()
+    assert narrow.generator.count_params() < plain.generator.count_params()
+    assert narrow.discriminator.count_params() == plain.discriminator.count_params()
+    with pytest.raises(ValueError, match="loss must be one of"):
+        GAN(16, 4, loss="wasserstein")
+    with pytest.raises(ValueError, match="leave g_width, n_classes unset"):
+        GAN(16, 4, course=True, g_width=8, n_classes=3)
+
+
+def test_conditional_gan_trains_on_labels_and_samples_the_asked_classes():
+    set_seed(0)
+    gan = GAN(16, 4, width=8, n_classes=3).build_all()
+    skewed = np.where(np.arange(64) < 48, 2, LABELS)      # class 2 is most of the data
+    info = train_generative(gan, IMAGES, epochs=1, batch_size=16, verbose=0, labels=skewed)
+    assert info["history"]["d_loss"][0] > 0
+    counts = np.bincount(skewed, minlength=3) / 64
+    np.testing.assert_allclose(gan.label_frequencies.numpy(), counts)
+    drawn = sample_labels(gan, 2000, seed=1)
+    assert abs(np.mean(drawn == 2) - counts[2]) < 0.05 and set(drawn) <= {0, 1, 2}
+    np.testing.assert_array_equal(drawn, sample_labels(gan, 2000, seed=1))
+    # the label steers the image: one noise vector, three classes, three different images
+    z = np.repeat(np.ones((1, 4), "float32"), 3, axis=0)
+    images = decode(gan, z, labels=np.array([0, 1, 2]))
+    assert not np.allclose(images[0], images[1]) and not np.allclose(images[1], images[2])
+    np.testing.assert_allclose(decode(gan, z[:1], labels=np.array([1])), images[1:2], atol=1e-6)
+    np.testing.assert_allclose(generate(gan, 2, seed=5, labels=np.array([1, 1])),
+                               decode(gan, sample_latent(2, 4, 5), labels=np.array([1, 1])), atol=1e-6)
+    assert generate(gan, 5, seed=0).shape == (5, 16, 16, 3)
+    rows = generate_by_class(gan, 4, seed=2)                    # one row per class, the same noise
+    assert rows.shape == (3, 4, 16, 16, 3)
+    np.testing.assert_allclose(rows[1], generate(gan, 4, seed=2, labels=np.ones(4, "int32")), atol=1e-6)
+    with pytest.raises(TypeError, match="needs a conditional GAN"):
+        generate_by_class(GAN(16, 4, width=8).build_all(), 2)
+    gap = discriminator_gap(gan, IMAGES[:32], IMAGES[32:], train_labels=skewed[:32],
+                            heldout_labels=skewed[32:])
+    assert -1 <= gap["gap"] <= 1
+    with pytest.raises(ValueError, match="needs the train images' labels"):
+        discriminator_gap(gan, IMAGES[:32], IMAGES[32:])
+    with pytest.raises(ValueError, match="pass labels="):
+        decode(gan, z)
+    with pytest.raises(ValueError, match="labels= go with a conditional GAN"):
+        train_generative(gan, IMAGES, epochs=1, batch_size=16, verbose=0)
+    with pytest.raises(ValueError, match="labels= go with a conditional GAN"):
+        train_generative(GAN(16, 4, width=8).build_all(), IMAGES, epochs=1, batch_size=16, verbose=0,
+                         labels=LABELS)
+
+
+def test_conditional_gan_monitor_draws_the_classes_in_turn(tmp_path):
+    set_seed(0)
+    gan = GAN(16, 4, width=8, n_classes=3).build_all()
+    monitor = GANMonitor(np.ones((6, 4), "float32"))
+    train_generative(gan, IMAGES, epochs=1, batch_size=32, verbose=0, labels=LABELS, callbacks=[monitor])
+    sample = monitor.samples[0]
+    np.testing.assert_array_equal(sample[0], sample[3])          # class 0 twice, same noise
+    assert not np.array_equal(sample[0], sample[1])
+
+
+def _one_d_step(**options):
+    set_seed(0)
+    gan = GAN(16, 4, width=8, **options).build_all()
+    before = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
+    info = train_generative(gan, IMAGES[:16], epochs=1, batch_size=16, verbose=0, steps_per_execution=1)
+    return gan, before, info["history"]
+
+
+def _d_weights_after_one_step(first_iteration: int = 0, **options):
+    """The discriminator's weights after one training step from a seeded start, with the
+    optimisers' step counter starting at ``first_iteration``."""
+    set_seed(0)
+    gan = GAN(16, 4, width=8, **options).build_all()
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), steps_per_execution=1)
+    gan.d_optimizer.build(gan.discriminator.trainable_weights)
+    gan.d_optimizer.iterations.assign(first_iteration)
+    logs = gan.train_on_batch(tf.constant(IMAGES[:16]), return_dict=True)
+    return [w.numpy() for w in gan.discriminator.trainable_weights], logs
+
+
+def test_r1_penalty_changes_the_discriminators_update_only_when_due():
+    plain, _ = _d_weights_after_one_step()
+    penalised, logs = _d_weights_after_one_step(r1_gamma=10.0, r1_every=4)      # iteration 0: due
+    assert logs["r1_penalty"] > 0
+    assert any(not np.allclose(p, q) for p, q in zip(plain, penalised, strict=True))
+    # iteration 1 of every 4: not due, the same update as without the penalty
+    plain, _ = _d_weights_after_one_step(1)
+    lazy, logs = _d_weights_after_one_step(1, r1_gamma=10.0, r1_every=4)
+    for p, q in zip(plain, lazy, strict=True):
+        np.testing.assert_allclose(p, q, atol=1e-6)
+    with pytest.raises(ValueError, match="r1_gamma must be >= 0"):
+        GAN(16, 4, r1_gamma=-1.0)
+
+
+def test_hinge_loss_and_spectral_norm_train():
+    gan, _, hist = _one_d_step(loss="hinge", spectral_norm=True)
+    # hinge: the discriminator's loss is relu(1 - real) + relu(1 + fake): 2 for logits near 0
+    assert 1.5 < hist["d_loss"][0] < 2.5
+    kernels = [layer.layer.kernel.numpy() for layer in gan.discriminator.layers
+               if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(kernels) == 3
+    for kernel in kernels:                 # every kernel was rescaled by its (estimated) top singular value
+        assert np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), 2) < 1.5
+
+
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_recalibrated_batch_norm_holds_the_samplers_exact_statistics(ema_decay):
+    set_seed(0)
+    gan = GAN(16, 4, width=8, ema_decay=ema_decay).build_all()
+    train_generative(gan, IMAGES, epochs=1, batch_size=16, verbose=0)
+    net = gan.sampler
+    first = net.get_layer("norm_in")
+    before = first.moving_mean.numpy().copy()
+    recalibrate_batch_norm(gan, n=64, seed=3, batch_size=16)
+    # the first layer's input does not depend on other statistics: its mean over the 64 vectors
+    inputs = keras.Model(net.inputs, first.input)(sample_latent(64, 4, 3)).numpy()
+    np.testing.assert_allclose(first.moving_mean.numpy(), inputs.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(before, first.moving_mean.numpy())
+    assert first.momentum == 0.99 and first.trainable == (ema_decay is None)
+    again = [w.numpy() for w in net.non_trainable_weights]
+    recalibrate_batch_norm(gan, n=64, seed=3, batch_size=16)                # the same again
+    for a, b in zip(again, net.non_trainable_weights, strict=True):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------- notebook 01's named models
+def test_named_models_train_once_keep_snapshots_and_key_on_recipe_and_data(monkeypatch, tmp_path):
+    from idl_utils.generative import (
+        CAERecipe,
+        GANRecipe,
+        VAERecipe,
+        equal_time_models,
+        gan_progress_dir,
+        kit_cae,
+        kit_gan,
+        kit_vae,
+        model_key,
+        sample_models,
+    )
+
+    monkeypatch.setenv("IDL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("IDL_PROGRESS", "summary")
+    vae_recipe = VAERecipe(latent_dim=4, width=8, epochs=2, batch_size=32, snapshots=(1,))
+    gan_recipe = GANRecipe(latent_dim=8, width=8, epochs=2, batch_size=32, snapshots=(1,), progress=4)
+    vae, vae_info = kit_vae(IMAGES, vae_recipe, seed=1)
+    again, again_info = kit_vae(IMAGES, vae_recipe, seed=1)   # from the cache: the same weights
+    np.testing.assert_array_equal(encode(vae, IMAGES[:4]), encode(again, IMAGES[:4]))
+    assert again_info["history"] == vae_info["history"] and vae_info["epochs"] == 2
+    gan, gan_info = kit_gan(IMAGES, gan_recipe, seed=1)
+    assert len(sorted(gan_progress_dir(IMAGES, gan_recipe, seed=1).glob("epoch_*.png"))) == 2
+    cae, _ = kit_cae(IMAGES, CAERecipe(latent_dim=4, width=8, epochs=1, batch_size=32), seed=1)
+    # the key follows the recipe and the exact pixels
+    assert model_key(vae_recipe, IMAGES) != model_key(vae_recipe, IMAGES[:-1])
+    assert model_key(vae_recipe, IMAGES) != model_key(VAERecipe(latent_dim=4, width=8), IMAGES)
+    models = equal_time_models(IMAGES, (vae_recipe, vae_info), (gan_recipe, gan_info), 1, seed=1)
+    assert list(models) == ["VAE (kit, 1 epochs)", "GAN (kit, 1 epochs)",
+                            "VAE (course, 1 epochs)", "GAN (course, 1 epochs)"]
+    early, early_info = models["VAE (kit, 1 epochs)"]
+    assert early_info["epochs"] == 1 and early_info["seconds"] == pytest.approx(vae_info["seconds_per_epoch"])
+    assert np.abs(encode(early, IMAGES[:4]) - encode(vae, IMAGES[:4])).max() > 1e-5   # an earlier state
+    course, course_info = models["GAN (course, 1 epochs)"]
+    assert course_info["epochs"] == 1 and course.generator.count_params() > gan.generator.count_params()
+    samples = sample_models({"cae": cae, "vae": vae, "gan": gan}, 3, seed=0, vae_prior="gmm", images=IMAGES,
+                            n_components=2)
+    assert {k: v.shape for k, v in samples.items()} == {k: (3, 16, 16, 3) for k in ("cae", "vae", "gan")}
+    expected = generate(vae, 3, 0, prior="gmm", images=IMAGES, n_components=2)
+    np.testing.assert_array_equal(samples["vae"], expected)
+
+
+def test_interpolation_rows_run_from_the_prior_the_model_samples_from():
+    from idl_utils.generative import interpolation_rows, latent_codes, training_columns, training_summary
+
+    set_seed(0)
+    vae = VAE(16, 4, width=8, seed=0).build_all()
+    rows = interpolation_rows({"VAE": vae}, 5, seed=3, vae_prior="gmm", images=IMAGES, n_components=2)
+    assert list(rows) == ["VAE linear", "VAE spherical"] and rows["VAE linear"].shape == (5, 16, 16, 3)
+    z0, z1 = latent_codes(vae, 2, 3, prior="gmm", images=IMAGES, n_components=2)
+    np.testing.assert_allclose(rows["VAE linear"][[0, -1]], decode(vae, np.stack([z0, z1])), atol=1e-6)
+    record = {"epochs": 4, "seconds": 10.04, "seconds_per_epoch": 2.511}
+    assert training_columns({"m": record}) == {"m": {"epochs": 4, "s/epoch": 2.5}}
+    summary = training_summary({"m": record})
+    assert summary == {"m": {"epochs": 4, "train_seconds": 10.0, "epoch_seconds": 2.51}}

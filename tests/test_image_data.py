@@ -139,3 +139,17 @@ def test_plots_return_figures():
     fig = plot_image_rows({"a": x, "b": x[:2]}, title="rows")
     assert len(fig.axes) == 10
     assert plot_image_grid(x, 3, "grid").axes
+
+
+def test_attribute_mask_takes_the_label_or_falls_back_to_dark_images():
+    from idl_utils.image_data import DatasetCard, ImageDataset, attribute_mask
+
+    images = np.stack([np.full((4, 4, 3), v, "float32") for v in (0.1, 0.9, 0.2, 0.8)])
+    card = DatasetCard("toy", "toy", "", "", 4, 4, "")
+    labelled = ImageDataset(images, card, np.array([1, 0, 1, 0]), ("other", "faces & emotion"))
+    mask, name = attribute_mask(labelled)
+    assert name == "face" and mask.tolist() == [True, False, True, False]
+    one_face = ImageDataset(images, card, np.array([1, 0, 0, 0]), ("other", "faces & emotion"))
+    mask, name = attribute_mask(one_face)                     # too few faces: the dark half instead
+    assert name == "dark" and mask.tolist() == [True, False, True, False]
+    assert attribute_mask(ImageDataset(images, card))[1] == "dark"

@@ -85,3 +85,19 @@ def test_latent_gmm_samples_both_of_two_separated_clusters():
         fit_latent_gmm(codes[:3], n_components=5)
     with pytest.raises(ValueError, match="covariance_type"):
         fit_latent_gmm(codes, 2, covariance_type="spherical")
+
+
+def test_copy_check_finds_a_copied_sample_and_the_training_sets_own_spacing():
+    from idl_utils.latent import copy_check
+
+    rng = np.random.default_rng(0)
+    train = rng.random((50, 8, 8, 3)).astype("float32")
+    copies = train[[3, 7]] + 0.001
+    fresh = rng.random((2, 8, 8, 3)).astype("float32")
+    check, rows = copy_check({"copier": copies, "fresh": fresh}, train, n_reference=20, n_shown=1)
+    spacing = check["training set (to each other)"]["median_nn_distance"]
+    assert check["copier"]["median_nn_distance"] < 0.01 < spacing
+    assert check["fresh"]["median_nn_distance"] > 0.5 * spacing
+    np.testing.assert_array_equal(rows["nearest training (copier)"], train[[3]])
+    assert list(rows) == ["copier sample", "nearest training (copier)",
+                          "fresh sample", "nearest training (fresh)"]

@@ -63,12 +63,36 @@ def _history(epochs):
             "val_exact": list(1 - np.exp(-np.arange(epochs) / 8))}
 
 
+def _gan_history(epochs):
+    t = np.arange(epochs)
+    return {"d_loss": list(1.2 - 0.02 * t), "g_loss": list(0.8 + 0.05 * t),
+            "d_real_prob": list(0.6 + 0.01 * t), "d_fake_prob": list(0.4 - 0.01 * t)}
+
+
+def _image_files():
+    """Two small PNGs in a temporary folder, as the ablation's grids and GANMonitor write them."""
+    import tempfile
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    folder = Path(tempfile.mkdtemp())
+    paths = []
+    for i in range(2):
+        paths.append(folder / f"grid_{i}.png")
+        plt.imsave(paths[-1], np.full((20, 60, 3), 0.3 * i, "float32"))
+    return paths
+
+
 def _figures():
     from idl_utils.error_analysis import error_grid
     from idl_utils.plots import (
+        plot_autoencoder_losses,
         plot_bars,
         plot_error_categories,
         plot_error_heatmaps,
+        plot_gan_training,
+        plot_image_files,
         plot_learning_curves,
         plot_lengths,
         plot_per_position,
@@ -96,6 +120,13 @@ def _figures():
         "depth": plot_bars([{"encoder_layers": n, "model": m, "exact_match": 0.98}
                             for n in (1, 2) for m in ("course", "kit")],
                            x="encoder_layers", y="exact_match", hue="model", title="Depth", ylim=(0, 1)),
+        "autoencoder losses": plot_autoencoder_losses(
+            {"loss": [300.0, 250.0, 240.0]},
+            {"reconstruction_loss": [2100.0, 1900.0, 1850.0], "kl_loss": [12.0, 25.0, 24.0]}, beta=1.0),
+        "gan training": plot_gan_training(_gan_history(20)),
+        "gan training, one epoch": plot_gan_training(_gan_history(1)),
+        "image files": plot_image_files([list(zip(("base: all emoji", "base: faces"), _image_files(),
+                                                  strict=True))] * 2),
     }
 
 
@@ -122,3 +153,26 @@ def test_the_layout_check_finds_overlaps_missing_labels_variable_names_and_cover
     for expected in ("overlaps axes 0 text", "has no y label", "is a variable name",
                      "the legend covers the line 'a line'", "is drawn over axes 0"):
         assert expected in problems, problems
+
+
+def test_image_files_are_drawn_in_their_rows_with_their_titles():
+    from idl_utils.plots import plot_image_files
+
+    first, second = _image_files()
+    fig = plot_image_files([[("a", first), ("b", second)], [("c", second)]])
+    titles = [[ax.get_title() for ax in fig.axes[i * 2: i * 2 + 2]] for i in range(2)]
+    assert titles == [["a", "b"], ["c", ""]]                 # a short row leaves an empty panel
+    assert fig.axes[1].images[0].get_array().mean() > fig.axes[0].images[0].get_array().mean()
+
+
+def test_the_gan_and_autoencoder_panels_say_what_their_y_axes_measure():
+    from idl_utils.plots import plot_autoencoder_losses, plot_gan_training
+
+    gan = plot_gan_training(_gan_history(5))
+    assert [ax.get_ylabel() for ax in gan.axes] == ["loss (batch mean)", "probability"]
+    assert gan.axes[1].get_ylim() == (0, 1)
+    vae = {"reconstruction_loss": [9.0, 8.0], "kl_loss": [1.0, 2.0]}
+    ae = plot_autoencoder_losses({"loss": [3.0, 2.0]}, vae, beta=0.5)
+    assert len(ae.axes) == 3 and "beta=0.5" in ae.axes[2].get_title()
+    assert ae.axes[2].lines[0].get_ydata().tolist() == [1.0, 2.0]
+    assert [t.get_text() for t in plot_gan_training(_gan_history(1)).axes[0].get_xticklabels()] == ["1"]

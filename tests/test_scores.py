@@ -131,13 +131,10 @@ def test_offline_falls_back_loudly_to_a_labelled_classifier(monkeypatch, tmp_pat
         get_feature_extractor(images, None, "x")
 
 
-def test_the_removed_keras_inception_path_says_so_and_gives_what_it_gave_offline():
-    rng = np.random.default_rng(0)
-    images = rng.random((96, 16, 16, 3)).astype("float32")
-    labels = (images[:, :, :, 0].mean((1, 2)) > 0.5).astype(int)
-    with pytest.warns(UserWarning, match="'inception'.*was removed"):
-        extractor = get_feature_extractor(images, labels, "toy-label", prefer="inception", epochs=1)
-    assert extractor.name == "toy-label CNN features"
+def test_the_removed_keras_inception_choice_is_refused():
+    images = np.zeros((4, 16, 16, 3), "float32")
+    with pytest.raises(ValueError, match="prefer must be one of"):
+        get_feature_extractor(images, np.zeros(4, int), "toy-label", prefer="inception")
 
 
 def test_kid_verdict_calls_gaps_within_one_std_a_tie():
@@ -167,6 +164,28 @@ def test_comparison_and_verdict_rows_say_who_wins_in_each_feature_space():
     assert verdict["standard network: FID"] == "course better"
     assert verdict["standard network: KID"] == "course better"
     assert fid_verdict(std_course, std_kit, ("course", "kit")) == "course better"
+
+
+def test_course_comparison_pairs_every_kit_snapshot_with_the_course_model_of_its_kind():
+    from idl_utils.scores import course_comparison, course_verdicts
+
+    good, bad = {"fid": 10.0, "kid": 1.0, "kid_std": 0.1}, {"fid": 50.0, "kid": 5.0, "kid_std": 0.1}
+    scores = {"real vs real (floor)": good, "VAE (kit)": good, "VAE (kit, 4 epochs)": bad,
+              "GAN (kit, 6 epochs)": good, "VAE (course, 3 epochs)": good, "GAN (course, 3 epochs)": bad}
+    records = {"VAE (kit, 4 epochs)": {"epochs": 4, "seconds": 8.0},
+               "GAN (kit, 6 epochs)": {"epochs": 6, "seconds": 30.0},
+               "VAE (course, 3 epochs)": {"epochs": 3, "seconds": 12.0},
+               "GAN (course, 3 epochs)": {"epochs": 3, "seconds": 40.0}}
+    rows = course_comparison(scores, records)
+    assert [(r["model"], r["kit"], r["course"]) for r in rows] == [("VAE", "4 epochs", "3 epochs"),
+                                                                  ("GAN", "6 epochs", "3 epochs")]
+    assert [r["KID verdict"] for r in rows] == ["course better", "kit better"]
+    assert [r["course seconds"] for r in rows] == [12, 40]
+    # the standard network's scores join where it scored both models of a row
+    verdicts = course_verdicts(rows, {"GAN (kit, 6 epochs)": bad, "GAN (course, 3 epochs)": good})
+    assert "standard network: KID" not in verdicts[0]
+    assert verdicts[1]["standard network: KID"] == "course better"
+    assert course_comparison({"VAE (kit)": good}, {}) == []
 
 
 # --------------------------------------------------------------------------- precision and recall
