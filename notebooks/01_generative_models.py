@@ -435,7 +435,7 @@ real_a, real_b = x[perm[:n_score]], x[perm[n_score: 2 * n_score]]
 # models take for `COMPARE_EPOCHS` (from per-epoch costs measured when the kit was tuned);
 # `WeightSnapshots` saved those weights on the way, so nothing is trained twice. A fixed number of
 # epochs, not a stopwatch, keeps the numbers reproducible; the columns `kit seconds` and
-# `course seconds` give the measured times on *your* machine, and the cell after the table says
+# `course seconds` give the measured times on *your* machine, and the take-aways at the end say
 # how close to equal they came.
 #
 # The kit's GAN uses `GAN_WIDTH` filters in its first layer, more than the autoencoders'
