@@ -29,6 +29,7 @@ from typing import Any
 
 from .config import cache_dir
 from .results import atomic_write_json, atomic_write_text
+from .wheels import sha256_of
 
 RETRAIN_ENV = "IDL_RETRAIN"
 WEIGHTS_FILE, INFO_FILE, CHECKSUM_FILE = "model.weights.h5", "info.json", "checksum.sha256"
@@ -55,16 +56,8 @@ def cache_path(name: str, config: Mapping[str, Any], part: str = "") -> Path:
     return cache_dir() / (f"{name}-{config_key(config)}" + (f"-{part}" if part else ""))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _checksum_text(folder: Path) -> str:
-    return "".join(f"{_sha256(folder / name)}  {name}\n" for name in (WEIGHTS_FILE, INFO_FILE))
+    return "".join(f"{sha256_of(folder / name)}  {name}\n" for name in (WEIGHTS_FILE, INFO_FILE))
 
 
 def _hdf5_problem(path: Path) -> str | None:
@@ -101,7 +94,7 @@ def check_entry(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
         except (OSError, UnicodeDecodeError) as exc:
             return None, f"{CHECKSUM_FILE} unreadable ({_first_line(exc)})"
         lines = recorded.splitlines()
-        bad = [name for name in (WEIGHTS_FILE, INFO_FILE) if f"{_sha256(folder / name)}  {name}" not in lines]
+        bad = [name for name in (WEIGHTS_FILE, INFO_FILE) if f"{sha256_of(folder / name)}  {name}" not in lines]
         if bad:
             return None, (f"{' and '.join(bad)} {'does' if len(bad) == 1 else 'do'} not match "
                           f"{CHECKSUM_FILE} (cut short, overwritten or damaged since it was saved)")

@@ -163,11 +163,16 @@ def test_the_markdown_check_finds_run_specific_figures(text, kinds):
     assert [found.split(":")[0] for found in run_specific_figures(text)] == kinds
 
 
+def _markdown_hits(source, check) -> list[str]:
+    """What ``check`` finds in each markdown cell of the notebook ``source``."""
+    nb = jupytext.read(source)
+    return [f"markdown cell {i}: {hit}" for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
+            for hit in check(cell.source)]
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_markdown_quotes_no_number_from_a_particular_run(source):
-    nb = jupytext.read(source)
-    found = [f"markdown cell {i}: {hit}" for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
-             for hit in run_specific_figures(cell.source)]
+    found = _markdown_hits(source, run_specific_figures)
     assert not found, (
         f"{source.name}: markdown quotes figures from one run; explain the idea in words and print the "
         "conclusion from this run's results in a code cell (idl_utils.narrate):\n  " + "\n  ".join(found))
@@ -241,9 +246,7 @@ def test_the_numbers_check_flags_a_setting_stated_by_value():
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_markdown_states_no_finding_about_the_run(source):
-    nb = jupytext.read(source)
-    found = [f"markdown cell {i}: {hit}" for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
-             for hit in unhedged_findings(cell.source)]
+    found = _markdown_hits(source, unhedged_findings)
     assert not found, (
         f"{source.name}: markdown states findings about the run; pose them as questions or hypotheses "
         "(or cite general knowledge) and print the verdict from this run's results in a code cell "
