@@ -94,7 +94,8 @@ def check_entry(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
         except (OSError, UnicodeDecodeError) as exc:
             return None, f"{CHECKSUM_FILE} unreadable ({_first_line(exc)})"
         lines = recorded.splitlines()
-        bad = [name for name in (WEIGHTS_FILE, INFO_FILE) if f"{sha256_of(folder / name)}  {name}" not in lines]
+        bad = [name for name in (WEIGHTS_FILE, INFO_FILE)
+               if f"{sha256_of(folder / name)}  {name}" not in lines]
         if bad:
             return None, (f"{' and '.join(bad)} {'does' if len(bad) == 1 else 'do'} not match "
                           f"{CHECKSUM_FILE} (cut short, overwritten or damaged since it was saved)")
