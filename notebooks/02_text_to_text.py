@@ -146,9 +146,9 @@ print(f"split {main_split.name}: train {len(main_split.train):,}, "
 # picks one of 13 characters per step.
 #
 # **Trained to convergence.** The course notebook trains it with Adam for a fixed 50 epochs of
-# batches of 128, and its validation accuracy is still climbing when it stops: a number taken
-# from the middle of a climb says little about the model. A careful student trains until the
-# validation curve is flat. The kit's recipe for the baseline (`course_recipe`) keeps the
+# batches of 128. If the validation curve is still climbing at that point, the number is taken
+# from the middle of a climb and says little about the model. A careful student trains until
+# the validation curve is flat. The kit's recipe for the baseline (`course_recipe`) keeps the
 # architecture and does what such a student would: smaller batches (more updates per epoch),
 # the learning rate halved whenever validation exact match stalls, early stopping once it has
 # stalled for several thousand updates, the best epoch's weights restored, and an epoch cap
@@ -439,7 +439,7 @@ display(Markdown(markdown_table(column_summary, floatfmt=".4f")))
 print("\n".join(split_verdicts(split_summary + column_summary, "column", "course")))
 
 # %% [markdown]
-# When a seed fails, *where* does it fail? Each wrong answer is labelled by the first column
+# If a seed fails, *where* does it fail? Each wrong answer is labelled by the first column
 # it gets wrong and what that column had to do: a plain sum or difference, a carry, a carry
 # through a 9, a borrow, a borrow through a 0, or the sign.
 
@@ -488,7 +488,8 @@ else:
 #
 # The test queries below are drawn at random for each length and seed (digits as arrays, so no
 # number is too long), `LONG_QUERIES` per length and seed, for the runs trained on `LONG_SPLITS`.
-# Look at how exact match falls with length, and whether the smaller split falls first.
+# Look at whether exact match falls with length and, if it does, whether the smaller split
+# falls first.
 
 # %%
 long_runs = {key: run for key, run in column_runs.items() if run.row["split"] in LONG_SPLITS}
@@ -533,8 +534,8 @@ for (_, fraction, seed), run in long_runs.items():
           f"columns, {cell['right_unseen']} of those right{wrong}")
 
 # %% [markdown]
-# Where do the answers at the longest length still go wrong? Each wrong answer is labelled by
-# its kind (a digit, the sign, or both), the operator and the length of the carry or borrow
+# If answers at the longest length go wrong, where? Each wrong answer is labelled by its
+# kind (a digit, the sign, or both), the operator and the length of the carry or borrow
 # chain that reaches its first wrong column (0: none; `k`: passed on through `k-1` columns),
 # summed over the runs.
 
@@ -554,7 +555,7 @@ for split in LONG_SPLITS:
 # package versions and hardware, and every table to `reports/tables/`.
 
 # %%
-record_results(NOTEBOOK, {
+results_file = record_results(NOTEBOOK, {
     "main_split": {"course": course_run.row, "kit": kit_run.row},
     "splits_2digit": split_rows,
     "splits_2digit_summary": split_summary,
