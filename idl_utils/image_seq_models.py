@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -23,7 +23,7 @@ import numpy as np
 
 from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
 from .judge import read_glyphs, read_text
-from .queries import VOCAB, QuerySet, encode_text, text_to_indices
+from .queries import VOCAB, QuerySet, Split, encode_text, text_to_indices
 from .seq_models import Representation, TrainConfig, lstm_layer, train_seq_model
 from .training import PROGRESS, fit_timed
 
@@ -277,6 +277,77 @@ def train_text_to_image(model: keras.Model, rep: AnswerImages, train: QuerySet, 
                            metrics=(), validation_loss=False, predict_batch_size=512,
                            steps_per_execution=steps_per_execution)
     return {**info, "loss": loss, "char_loss_weight": char_loss_weight}
+
+
+@dataclass(frozen=True)
+class GeneratorRecipe:
+    """How a text-to-image generator is built and trained (notebook 04): every field is part
+    of its cache key (:func:`generator_key`)."""
+
+    digits: int = 2
+    units: int = 128
+    layers: int = 1
+    loss: str = "binary_crossentropy"
+    char_loss_weight: float = 1.0
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def with_(self, **changes: Any) -> GeneratorRecipe:
+        """A copy with ``changes`` (e.g. ``recipe.with_(loss="mse", layers=2)``)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def generator_key(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, *, mnist_source: str,
+                  judge_epochs: int, seed: int) -> dict[str, Any]:
+    """The cache key of a generator trained by ``recipe`` on ``split`` (its three parts together
+    are the query set) with targets from ``rep``'s glyph bank, scored by a judge trained for
+    ``judge_epochs``. A query set smaller than all ``digits``-digit queries is marked as a
+    sorted seeded sample (:meth:`QuerySet.sample`), so a differently drawn subset never shares
+    a cache entry with it."""
+    n = len(split.train) + len(split.val) + len(split.test)
+    key = {"digits": recipe.digits, "units": recipe.units, "layers": recipe.layers,
+           "loss": recipe.loss, "n": n, "seed": seed, "bank_size": len(rep.bank),
+           "mnist": mnist_source, "judge_epochs": judge_epochs,
+           "char_loss_weight": recipe.char_loss_weight, **recipe.train.as_dict()}
+    if n < 2 * 100 ** recipe.digits:
+        key["subset"] = "sorted sample"
+    return key
+
+
+def trained_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, *,
+                      mnist_source: str, judge_epochs: int,
+                      seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
+    """``(model, record)``: a text-to-image generator built and trained by ``recipe`` on
+    ``split.train`` (selected on ``split.val`` by the judge's exact match, see
+    :func:`train_text_to_image`), or loaded from the model cache under
+    :func:`generator_key`."""
+    from .cache import load_or_train
+    from .config import set_seed
+
+    if recipe.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {recipe.loss!r}")
+
+    def build() -> keras.Model:
+        set_seed(seed)
+        return build_text_to_image_model(recipe.digits, units=recipe.units, encoder_layers=recipe.layers)
+
+    key = generator_key(recipe, split, rep, mnist_source=mnist_source, judge_epochs=judge_epochs,
+                        seed=seed)
+    return load_or_train(
+        f"t2i_{recipe.loss}_{recipe.layers}", key, build=build,
+        train=lambda m: train_text_to_image(m, rep, split.train, split.val, recipe.train,
+                                            loss=recipe.loss, char_loss_weight=recipe.char_loss_weight,
+                                            seed=seed))
+
+
+def judged_row(model: str, images: np.ndarray, judge: keras.Model, answers: np.ndarray, *,
+               loss: str = "", layers: int | str = "", seconds: float | str = "") -> dict[str, Any]:
+    """One row of notebook 04's table: how ``judge`` reads the answer glyphs ``images``
+    (:func:`judge_generated`), their :func:`grey_share` and the training time in seconds."""
+    return {"model": model, "loss": loss, "encoder_layers": layers,
+            **judge_generated(judge, images, answers), "grey_pixels": grey_share(images),
+            "train_seconds": round(float(seconds), 1) if seconds != "" else ""}
 
 
 def generate_answer_images(model: keras.Model, qs: QuerySet, *, batch_size: int = 512) -> np.ndarray:

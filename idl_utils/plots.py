@@ -368,3 +368,34 @@ def plot_image_files(rows: Sequence[Sequence[tuple[str, Any]]], *, width: float 
             ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_answer_examples(columns: Mapping[str, np.ndarray], labels: Sequence[str], *,
+                         panel_width: float = 3.0, row_height: float = 1.05):
+    """Answer glyphs side by side: one row per example (labelled with ``labels``, e.g. its
+    query), one column per source in ``columns`` (title -> ``(n, L, 28, 28)`` glyphs for the
+    same ``n`` examples, e.g. real handwriting and each generator's)."""
+    import matplotlib.pyplot as plt
+
+    from .glyphs import glyph_grid
+
+    n = len(labels)
+    if n == 0 or not columns:
+        raise ValueError("need at least one example and one column of answer glyphs")
+    for title, images in columns.items():
+        if len(images) != n:
+            raise ValueError(f"column {title!r} has {len(images)} examples for {n} labels")
+    fig, axes = plt.subplots(n, len(columns), figsize=(panel_width * len(columns) + 0.8, row_height * n),
+                             squeeze=False)
+    for c, (title, images) in enumerate(columns.items()):
+        for r in range(n):
+            ax = axes[r, c]
+            ax.imshow(glyph_grid(images[r]), vmin=0, vmax=1, cmap="gray_r")
+            ax.axis("off")
+            if r == 0:
+                ax.set_title(title, fontsize=9)
+            if c == 0:
+                ax.text(-0.06, 0.5, labels[r], transform=ax.transAxes, ha="right", va="center",
+                        fontsize=10, family="monospace")
+    fig.tight_layout()
+    return fig

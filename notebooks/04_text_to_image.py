@@ -37,24 +37,22 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "idl-kit")
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 
-from idl_utils.cache import load_or_train
-from idl_utils.config import set_seed
-from idl_utils.glyphs import glyph_banks, glyph_grid, render_answers
+from idl_utils.glyphs import glyph_banks, render_answers
 from idl_utils.image_seq_models import (
+    LOSSES,
     AnswerImages,
-    build_text_to_image_model,
+    GeneratorRecipe,
     generate_answer_images,
-    grey_share,
-    judge_generated,
-    train_text_to_image,
+    judged_row,
+    trained_generator,
 )
 from idl_utils.judge import judge_accuracy, trained_judge
 from idl_utils.mnist import load_mnist
 from idl_utils.narrate import compare, format_value, learned, proportion_tie, ratio
 from idl_utils.notebook import show_model, start_notebook
+from idl_utils.plots import plot_answer_examples, plot_learning_curves
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.results import record_results, save_fig, save_table
 from idl_utils.seq_models import TrainConfig
@@ -71,17 +69,17 @@ DIGITS = 2                        # answers of 3 glyphs ('198', '-99', '7  ')
 TRAIN_FRACTION = 0.5
 VAL_FRACTION = 0.1
 SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
-MNIST_TRAIN = P.choose(smoke=6_000, default=10_000, full=None)  # as in notebook 03, so the judge is shared
+# as in notebook 03, so the judge is shared (cached)
+MNIST_TRAIN = P.choose(smoke=6_000, default=10_000, full=None)
 MNIST_TEST = P.choose(smoke=2_000, default=None, full=None)
-JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=12)   # same as notebook 03: the judge is shared (cached)
+JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=12)
 UNITS = P.choose(smoke=32, default=128, full=128)
 EPOCHS = P.choose(smoke=2, default=15, full=40)
 BATCH = 64
 LEARNING_RATE = 3e-3
-LR_SCHEDULE = "cosine"            # as in notebook 03: the rate decays along a cosine to 2% of its start
-LOSSES = ("mse", "binary_crossentropy")
+LR_SCHEDULE = "cosine"            # as in notebook 03: the rate decays along a cosine
 CHAR_LOSS_WEIGHT = 1.0            # auxiliary character cross-entropy (0 = pixels only)
-DEEP_LAYERS = 2                   # the depth study: 1 vs 2 encoder LSTM layers (with the better loss)
+DEEP_LAYERS = 2                   # the depth study: 1 vs 2 encoder LSTM layers (better loss)
 
 # %% [markdown]
 # ## Data: query text in, answer images out
@@ -92,11 +90,10 @@ DEEP_LAYERS = 2                   # the depth study: 1 vs 2 encoder LSTM layers 
 # %%
 mnist = load_mnist(max_train=MNIST_TRAIN, max_test=MNIST_TEST)
 banks = glyph_banks(mnist, "honest")
-queries = make_queries(DIGITS)
-if SUBSAMPLE:
-    queries = queries.subset(np.random.default_rng(SEED).choice(len(queries), SUBSAMPLE, replace=False))
+queries = make_queries(DIGITS).sample(SUBSAMPLE, SEED)
 split = split_queries(queries, TRAIN_FRACTION, SEED, val_fraction=VAL_FRACTION)
-print(f"split {split.name}: train {len(split.train):,}, validation {len(split.val):,}, test {len(split.test):,}")
+print(f"split {split.name}: train {len(split.train):,}, validation {len(split.val):,}, "
+      f"test {len(split.test):,}")
 
 # %% [markdown]
 # ## The judge (shared with notebook 03)
@@ -133,24 +130,19 @@ rep = AnswerImages(banks["train"], judge, seed=SEED)
 # rate decays along a cosine (`LR_SCHEDULE`), so the last epochs refine instead of shaking.
 
 # %%
-cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE)
+recipe = GeneratorRecipe(
+    digits=DIGITS, units=UNITS, layers=1, char_loss_weight=CHAR_LOSS_WEIGHT,
+    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE,
+                      lr_schedule=LR_SCHEDULE))
 
 
-def train_generator(loss, layers):
-    key = {"digits": DIGITS, "units": UNITS, "layers": layers, "loss": loss, "n": len(queries), "seed": SEED,
-           "bank_size": len(banks["train"]), "mnist": mnist.source,
-           "judge_epochs": JUDGE_EPOCHS, "char_loss_weight": CHAR_LOSS_WEIGHT, **cfg.as_dict()}
-
-    def build():
-        set_seed(SEED)
-        return build_text_to_image_model(DIGITS, units=UNITS, encoder_layers=layers)
-
-    return load_or_train(f"t2i_{loss}_{layers}", key, build=build,
-                         train=lambda m: train_text_to_image(m, rep, split.train, split.val, cfg, loss=loss,
-                                                         char_loss_weight=CHAR_LOSS_WEIGHT, seed=SEED))
+def generator(loss, layers):
+    """The generator trained with this pixel loss and encoder depth (or loaded from the cache)."""
+    return trained_generator(recipe.with_(loss=loss, layers=layers), split, rep,
+                             mnist_source=mnist.source, judge_epochs=JUDGE_EPOCHS, seed=SEED)
 
 
-generators = {(loss, 1): train_generator(loss, 1) for loss in LOSSES}
+generators = {(loss, 1): generator(loss, 1) for loss in LOSSES}
 show_model(generators[(LOSSES[0], 1)][0])
 
 # %% [markdown]
@@ -162,30 +154,20 @@ show_model(generators[(LOSSES[0], 1)][0])
 
 # %%
 true_test_images = render_answers(split.test, banks["test"], seed=SEED)
+answers = split.test.answers
+rows = [judged_row("real MNIST test digits (reference)", true_test_images, judge, answers)]
 generated = {}
-rows = [{"model": "real MNIST test digits (reference)", "loss": "", "encoder_layers": "",
-         **judge_generated(judge, true_test_images, split.test.answers),
-         "grey_pixels": grey_share(true_test_images), "train_seconds": ""}]
 for (loss, layers), (model, info) in generators.items():
     generated[(loss, layers)] = generate_answer_images(model, split.test)
-    rows.append({"model": "text-to-image", "loss": loss, "encoder_layers": layers,
-                 **judge_generated(judge, generated[(loss, layers)], split.test.answers),
-                 "grey_pixels": grey_share(generated[(loss, layers)]), "train_seconds": round(info["seconds"], 1)})
+    rows.append(judged_row("text-to-image", generated[(loss, layers)], judge, answers,
+                           loss=loss, layers=layers, seconds=info["seconds"]))
 rows
 
 # %%
-fig, axes = plt.subplots(6, 3, figsize=(9, 6.5))
 show = np.random.default_rng(SEED).choice(len(split.test), 6, replace=False)
-columns = [("true answer (MNIST test digits)", true_test_images)] + [
-    (f"generated, {loss}", generated[(loss, 1)]) for loss in LOSSES]
-for r, i in enumerate(show):
-    for c, (title, imgs) in enumerate(columns):
-        ax = axes[r, c]
-        ax.imshow(glyph_grid(imgs[i]), vmin=0, vmax=1); ax.set_xticks([]); ax.set_yticks([])
-        if r == 0:
-            ax.set_title(title, fontsize=9)
-        if c == 0:
-            ax.set_ylabel(f"{split.test.queries[i].strip()}", rotation=0, ha="right", va="center", fontsize=10)
+columns = {"true answer (MNIST test digits)": true_test_images[show]}
+columns |= {f"generated, {loss}": generated[(loss, 1)][show] for loss in LOSSES}
+fig = plot_answer_examples(columns, [split.test.queries[i].strip() for i in show])
 save_fig(fig, "t2i_examples")
 
 # %% [markdown]
@@ -202,14 +184,15 @@ save_fig(fig, "t2i_examples")
 
 # %%
 real, by_loss = rows[0], {row["loss"]: row for row in rows[1:] if row["encoder_layers"] == 1}
-print(learned({f"generator ({loss})": row["whole_answer"] for loss, row in by_loss.items()}, profile=P.name,
-              what="of answers the judge reads right"))
+print(learned({f"generator ({loss})": row["whole_answer"] for loss, row in by_loss.items()},
+              profile=P.name, what="of answers the judge reads right"))
 mse, bce = by_loss["mse"], by_loss["binary_crossentropy"]
 for measure in ("whole_answer", "per_digit"):
-    print(compare("MSE", mse[measure], "BCE", bce[measure], what=f"judge reads ({measure.replace('_', ' ')})",
+    print(compare("MSE", mse[measure], "BCE", bce[measure],
+                  what=f"judge reads ({measure.replace('_', ' ')})",
                   tie=proportion_tie(mse[measure], bce[measure], len(split.test))))
-print(compare("MSE", mse["grey_pixels"], "BCE", bce["grey_pixels"], what="grey pixels", higher_is_better=False),
-      f"(real digits: {format_value(real['grey_pixels'])})")
+print(compare("MSE", mse["grey_pixels"], "BCE", bce["grey_pixels"], what="grey pixels",
+              higher_is_better=False), f"(real digits: {format_value(real['grey_pixels'])})")
 print(ratio("MSE", mse["train_seconds"], "BCE", bce["train_seconds"], what="training time"))
 
 # %% [markdown]
@@ -218,13 +201,15 @@ print(ratio("MSE", mse["train_seconds"], "BCE", bce["train_seconds"], what="trai
 # the *validation* queries.
 
 # %%
-best_loss = max(LOSSES, key=lambda loss: generators[(loss, 1)][1]["best_val_exact"])  # chosen on validation
-deep_model, deep_info = train_generator(best_loss, DEEP_LAYERS)
+# chosen on the validation queries, never on the test queries
+best_loss = max(LOSSES, key=lambda loss: generators[(loss, 1)][1]["best_val_exact"])
+generators[(best_loss, DEEP_LAYERS)] = deep_model, deep_info = generator(best_loss, DEEP_LAYERS)
 generated[(best_loss, DEEP_LAYERS)] = generate_answer_images(deep_model, split.test)
-rows.append({"model": "text-to-image", "loss": best_loss, "encoder_layers": DEEP_LAYERS,
-             **judge_generated(judge, generated[(best_loss, DEEP_LAYERS)], split.test.answers),
-             "grey_pixels": grey_share(generated[(best_loss, DEEP_LAYERS)]), "train_seconds": round(deep_info["seconds"], 1)})
-save_table(rows, "04_text_to_image", title=f"Text-to-image, split {split.name}: the judge reads generated answers ({mnist.source})")
+rows.append(judged_row("text-to-image", generated[(best_loss, DEEP_LAYERS)], judge, answers,
+                       loss=best_loss, layers=DEEP_LAYERS, seconds=deep_info["seconds"]))
+save_table(rows, "04_text_to_image",
+           title=f"Text-to-image, split {split.name}: the judge reads generated answers "
+                 f"({mnist.source})")
 rows
 
 # %% [markdown]
@@ -244,15 +229,14 @@ for measure in ("whole_answer", "per_digit"):
                   tie=proportion_tie(deep[measure], real[measure], len(split.test))))
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-for (loss, layers), (_, info) in [*generators.items(), ((best_loss, DEEP_LAYERS), (deep_model, deep_info))]:
-    pixel_loss = np.array(info["history"]["draw_glyphs_loss"])
-    axes[0].plot(pixel_loss / pixel_loss[0], label=f"{loss}, {layers} layer(s)")
-    axes[1].plot(info["history"]["val_exact"], label=f"{loss}, {layers} layer(s)")
-axes[0].set(title="pixel loss (relative to epoch 1)", xlabel="epoch"); axes[0].legend()
-axes[1].set(title="validation: judge reads whole answer", xlabel="epoch", ylim=(0, 1)); axes[1].legend()
+histories = {f"{loss}, {layers} layer{'s' * (layers > 1)}": info["history"]
+             for (loss, layers), (_, info) in generators.items()}
+fig = plot_learning_curves(histories, loss="draw_glyphs_loss", loss_label="pixel loss",
+                           relative_loss=True, score="val_exact",
+                           score_label="judge reads whole answer")
 save_fig(fig, "t2i_learning_curves")
 
 # %%
-record_results(NOTEBOOK, {"judge_digits": judge_scores["digits"], "text_to_image": rows,
-                          "best_loss": best_loss, "mnist_source": mnist.source}, seed=SEED)
+results_file = record_results(NOTEBOOK, {"judge_digits": judge_scores["digits"],
+                                         "text_to_image": rows, "best_loss": best_loss,
+                                         "mnist_source": mnist.source}, seed=SEED)

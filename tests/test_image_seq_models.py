@@ -7,13 +7,17 @@ from idl_utils.config import set_seed
 from idl_utils.glyphs import GlyphBank, MnistQueryImages
 from idl_utils.image_seq_models import (
     AnswerImages,
+    GeneratorRecipe,
     build_glyph_encoder,
     build_image_to_text_model,
     build_text_to_image_model,
     generate_answer_images,
+    generator_key,
     judge_generated,
+    judged_row,
     read_answers,
     train_text_to_image,
+    trained_generator,
     warm_start,
     weighted_layers,
 )
@@ -181,3 +185,35 @@ def test_a_3_digit_reader_warm_starts_from_a_2_digit_one():
     with pytest.raises(ValueError, match="units, features and encoder layers"):
         warm_start(build_image_to_text_model(3, units=8, encoder_layers=2,
                                              glyph_encoder=build_glyph_encoder(8)), two)
+
+
+def test_a_generator_recipe_trains_once_and_then_comes_from_the_cache(bank, tmp_path, monkeypatch):
+    monkeypatch.setenv("IDL_CACHE_DIR", str(tmp_path))
+    split = split_queries(make_queries(2).sample(200, 0), 0.5, 0, val_fraction=0.2)
+    rep = AnswerImages(bank, build_judge(seed=0), seed=0)
+    recipe = GeneratorRecipe(units=8, loss="mse", train=TrainConfig(epochs=1, batch_size=32, verbose=0))
+    model, info = trained_generator(recipe, split, rep, mnist_source="random", judge_epochs=1)
+    assert info["loss"] == "mse" and info["epochs_run"] == 1
+    again, info2 = trained_generator(recipe, split, rep, mnist_source="random", judge_epochs=1)
+    assert info2["seconds"] == info["seconds"]  # the record of the first training, from the cache
+    np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
+    assert len(list(tmp_path.iterdir())) == 1
+    # every field of the recipe and of the data is in the key; a sample is marked as one
+    key = generator_key(recipe, split, rep, mnist_source="random", judge_epochs=1, seed=0)
+    assert key["subset"] == "sorted sample" and key["n"] == 200 and key["bank_size"] == 50
+    for change in ({"loss": "binary_crossentropy"}, {"layers": 2}, {"char_loss_weight": 0.5}):
+        assert generator_key(recipe.with_(**change), split, rep, mnist_source="random",
+                             judge_epochs=1, seed=0) != key
+    with pytest.raises(ValueError, match="loss must be one of"):
+        trained_generator(recipe.with_(loss="l1"), split, rep, mnist_source="random", judge_epochs=1)
+
+
+def test_a_judged_row_scores_real_handwriting_as_the_judge_reads_it(bank):
+    split = split_queries(make_queries(2).sample(100, 0), 0.5, 0)
+    judge = build_judge(seed=0)
+    images = np.zeros((len(split.test), 3, 28, 28), dtype=np.float32)
+    row = judged_row("blank", images, judge, split.test.answers, loss="mse", layers=1, seconds=12.345)
+    assert row["grey_pixels"] == 0.0 and row["train_seconds"] == 12.3
+    assert row == {"model": "blank", "loss": "mse", "encoder_layers": 1, "grey_pixels": 0.0,
+                   "train_seconds": 12.3, **judge_generated(judge, images, split.test.answers)}
+    assert judged_row("real", images, judge, split.test.answers)["train_seconds"] == ""

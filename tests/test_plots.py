@@ -87,6 +87,7 @@ def _image_files():
 def _figures():
     from idl_utils.error_analysis import error_grid
     from idl_utils.plots import (
+        plot_answer_examples,
         plot_autoencoder_losses,
         plot_bars,
         plot_error_categories,
@@ -125,6 +126,10 @@ def _figures():
             {"reconstruction_loss": [2100.0, 1900.0, 1850.0], "kl_loss": [12.0, 25.0, 24.0]}, beta=1.0),
         "gan training": plot_gan_training(_gan_history(20)),
         "gan training, one epoch": plot_gan_training(_gan_history(1)),
+        "answer examples": plot_answer_examples(
+            {"true answer (MNIST test digits)": np.random.default_rng(0).random((4, 3, 28, 28)),
+             "generated, binary_crossentropy": np.random.default_rng(1).random((4, 3, 28, 28))},
+            ["81+24", "41-89", "0+0", "99-99"]),
         "image files": plot_image_files([list(zip(("base: all emoji", "base: faces"), _image_files(),
                                                   strict=True))] * 2),
     }
@@ -176,3 +181,18 @@ def test_the_gan_and_autoencoder_panels_say_what_their_y_axes_measure():
     assert len(ae.axes) == 3 and "beta=0.5" in ae.axes[2].get_title()
     assert ae.axes[2].lines[0].get_ydata().tolist() == [1.0, 2.0]
     assert [t.get_text() for t in plot_gan_training(_gan_history(1)).axes[0].get_xticklabels()] == ["1"]
+
+
+def test_answer_examples_put_each_source_in_its_column_and_refuse_mismatched_rows():
+    from idl_utils.plots import plot_answer_examples
+
+    real, fake = np.zeros((2, 3, 28, 28)), np.ones((2, 3, 28, 28))
+    fig = plot_answer_examples({"real": real, "generated": fake}, ["1+1", "9-3"])
+    assert [ax.get_title() for ax in fig.axes[:4:2]] == ["real", ""]  # titles on the top row only
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["real", "generated"]
+    assert np.nanmax(fig.axes[1].images[0].get_array()) == 1.0  # the generated column's ink
+    assert [t.get_text() for t in fig.axes[0].texts] == ["1+1"]
+    with pytest.raises(ValueError, match="has 2 examples for 3 labels"):
+        plot_answer_examples({"real": real}, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="at least one example"):
+        plot_answer_examples({}, [])
