@@ -76,9 +76,15 @@ class MnistData:
 
 
 def _load_keras() -> MnistData:
+    import contextlib
+    import io
+
     import keras
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    # Keras prints "Downloading data from <url>" and a progress bar even when the download then
+    # fails; the caller announces the source used (or the fallback and why) in one line instead
+    with contextlib.redirect_stdout(io.StringIO()):
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     return MnistData(x_train.astype(np.uint8), y_train.astype(np.uint8),
                      x_test.astype(np.uint8), y_test.astype(np.uint8), SOURCE_NAMES["keras"])
 

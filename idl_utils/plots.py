@@ -399,3 +399,26 @@ def plot_answer_examples(columns: Mapping[str, np.ndarray], labels: Sequence[str
                         fontsize=10, family="monospace")
     fig.tight_layout()
     return fig
+
+
+def plot_glyph_rows(images: np.ndarray, titles: Sequence[str], *, ncols: int = 2,
+                    panel_width: float = 4.5, row_height: float = 1.15):
+    """Glyph sequences (e.g. query images ``(n, L, 28, 28)``) in a grid of ``ncols`` columns,
+    each panel titled (its query, or what a model read), axes off as befits pictures."""
+    import matplotlib.pyplot as plt
+
+    from .glyphs import glyph_grid
+
+    if len(images) != len(titles) or len(images) == 0:
+        raise ValueError(f"need one title per glyph sequence, got {len(titles)} titles for "
+                         f"{len(images)} sequences")
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, row_height * nrows),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, title in zip(axes.ravel(), images, titles, strict=False):
+        ax.imshow(glyph_grid(img), vmin=0, vmax=1, cmap="gray_r")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

