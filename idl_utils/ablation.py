@@ -70,7 +70,7 @@ RUN_COLUMNS = ["variant", "split", "seed", "exact_match", LENGTH_KEY, "train_sec
                "top_mistake"]
 
 #: variant name -> (aligned, keyword arguments of :func:`~idl_utils.column_model.column_recipe`)
-VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
+COLUMN_VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
     "full": (True, {}),
     "no alignment": (False, {}),
     "no shared cell": (True, {"shared": False}),
@@ -89,7 +89,7 @@ def column_ablation(fractions: Sequence[float] = (0.05, 0.01), seeds: Sequence[i
                     variants: Sequence[str] | None = None, *, digits: int = 2,
                     epochs: int | None = None, length_digits: int = LENGTH_DIGITS,
                     length_queries: int = LENGTH_QUERIES) -> list[dict[str, Any]]:
-    """Train every variant (default: all of :data:`VARIANTS`) on every split and seed, on the
+    """Train every variant (default: all of :data:`COLUMN_VARIANTS`) on every split and seed, on the
     same splits as the notebook and the benchmark, and return one row per run:
     ``variant, split, seed, exact_match``, :data:`LENGTH_KEY` (exact match on
     ``length_queries`` random ``length_digits``-digit queries, seeded by the run's seed;
@@ -97,10 +97,10 @@ def column_ablation(fractions: Sequence[float] = (0.05, 0.01), seeds: Sequence[i
     top_mistake`` (the most common sub-task of its wrong answers, see
     :func:`~idl_utils.error_analysis.column_mistakes`). ``epochs`` overrides the recipe's
     schedule (for quick checks)."""
-    variants = list(VARIANTS) if variants is None else list(variants)
-    unknown = [v for v in variants if v not in VARIANTS]
+    variants = list(COLUMN_VARIANTS) if variants is None else list(variants)
+    unknown = [v for v in variants if v not in COLUMN_VARIANTS]
     if unknown:
-        raise ValueError(f"Unknown ablation variant(s) {unknown}. Accepted: {', '.join(VARIANTS)}")
+        raise ValueError(f"Unknown ablation variant(s) {unknown}. Accepted: {', '.join(COLUMN_VARIANTS)}")
     if not fractions or not seeds:
         raise ValueError("give at least one training fraction and one seed")
     queries = make_queries(digits)
@@ -110,7 +110,7 @@ def column_ablation(fractions: Sequence[float] = (0.05, 0.01), seeds: Sequence[i
         for seed in seeds:
             split = split_queries(queries, fraction, seed, val_fraction=val_fraction_for(digits))
             for name in variants:
-                aligned, kwargs = VARIANTS[name]
+                aligned, kwargs = COLUMN_VARIANTS[name]
                 recipe = column_recipe(digits, len(split.train), aligned=aligned, **kwargs)
                 recipe = recipe.with_train(epochs=epochs, verbose=0)
                 run = train_and_score(recipe, split, seed=seed)
@@ -167,7 +167,7 @@ def ablation_markdown(rows: list[dict[str, Any]]) -> str:
             + "\n\nEvery run (top_mistake: the commonest sub-task of its wrong answers):\n\n"
             + markdown_table([{**row, LENGTH_KEY: "-" if row.get(LENGTH_KEY) is None else row[LENGTH_KEY]}
                               for row in rows], RUN_COLUMNS) + "\n\n"
-            + "\n".join(f"- {line}" for line in ablation_verdicts(rows)) + "\n")
+            + "\n".join(f"- {line}" for line in column_verdicts(rows)) + "\n")
 
 
 def load_column_ablation(path: str | Path = PUBLISHED_PATH) -> dict[str, Any] | None:
@@ -198,7 +198,7 @@ def _cost_sentence(full: float, by_variant: dict[str, float]) -> str:
     return text + (f"; within half a point of it (or better): {', '.join(harmless)}" if harmless else "")
 
 
-def ablation_verdicts(rows: list[dict[str, Any]]) -> list[str]:
+def column_verdicts(rows: list[dict[str, Any]]) -> list[str]:
     """One sentence per split, computed from the runs: the full model's mean exact match and
     the ingredients whose removal costs the most, largest first; then, where the runs were
     scored at :data:`LENGTH_DIGITS` digits, one sentence per split on that length (the
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--splits", type=float, nargs="+", default=[0.05, 0.01])
     parser.add_argument("--seeds", type=int, nargs="+", default=[DEFAULT_SEED])
-    parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=None, choices=list(COLUMN_VARIANTS))
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON file, with a .md table beside it "
                              "(default: reports/.../ablation_column_model.json)")

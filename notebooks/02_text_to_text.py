@@ -55,7 +55,7 @@ if "google.colab" in sys.modules:
 from IPython.display import Markdown, display
 
 from idl_utils.ablation import PUBLISHED_PATH as ABLATION_PATH
-from idl_utils.ablation import ablation_verdicts, load_column_ablation
+from idl_utils.ablation import column_verdicts, load_column_ablation
 from idl_utils.benchmark import (
     make_recipe,
     split_verdicts,
@@ -465,7 +465,7 @@ if column_ablation is None:
     print(f"no column-model ablation in {ABLATION_PATH}: run `make ablation-column` to make one")
 else:
     display(Markdown(markdown_table(column_ablation["summary"])))
-    print("\n".join(ablation_verdicts(column_ablation["rows"])))
+    print("\n".join(column_verdicts(column_ablation["rows"])))
 
 # %% [markdown]
 # ## 9 · Longer than anything it saw

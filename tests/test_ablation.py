@@ -1,6 +1,6 @@
 import pytest
 
-from idl_utils.ablation import LENGTH_KEY, VARIANTS, column_ablation
+from idl_utils.ablation import COLUMN_VARIANTS, LENGTH_KEY, column_ablation
 
 
 def test_unknown_variant_and_empty_arguments_are_refused():
@@ -16,8 +16,8 @@ def test_every_variant_builds_and_the_ablation_returns_rows():
     restart tests of test_seq_models)."""
     from idl_utils.column_model import column_recipe
 
-    assert {"full", "no alignment", "no shared cell", "one-hot codes", "no sign pass"} <= set(VARIANTS)
-    for name, (aligned, kwargs) in VARIANTS.items():
+    assert {"full", "no alignment", "no shared cell", "one-hot codes", "no sign pass"} <= set(COLUMN_VARIANTS)
+    for name, (aligned, kwargs) in COLUMN_VARIANTS.items():
         model = column_recipe(2, 200, aligned=aligned, **kwargs).build()
         assert model.count_params() > 0, name
     rows = column_ablation([0.01], [5], ["single start", "no shared cell"], epochs=2,
@@ -51,21 +51,21 @@ def test_summary_gives_mean_and_spread_per_variant_and_split_and_markdown_lists_
 
 
 def test_verdicts_name_the_costliest_ingredient_per_split_and_loading_refuses_garbage(tmp_path):
-    from idl_utils.ablation import ablation_verdicts, load_column_ablation
+    from idl_utils.ablation import column_verdicts, load_column_ablation
 
     rows = [{"variant": v, "split": sp, "seed": 42, "exact_match": e, "train_seconds": 1.0,
              "epochs": 1, "top_mistake": "-"}
             for v, sp, e in [("full", "1/99", 0.99), ("no sign pass", "1/99", 0.60),
                              ("single start", "1/99", 0.90), ("MLP read-out", "1/99", 0.992),
                              ("no sign pass", "5/95", 0.5)]]
-    verdicts = ablation_verdicts(rows)
+    verdicts = column_verdicts(rows)
     assert verdicts[0].startswith("1/99: the full model answers 99.00%")
     assert "no sign pass (-39.0 points), single start (-9.0 points)" in verdicts[0]
     assert "(or better): MLP read-out" in verdicts[0]
     assert "5/95: the full model was not trained" in verdicts[1] and len(verdicts) == 2
     # scored at length: one more sentence per split with a full model scored there
     longer = [{**r, LENGTH_KEY: v} for r, v in zip(rows, [1.0, None, 0.5, 0.998, 0.2], strict=True)]
-    verdicts = ablation_verdicts(longer)
+    verdicts = column_verdicts(longer)
     assert verdicts[2] == ("1/99, scored on 100-digit queries: the full model answers 100.00%; "
                            "taking out an ingredient costs most for single start (-50.0 points); "
                            "within half a point of it (or better): MLP read-out; cannot answer "
