@@ -52,59 +52,14 @@ if "google.colab" in sys.modules:
 import numpy as np
 from IPython.display import Markdown, display
 
+from idl_utils import gen_ablation, generative, image_data, results, scores
 from idl_utils.config import reports_dir
 from idl_utils.gen_ablation import PUBLISHED_DIR as ABLATION_DIR
-from idl_utils.gen_ablation import (
-    ablation_markdown,
-    ablation_verdicts,
-    best_variants,
-    faces_vs_all,
-    load_ablation,
-)
-from idl_utils.generative import (
-    CAERecipe,
-    GANRecipe,
-    VAERecipe,
-    decode,
-    encode,
-    equal_time_models,
-    gan_progress_dir,
-    generate,
-    interpolation_rows,
-    kit_cae,
-    kit_gan,
-    kit_vae,
-    reconstruct,
-    reconstruction_errors,
-    sample_models,
-    training_columns,
-    training_summary,
-)
-from idl_utils.image_data import (
-    attribute_mask,
-    load_image_dataset,
-    plot_image_grid,
-    plot_image_rows,
-)
+from idl_utils.generative import CAERecipe, GANRecipe, VAERecipe
 from idl_utils.latent import attribute_vector, copy_check, latent_map_2d, plot_latent_map
 from idl_utils.narrate import hypothesis, ratio, tally, verdict
 from idl_utils.notebook import show_model, start_notebook
 from idl_utils.plots import plot_autoencoder_losses, plot_gan_training, plot_image_files
-from idl_utils.results import (
-    atomic_write_text,
-    markdown_table,
-    record_results,
-    save_fig,
-    save_table,
-)
-from idl_utils.scores import (
-    course_comparison,
-    course_verdicts,
-    get_feature_extractor,
-    precision_recall_reading,
-    score_sets,
-    score_table,
-)
 
 NOTEBOOK = "01_generative_models"
 SEED = 42
@@ -147,11 +102,6 @@ GAN_DIFFAUG = ""      # DiffAugment before the discriminator, e.g. "color,transl
 GAN_FLIP = False      # mirror random training images every epoch
 COMPARE_COURSE = True  # also train the course's builders (same data, same budget)
 COMPARE_EPOCHS = P.choose(smoke=1, default=3, full=6)  # the course models' budget (epochs)
-# the kit's models are compared after the epochs expected to take as long as the course's
-# COMPARE_EPOCHS (per-epoch costs measured when the kit was tuned; section 6 prints this run's);
-# their runs keep their weights after those epochs on the way
-EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS),
-                     "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
 FID_FEATURES = "classifier"  # "classifier" (a CNN trained here) or "fid-inception" (slow)
 FEATURE_EPOCHS = P.choose(smoke=1, default=5, full=10)
 N_SCORE = P.choose(smoke=128, default=500, full=2000)  # images per set for KID/FID/P/R
@@ -167,17 +117,17 @@ MAP_METHOD = P.choose(smoke="pca", default="tsne", full="tsne")  # the 2-D laten
 # background on first use (a few seconds) and cached under `data/openmoji/`.
 
 # %%
-data = load_image_dataset(SOURCE, image_size=IMAGE_SIZE, subset=SUBSET, limit=LIMIT,
-                          augment=AUGMENT, seed=SEED)
+data = image_data.load_image_dataset(SOURCE, image_size=IMAGE_SIZE, subset=SUBSET, limit=LIMIT,
+                                     augment=AUGMENT, seed=SEED)
 x = data.images
 print(data, f"{x.nbytes / 2**20:.0f} MiB")
 display(Markdown(data.card.markdown()))
-atomic_write_text(reports_dir() / "tables" / "01_dataset_card.md", data.card.markdown())
+results.atomic_write_text(reports_dir() / "tables" / "01_dataset_card.md", data.card.markdown())
 
 # %%
 shown = np.random.default_rng(SEED).choice(len(x), min(48, len(x)), replace=False)
 title = f"{data.card.name}: {len(x):,} images at {IMAGE_SIZE}x{IMAGE_SIZE}"
-save_fig(plot_image_grid(x[shown], 12, title), "gen_dataset_grid")
+results.save_fig(image_data.plot_image_grid(x[shown], 12, title), "gen_dataset_grid")
 
 # %% [markdown]
 # ## Three ways to generate images
@@ -219,7 +169,7 @@ save_fig(plot_image_grid(x[shown], 12, title), "gen_dataset_grid")
 # %%
 CAE = CAERecipe(latent_dim=AE_LATENT_DIM, width=WIDTH, epochs=CAE_EPOCHS, batch_size=AE_BATCH,
                 learning_rate=AE_LR)
-cae, cae_info = kit_cae(x, CAE, seed=SEED)
+cae, cae_info = generative.kit_cae(x, CAE, seed=SEED)
 print(f"CAE: {cae_info['seconds_per_epoch']:.1f} s per epoch")
 show_model(cae.encoder)
 
@@ -229,14 +179,14 @@ show_model(cae.encoder)
 # should be easy, detailed and colourful ones hard.
 
 # %%
-errors = reconstruction_errors(cae, x)
+errors = generative.reconstruction_errors(cae, x)
 order = np.argsort(errors)
 easy, hard = order[:8], order[-8:]
-rows = {"easiest": x[easy], "reconstructed": reconstruct(cae, x[easy]),
-        "hardest": x[hard], "reconstructed ": reconstruct(cae, x[hard])}
+rows = {"easiest": x[easy], "reconstructed": generative.reconstruct(cae, x[easy]),
+        "hardest": x[hard], "reconstructed ": generative.reconstruct(cae, x[hard])}
 title = f"CAE reconstructions (per-image MSE: median {np.median(errors):.4f})"
-fig = plot_image_rows(rows, title=title)
-save_fig(fig, "gen_cae_reconstructions")
+fig = image_data.plot_image_rows(rows, title=title)
+results.save_fig(fig, "gen_cae_reconstructions")
 
 # %% [markdown]
 # ## 2 · Variational autoencoder
@@ -256,12 +206,15 @@ save_fig(fig, "gen_cae_reconstructions")
 # ablation cell names the variant it scored lowest.
 
 # %%
-# the run keeps its weights after EQUAL_TIME_EPOCHS["VAE"] epochs too: section 5 compares them
-# with the course's builders trained for COMPARE_EPOCHS, without training the kit's VAE again
+# the kit's epochs expected to take as long as the course's COMPARE_EPOCHS (costs measured when
+# the kit was tuned; section 6 prints this run's). The run keeps its weights after them too:
+# section 5 compares them with the course's builders without training the kit's VAE again
+EQUAL_TIME_EPOCHS = {"VAE": min(2 * COMPARE_EPOCHS, VAE_EPOCHS),
+                     "GAN": min(3 * COMPARE_EPOCHS // 2, GAN_EPOCHS)}
 VAE_RECIPE = VAERecipe(latent_dim=AE_LATENT_DIM, width=WIDTH, epochs=VAE_EPOCHS,
                        batch_size=AE_BATCH, learning_rate=AE_LR, beta=BETA, loss=VAE_LOSS,
                        snapshots=(EQUAL_TIME_EPOCHS["VAE"],))
-vae, vae_info = kit_vae(x, VAE_RECIPE, seed=SEED)
+vae, vae_info = generative.kit_vae(x, VAE_RECIPE, seed=SEED)
 print(f"VAE: {vae_info['seconds_per_epoch']:.1f} s per epoch")
 
 # %% [markdown]
@@ -272,7 +225,7 @@ print(f"VAE: {vae_info['seconds_per_epoch']:.1f} s per epoch")
 
 # %%
 fig = plot_autoencoder_losses(cae_info["history"], vae_info["history"], beta=BETA)
-save_fig(fig, "gen_loss_curves")
+results.save_fig(fig, "gen_loss_curves")
 
 # %% [markdown]
 # **Where to sample codes.** The KL term pulls the codes of the training images towards
@@ -287,13 +240,13 @@ save_fig(fig, "gen_loss_curves")
 PRIOR_NAMES = {"normal": "z ~ N(0, I)",
                "gmm": f"z ~ a {GMM_COMPONENTS}-Gaussian mixture fitted to the codes"}
 GMM = {"images": x, "n_components": GMM_COMPONENTS}  # what a fitted prior is fitted to
-vae_samples = generate(vae, 48, SEED, prior=VAE_PRIOR, **GMM)
+vae_samples = generative.generate(vae, 48, SEED, prior=VAE_PRIOR, **GMM)
 title = f"VAE: decoded random codes, {PRIOR_NAMES[VAE_PRIOR]}"
-save_fig(plot_image_grid(vae_samples, 12, title), "gen_vae_samples")
-rows = {PRIOR_NAMES[p].split(" fitted")[0]: generate(vae, 12, SEED, prior=p, **GMM)
+results.save_fig(image_data.plot_image_grid(vae_samples, 12, title), "gen_vae_samples")
+rows = {PRIOR_NAMES[p].split(" fitted")[0]: generative.generate(vae, 12, SEED, prior=p, **GMM)
         for p in ("normal", "gmm")}
-fig = plot_image_rows(rows, title="VAE: the same decoder, codes from two priors")
-save_fig(fig, "gen_vae_priors")
+fig = image_data.plot_image_rows(rows, title="VAE: the same decoder, codes from two priors")
+results.save_fig(fig, "gen_vae_priors")
 
 # %% [markdown]
 # ## 3 · GAN
@@ -307,17 +260,17 @@ GAN_RECIPE = GANRecipe(latent_dim=GAN_LATENT_DIM, width=GAN_WIDTH, epochs=GAN_EP
                        batch_size=GAN_BATCH, learning_rate=GAN_LR, adam_beta_1=GAN_ADAM_BETA_1,
                        ema=GAN_EMA, diffaug=GAN_DIFFAUG, flip=GAN_FLIP,
                        snapshots=(EQUAL_TIME_EPOCHS["GAN"],), progress=16)
-gan, gan_info = kit_gan(x, GAN_RECIPE, seed=SEED)
+gan, gan_info = generative.kit_gan(x, GAN_RECIPE, seed=SEED)
 print(f"GAN: {gan_info['seconds_per_epoch']:.1f} s per epoch")
 
 # %%
-frames = sorted(gan_progress_dir(x, GAN_RECIPE, seed=SEED).glob("epoch_*.png"))
+frames = sorted(generative.gan_progress_dir(x, GAN_RECIPE, seed=SEED).glob("epoch_*.png"))
 picked = sorted({round(k) for k in np.linspace(0, len(frames) - 1, min(5, len(frames)))})
 fig = plot_image_files([[(f"after epoch {i + 1}", frames[i])] for i in picked], width=8)
-save_fig(fig, "gen_gan_progress")
+results.save_fig(fig, "gen_gan_progress")
 
 # %%
-save_fig(plot_gan_training(gan_info["history"]), "gen_gan_loss_curves")
+results.save_fig(plot_gan_training(gan_info["history"]), "gen_gan_loss_curves")
 
 # %% [markdown]
 # GAN losses do not go down like a normal loss: the two players balance each other. What to
@@ -325,9 +278,9 @@ save_fig(plot_gan_training(gan_info["history"]), "gen_gan_loss_curves")
 # many epochs means the generator gets no useful signal.
 
 # %%
-gan_samples = generate(gan, 48, SEED)
+gan_samples = generative.generate(gan, 48, SEED)
 title = "GAN: generated from random noise z ~ N(0, I)"
-save_fig(plot_image_grid(gan_samples, 12, title), "gen_gan_samples")
+results.save_fig(image_data.plot_image_grid(gan_samples, 12, title), "gen_gan_samples")
 
 # %% [markdown]
 # ## 4 · The latent space
@@ -342,9 +295,10 @@ save_fig(plot_image_grid(gan_samples, 12, title), "gen_gan_samples")
 # points come from the prior it samples from (`VAE_PRIOR`).
 
 # %%
-rows = interpolation_rows({"VAE": vae, "GAN": gan}, 10, SEED + 1, vae_prior=VAE_PRIOR, **GMM)
-fig = plot_image_rows(rows, title="Interpolating between two random codes")
-save_fig(fig, "gen_interpolations")
+rows = generative.interpolation_rows({"VAE": vae, "GAN": gan}, 10, SEED + 1, vae_prior=VAE_PRIOR,
+                                     **GMM)
+fig = image_data.plot_image_rows(rows, title="Interpolating between two random codes")
+results.save_fig(fig, "gen_interpolations")
 
 # %% [markdown]
 # ### Latent arithmetic
@@ -354,16 +308,17 @@ save_fig(fig, "gen_interpolations")
 # should push other emoji towards round yellow faces. (Without labels we use "dark images".)
 
 # %%
-codes = encode(vae, x)
-has_attr, attr_name = attribute_mask(data, "faces & emotion")
+codes = generative.encode(vae, x)
+has_attr, attr_name = image_data.attribute_mask(data, "faces & emotion")
 direction = attribute_vector(codes, has_attr)
 rng = np.random.default_rng(SEED)
 targets = rng.choice(np.flatnonzero(~has_attr), min(8, int((~has_attr).sum())), replace=False)
 rows = {"original": x[targets]}
 for k in (0.0, 1.0, 2.0):
-    rows[f"code + {k:g} x {attr_name}"] = decode(vae, codes[targets] + k * direction)
-fig = plot_image_rows(rows, title=f"VAE latent arithmetic: adding the '{attr_name}' vector")
-save_fig(fig, "gen_latent_arithmetic")
+    rows[f"code + {k:g} x {attr_name}"] = generative.decode(vae, codes[targets] + k * direction)
+title = f"VAE latent arithmetic: adding the '{attr_name}' vector"
+fig = image_data.plot_image_rows(rows, title=title)
+results.save_fig(fig, "gen_latent_arithmetic")
 
 # %% [markdown]
 # ### A map of the latent space
@@ -378,7 +333,7 @@ coords = latent_map_2d(codes[on_map], MAP_METHOD, seed=SEED)
 title = f"VAE latent space ({MAP_METHOD.upper()} of the codes of {len(on_map):,} images)"
 fig = plot_latent_map(coords, x[on_map], max_thumbnails=min(350, len(on_map)),
                       zoom=0.8 if IMAGE_SIZE <= 32 else 0.4, seed=SEED, title=title)
-save_fig(fig, "gen_latent_map")
+results.save_fig(fig, "gen_latent_map")
 
 # %% [markdown]
 # ### Are the samples new, or copies?
@@ -388,8 +343,8 @@ save_fig(fig, "gen_latent_map")
 
 # %%
 copies, rows = copy_check({"VAE": vae_samples, "GAN": gan_samples}, x)
-fig = plot_image_rows(rows, title="Generated images and their nearest training images")
-save_fig(fig, "gen_nearest_neighbours")
+fig = image_data.plot_image_rows(rows, title="Generated images and their nearest training images")
+results.save_fig(fig, "gen_nearest_neighbours")
 apart = copies["training set (to each other)"]["median_nn_distance"]
 for label in ("VAE", "GAN"):
     near = copies[label]["median_nn_distance"]
@@ -417,8 +372,8 @@ for label in ("VAE", "GAN"):
 
 # %%
 label_name = "openmoji-unicode-block" if SOURCE == "openmoji" else "label"
-extractor = get_feature_extractor(x, data.labels, label_name, prefer=FID_FEATURES,
-                                  epochs=FEATURE_EPOCHS, seed=SEED)
+extractor = scores.get_feature_extractor(x, data.labels, label_name, prefer=FID_FEATURES,
+                                         epochs=FEATURE_EPOCHS, seed=SEED)
 n_score = min(N_SCORE, len(x) // 2)
 perm = np.random.default_rng(SEED).permutation(len(x))
 real_a, real_b = x[perm[:n_score]], x[perm[n_score: 2 * n_score]]
@@ -445,8 +400,8 @@ real_a, real_b = x[perm[:n_score]], x[perm[n_score: 2 * n_score]]
 # %%
 trained = {"VAE (kit)": (vae, vae_info), "GAN (kit)": (gan, gan_info)}
 if COMPARE_COURSE:
-    trained.update(equal_time_models(x, (VAE_RECIPE, vae_info), (GAN_RECIPE, gan_info),
-                                     COMPARE_EPOCHS, seed=SEED))
+    trained.update(generative.equal_time_models(x, (VAE_RECIPE, vae_info), (GAN_RECIPE, gan_info),
+                                                COMPARE_EPOCHS, seed=SEED))
 models = {name: model for name, (model, _) in trained.items()}
 infos = {name: info for name, (_, info) in trained.items()}
 
@@ -457,38 +412,38 @@ infos = {name: info for name, (_, info) in trained.items()}
 # table shows what those two choices buy on their own.
 
 # %%
-samples = sample_models(models, n_score, SEED + 7, vae_prior=VAE_PRIOR, **GMM)
+samples = generative.sample_models(models, n_score, SEED + 7, vae_prior=VAE_PRIOR, **GMM)
 if VAE_PRIOR != "normal":  # the same VAE, its codes from N(0, I)
-    samples["VAE (kit, z ~ N(0, I))"] = generate(vae, n_score, SEED + 7)
+    samples["VAE (kit, z ~ N(0, I))"] = generative.generate(vae, n_score, SEED + 7)
     infos["VAE (kit, z ~ N(0, I))"] = vae_info
 if GAN_EMA is not None:    # the same GAN, without the moving average of its weights
-    samples["GAN (kit, raw generator)"] = generate(gan, n_score, SEED + 7, raw=True)
+    samples["GAN (kit, raw generator)"] = generative.generate(gan, n_score, SEED + 7, raw=True)
     infos["GAN (kit, raw generator)"] = gan_info
 # the CAE is no generator: the best we can do is decode a Gaussian fitted to its codes
 infos = {"CAE (kit)": cae_info, **infos}
-cae_samples = generate(cae, n_score, SEED, prior="gaussian", images=x)
+cae_samples = generative.generate(cae, n_score, SEED, prior="gaussian", images=x)
 sets = {"real vs real (floor)": real_b, **samples, "CAE (kit)": cae_samples}
-scores = score_sets(real_a, sets, extractor, seed=SEED)
-score_rows = score_table(scores, extra=training_columns(infos))
+set_scores = scores.score_sets(real_a, sets, extractor, seed=SEED)
+score_rows = scores.score_table(set_scores, extra=generative.training_columns(infos))
 display(Markdown(f"Scores with **{extractor.name}**, {n_score} images per set (KID and FID: lower "
                  "is better; precision and recall: higher is better)\n\n"
-                 + markdown_table(score_rows, floatfmt=".4g")))
+                 + results.markdown_table(score_rows, floatfmt=".4g")))
 
 # %% [markdown]
 # Is a difference real? KID comes with a standard deviation over random subsets: a gap smaller
 # than about one standard deviation is a tie at this sample size.
 
 # %%
-comparison = course_comparison(scores, infos)
+comparison = scores.course_comparison(set_scores, infos)
 if comparison:
-    display(Markdown(markdown_table(comparison, floatfmt=".4g")))
+    display(Markdown(results.markdown_table(comparison, floatfmt=".4g")))
 
 # %%
 if COMPARE_COURSE:
     same_noise = {name: m for name, m in models.items() if "epochs" in name}
-    rows = sample_models(same_noise, 10, SEED, vae_prior=VAE_PRIOR, **GMM)
-    fig = plot_image_rows(rows, title="Same noise, course builders vs kit builders")
-    save_fig(fig, "gen_course_vs_kit_samples")
+    rows = generative.sample_models(same_noise, 10, SEED, vae_prior=VAE_PRIOR, **GMM)
+    fig = image_data.plot_image_rows(rows, title="Same noise, course builders vs kit builders")
+    results.save_fig(fig, "gen_course_vs_kit_samples")
 
 # %% [markdown]
 # ### The same comparison with the standard FID network
@@ -512,9 +467,10 @@ if STANDARD_FID:
     # the real floor, then every model of the table above, N_STANDARD images each
     sets = {"real vs real (floor)": real_b, **samples}
     sets = {name: images[:N_STANDARD] for name, images in sets.items()}
-    standard_scores = score_sets(real_a[:N_STANDARD], sets, fid_network, seed=SEED, cache=True)
+    standard_scores = scores.score_sets(real_a[:N_STANDARD], sets, fid_network, seed=SEED,
+                                        cache=True)
     display(Markdown(f"Scores with the **{fid_network.name}**, {N_STANDARD} images per set\n\n"
-                     + markdown_table(score_table(standard_scores), floatfmt=".4g")))
+                     + results.markdown_table(scores.score_table(standard_scores), floatfmt=".4g")))
 
 # %% [markdown]
 # **Both feature spaces side by side.** Each row pits the kit at one budget against the course at
@@ -522,9 +478,9 @@ if STANDARD_FID:
 # disagree, say so in your report.
 
 # %%
-verdicts = course_verdicts(comparison, standard_scores)
+verdicts = scores.course_verdicts(comparison, standard_scores)
 if verdicts:
-    display(Markdown("Which builders score better (lower)?\n\n" + markdown_table(verdicts)))
+    display(Markdown("Which builders score better (lower)?\n\n" + results.markdown_table(verdicts)))
 
 # %% [markdown]
 # ### What each choice buys: the ablation
@@ -543,14 +499,14 @@ if verdicts:
 
 # %%
 for kind in ("gan", "vae"):
-    ablation = load_ablation(ABLATION_DIR / kind)
+    ablation = gen_ablation.load_ablation(ABLATION_DIR / kind)
     if ablation is None:
         print(f"no {kind.upper()} ablation in {ABLATION_DIR / kind}: run `make ablation`")
         continue
-    table = ablation_markdown(ablation).replace("# ", "**", 1).replace("\n", "**\n", 1)
+    table = gen_ablation.ablation_markdown(ablation).replace("# ", "**", 1).replace("\n", "**\n", 1)
     display(Markdown(table))
-    print("\n".join(ablation_verdicts(ablation)))
-    best = best_variants(ablation).get(kind, "none scored")
+    print("\n".join(gen_ablation.ablation_verdicts(ablation)))
+    best = gen_ablation.best_variants(ablation).get(kind, "none scored")
     print(f"lowest KID of the {kind.upper()} variants: {best}\n")
 
 # %% [markdown]
@@ -567,15 +523,15 @@ for kind in ("gan", "vae"):
 # faces came out closer to their floor in this run.
 
 # %%
-faces = faces_vs_all(ABLATION_DIR)
+faces = gen_ablation.faces_vs_all(ABLATION_DIR)
 for line in faces.missing:
     print(line)
 if faces.rows:
-    display(Markdown(markdown_table(faces.rows, floatfmt=".3g")))
+    display(Markdown(results.markdown_table(faces.rows, floatfmt=".3g")))
     print("\n".join(faces.verdicts))
     panels = [[(f"{name}: all emoji", every), (f"{name}: faces", face)]
               for name, every, face in faces.grids]
-    save_fig(plot_image_files(panels), "gen_faces_vs_all")
+    results.save_fig(plot_image_files(panels), "gen_faces_vs_all")
 
 # %% [markdown]
 # ## 6 · What to take away (for your report)
@@ -625,7 +581,7 @@ for kind in ("VAE", "GAN") if COMPARE_COURSE else ():
     print(ratio("kit", infos[f"{kind} (kit)"]["seconds_per_epoch"], "course",
                 infos[f"{kind} (course, {COMPARE_EPOCHS} epochs)"]["seconds_per_epoch"],
                 what=f"{kind} seconds per epoch"))
-final = standard_scores or scores  # the standard network where it ran
+final = standard_scores or set_scores  # the standard network where it ran
 print(hypothesis("GANs give more realistic samples than VAEs", "GAN (kit)",
                  final["GAN (kit)"]["precision"], "VAE (kit)", final["VAE (kit)"]["precision"],
                  what="precision"))
@@ -635,28 +591,33 @@ if "VAE (kit, z ~ N(0, I))" in final:
                      mixture["kid"], "N(0, I)", normal["kid"], what="VAE KID", percent=False,
                      higher_is_better=False, tie=mixture["kid_std"] + normal["kid_std"]))
 for name, s in final.items():
-    print(precision_recall_reading(name, s["precision"], s["recall"]))
+    print(scores.precision_recall_reading(name, s["precision"], s["recall"]))
 
 # %%
 SCORE_KEYS = ("kid", "kid_std", "fid", "precision", "recall")
-timings = training_summary(infos)
-save_table(score_rows, "01_scores", floatfmt=".4g", title="Generative models: KID, FID, precision, "
-           f"recall ({extractor.name}, {n_score} images)")
-save_table([{"model": k, **v} for k, v in timings.items()], "01_timings",
-           title="Generative models: training time")
+timings = generative.training_summary(infos)
+results.save_table(score_rows, "01_scores", floatfmt=".4g",
+                   title="Generative models: KID, FID, precision, recall "
+                   f"({extractor.name}, {n_score} images)")
+results.save_table([{"model": k, **v} for k, v in timings.items()], "01_timings",
+                   title="Generative models: training time")
 if comparison:
-    save_table(comparison, "01_course_vs_kit", floatfmt=".4g",
-               title="Course vs kit builders at (about) equal training time (see the seconds)")
+    results.save_table(comparison, "01_course_vs_kit", floatfmt=".4g",
+                       title="Course vs kit builders at (about) equal training time "
+                       "(see the seconds)")
 if verdicts:
-    save_table(verdicts, "01_verdicts", title="Which builders score better, in both feature spaces")
+    results.save_table(verdicts, "01_verdicts",
+                       title="Which builders score better, in both feature spaces")
 if standard_scores:
-    save_table(score_table(standard_scores), "01_standard_fid", floatfmt=".4g",
-               title="KID, FID, precision, recall with the standard FID network "
-               f"({N_STANDARD} images)")
-record_results(NOTEBOOK, {
+    results.save_table(scores.score_table(standard_scores), "01_standard_fid", floatfmt=".4g",
+                       title="KID, FID, precision, recall with the standard FID network "
+                       f"({N_STANDARD} images)")
+
+# %%
+results_file = results.record_results(NOTEBOOK, {
     "dataset": data.card.as_dict(),
     "features": extractor.name,
-    "scores": {name: {k: s[k] for k in SCORE_KEYS} for name, s in scores.items()},
+    "scores": {name: {k: s[k] for k in SCORE_KEYS} for name, s in set_scores.items()},
     "standard_fid": {name: {**{k: s[k] for k in SCORE_KEYS}, "images": s["n_generated"]}
                      for name, s in standard_scores.items()},
     "final_losses": {name: {k: v[-1] for k, v in info["history"].items()}
