@@ -68,3 +68,16 @@ def made_here():
         (reports / "results.json").write_text(json.dumps(results), encoding="utf-8")
 
     return made
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """A tiny glyph bank of random 'digits' (5 per class): enough to build and train image
+    models for one step, not to learn anything."""
+    import numpy as np
+
+    from idl_utils.glyphs import GlyphBank
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 5).astype(np.uint8)
+    return GlyphBank(rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), labels, "random")

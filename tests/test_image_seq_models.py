@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from idl_utils.config import set_seed
-from idl_utils.glyphs import GlyphBank, MnistQueryImages
+from idl_utils.glyphs import MnistQueryImages
 from idl_utils.image_seq_models import (
     AnswerImages,
     GeneratorRecipe,
@@ -25,13 +25,6 @@ from idl_utils.judge import build_judge
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.seq_models import QueryBatches, TrainConfig, predict_answers, train_seq_model
 from idl_utils.training import peak_memory_gib
-
-
-@pytest.fixture(scope="module")
-def bank():
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(10), 5).astype(np.uint8)
-    return GlyphBank(rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), labels, "random")
 
 
 def test_image_to_text_shapes_and_depth():

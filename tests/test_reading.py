@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from idl_utils.cache import config_key
-from idl_utils.glyphs import GlyphBank
 from idl_utils.judge import build_judge
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.reading import (
@@ -17,14 +16,6 @@ from idl_utils.reading import (
     trained_warm_reader,
 )
 from idl_utils.seq_models import TrainConfig
-
-
-@pytest.fixture(scope="module")
-def bank():
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(10), 5).astype(np.uint8)
-    return GlyphBank(rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), labels, "random")
-
 
 TINY = ReaderRecipe(units=8, features=8, layers=1,
                     train=TrainConfig(epochs=1, batch_size=32, verbose=0, streaming=True))
