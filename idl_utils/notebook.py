@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 from .config import DEFAULT_SEED, Profile, get_profile, reports_dir, set_seed
-from .provenance import gpu_names, package_versions
+from .provenance import OfflineFallbackWarning, gpu_names, package_versions
 
 #: The kit's repository: the one place its URL is written. The notebooks need it before the kit
 #: is installed, so their first code cell is a verbatim copy of :data:`COLAB_SETUP_CELL` and
@@ -56,6 +57,9 @@ def start_notebook(name: str, *, seed: int = DEFAULT_SEED, quiet: bool = False) 
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"figure.dpi": 90, "axes.grid": False, "image.cmap": "gray"})
+    # a fallback data source is announced in a banner under its cell; the warning that scripts
+    # and tests rely on would repeat its first line with a source path, so a notebook skips it
+    warnings.filterwarnings("ignore", category=OfflineFallbackWarning)
     profile = get_profile()
     set_seed(seed)
     if not quiet:

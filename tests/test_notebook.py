@@ -96,3 +96,19 @@ def test_show_model_prints_a_plain_summary(capsys):
     assert lines[0] == 'Model "tiny": 15 parameters'
     assert lines[2].split() == ["out", "Dense", "(None,", "3)", "15"]
     assert "\x1b[" not in text
+
+
+def test_a_notebook_shows_a_fallback_source_once_as_a_banner_not_again_as_a_warning(capsys):
+    import warnings
+
+    from idl_utils.notebook import start_notebook
+    from idl_utils.provenance import announce
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        announce("MNIST: outside a notebook, scripts are warned too")
+        assert len(caught) == 1
+        start_notebook("test", quiet=True)
+        announce("MNIST: from the wheel\nWhy: no network")
+        assert len(caught) == 1  # the banner only
+    assert capsys.readouterr().err.count("MNIST: from the wheel") == 1
