@@ -179,28 +179,6 @@ def build_text_twin_model(digits: int = 2, *, units: int = 128, encoder_layers: 
     return keras.Model(inputs, _answer_decoder(x, digits, units), name=name)
 
 
-def check_images_fit(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """``images`` as ``float32`` if their shape is what ``model`` reads, else a clear error."""
-    images = np.asarray(images, dtype=np.float32)
-    expected = tuple(model.input_shape[1:])
-    if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != expected:
-        raise ValueError(
-            f"{model.name} reads image sequences of shape (n, {', '.join(map(str, expected))}) "
-            f"but got {images.shape}; a {expected[0]}-glyph query is a "
-            f"{(expected[0] - 1) // 2}-digit query (render with idl_utils.glyphs.render_queries).")
-    if len(images) == 0:
-        raise ValueError("no image sequences to read")
-    return images
-
-
-def read_answers(model: keras.Model, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """The image-to-text model's answers for query images ``(n, 2d+1, 28, 28)``: strings."""
-    from .queries import decode_text
-
-    images = check_images_fit(model, images)
-    return decode_text(model.predict(images, batch_size=batch_size, verbose=0))
-
-
 # --------------------------------------------------------------------------- text-to-image
 def build_text_to_image_model(digits: int = 2, *, units: int = 128, encoder_layers: int = 1,
                               bidirectional: bool = True, name: str = "text_to_image") -> keras.Model:

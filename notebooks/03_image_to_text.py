@@ -42,7 +42,6 @@ if "google.colab" in sys.modules:
 import numpy as np
 
 from idl_utils.glyphs import MnistQueryImages, glyph_banks, render_queries
-from idl_utils.image_seq_models import read_answers
 from idl_utils.judge import judge_accuracy, read_text, trained_judge
 from idl_utils.mnist import load_mnist, mnist_card
 from idl_utils.narrate import compare, learned, proportion_tie, trend
@@ -233,7 +232,7 @@ text_pred = predict_answers(text_model, CourseText(), split.test)
 answers = split.test.answers
 rows = [answer_row("text-to-text (same encoder-decoder)", text_pred, answers,
                    input="one-hot text", seconds=text_info["seconds"])]
-reader_preds = {n: read_answers(model, test_images) for n, model in readers.items()}
+reader_preds = {n: predict_answers(model, test_rep, split.test) for n, model in readers.items()}
 rows += [answer_row(f"image-to-text, {n} encoder LSTM layer{'s' * (n > 1)}", reader_preds[n],
                     answers, input="MNIST images", seconds=reader_infos[n]["seconds"])
          for n in readers]
@@ -302,8 +301,8 @@ if len(wrong):
 # from the *training* digits shows whether that raises the score, and by how much.
 
 # %%
-train_images = MnistQueryImages(banks["train"], seed=SEED).encode_inputs(split.test)
-seen_handwriting = read_answers(readers[best_layers], train_images)
+seen_rep = MnistQueryImages(banks["train"], seed=SEED)  # the training digits' handwriting
+seen_handwriting = predict_answers(readers[best_layers], seen_rep, split.test)
 mode_rows = [
     {"test images from": "MNIST test digits (honest)", "exact_match": exact_match(pred, answers)},
     {"test images from": "MNIST training digits (as in course_mixed)",
@@ -330,13 +329,13 @@ for fraction in SPLITS:
     smaller = split_queries(queries, fraction, SEED, val_fraction=VAL_FRACTION)
     twin, _ = trained_text_twin(recipe, smaller, seed=SEED)
     smaller_reader, _ = reader(smaller, best_layers)
-    smaller_images = test_rep.encode_inputs(smaller.test)
-    truth = smaller.test.answers
+    test_part, truth = smaller.test, smaller.test.answers
     split_rows.append({
         "split": smaller.name, "train_queries": len(smaller.train),
-        "text_to_text": exact_match(predict_answers(twin, CourseText(), smaller.test), truth),
-        "image_to_text": exact_match(read_answers(smaller_reader, smaller_images), truth),
-        "ceiling": exact_match(read_text(judge, smaller_images), smaller.test.queries)})
+        "text_to_text": exact_match(predict_answers(twin, CourseText(), test_part), truth),
+        "image_to_text": exact_match(predict_answers(smaller_reader, test_rep, test_part), truth),
+        "ceiling": exact_match(read_text(judge, test_rep.encode_inputs(test_part)),
+                               test_part.queries)})
 save_table(split_rows, "03_splits", title=f"Exact match across splits, {best_layers}-layer reader "
            f"vs text twin ({mnist.source})")
 split_rows

@@ -15,7 +15,6 @@ from idl_utils.image_seq_models import (
     generator_key,
     judge_generated,
     judged_row,
-    read_answers,
     train_text_to_image,
     trained_generator,
     warm_start,
@@ -60,14 +59,14 @@ def test_streamed_batches_are_reproducible_and_bounded(bank):
     assert peak_memory_gib() < 4
 
 
-def test_wrong_image_shapes_are_refused():
+def test_queries_of_another_length_are_refused_with_the_reason(bank):
     model = build_image_to_text_model(2, units=8, features=8)
-    with pytest.raises(ValueError, match="3-digit query|2-digit query"):
-        read_answers(model, np.zeros((4, 7, 28, 28)))
-    with pytest.raises(ValueError, match="shape"):
-        read_answers(model, np.zeros((4, 5, 32, 32)))
-    with pytest.raises(ValueError, match="no image"):
-        read_answers(model, np.zeros((0, 5, 28, 28)))
+    rep = MnistQueryImages(bank, seed=0)
+    with pytest.raises(ValueError, match="wrong model or representation"):
+        predict_answers(model, rep, make_queries(3).sample(4, 0))
+    with pytest.raises(ValueError, match="no queries"):
+        predict_answers(model, rep, make_queries(2).sample(4, 0).subset(np.arange(0)))
+    assert predict_answers(model, rep, make_queries(2).sample(4, 0)).shape == (4,)
 
 
 def test_text_to_image_trains_and_is_judged(bank):
