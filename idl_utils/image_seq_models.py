@@ -24,7 +24,7 @@ import numpy as np
 from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
 from .judge import read_glyphs, read_text
 from .queries import VOCAB, QuerySet, Split, encode_text, text_to_indices
-from .seq_models import Representation, TrainConfig, lstm_layer, train_seq_model
+from .seq_models import Representation, TrainConfig, how_training_ended, lstm_layer, train_seq_model
 from .training import PROGRESS, fit_timed
 
 LOSSES = ("mse", "binary_crossentropy")
@@ -320,12 +320,17 @@ def trained_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, 
 
 
 def judged_row(model: str, images: np.ndarray, judge: keras.Model, answers: np.ndarray, *,
-               loss: str = "", layers: int | str = "", seconds: float | str = "") -> dict[str, Any]:
+               loss: str = "", layers: int | str = "", seconds: float | str = "",
+               record: dict[str, Any] | None = None) -> dict[str, Any]:
     """One row of notebook 04's table: how ``judge`` reads the answer glyphs ``images``
-    (:func:`judge_generated`), their :func:`grey_share` and the training time in seconds."""
-    return {"model": model, "loss": loss, "encoder_layers": layers,
-            **judge_generated(judge, images, answers), "grey_pixels": grey_share(images),
-            "train_seconds": round(float(seconds), 1) if seconds != "" else ""}
+    (:func:`judge_generated`), their :func:`grey_share`, the training time in seconds and,
+    given the generator's training ``record``, how its training ended (``stopped``)."""
+    row = {"model": model, "loss": loss, "encoder_layers": layers,
+           **judge_generated(judge, images, answers), "grey_pixels": grey_share(images),
+           "train_seconds": round(float(seconds), 1) if seconds != "" else ""}
+    if record is not None:
+        row["stopped"] = how_training_ended(record)
+    return row
 
 
 def generate_answer_images(model: keras.Model, qs: QuerySet, *, batch_size: int = 512) -> np.ndarray:

@@ -29,7 +29,7 @@ from .image_seq_models import (
 )
 from .judge import glyph_dataset, read_text
 from .queries import Split, exact_match, per_char_accuracy
-from .seq_models import CourseText, TrainConfig, train_seq_model
+from .seq_models import CourseText, TrainConfig, how_training_ended, train_seq_model
 
 #: labelled glyphs per symbol the reader's CNN is pretrained on
 PRETRAIN_GLYPHS_PER_SYMBOL = 300
@@ -158,12 +158,18 @@ def trained_warm_reader(recipe: ReaderRecipe, split: Split, bank: GlyphBank, *,
 
 
 def answer_row(model: str, predicted: np.ndarray, answers: np.ndarray, *, seconds: float | str = "",
-               **columns: Any) -> dict[str, Any]:
+               record: dict[str, Any] | None = None, **columns: Any) -> dict[str, Any]:
     """One row of a results table: ``model``, any extra ``columns`` (e.g. ``input=...``), exact
-    match and per-character accuracy of ``predicted`` against ``answers``, training seconds."""
-    return {"model": model, **columns, "exact_match": exact_match(predicted, answers),
-            "per_char": per_char_accuracy(predicted, answers),
-            "train_seconds": round(float(seconds), 1) if seconds != "" else ""}
+    match and per-character accuracy of ``predicted`` against ``answers``, training seconds,
+    and, given the model's training ``record``, how its training ended (``stopped``: whether
+    the validation curve was still rising, see
+    :func:`~idl_utils.seq_models.how_training_ended`)."""
+    row = {"model": model, **columns, "exact_match": exact_match(predicted, answers),
+           "per_char": per_char_accuracy(predicted, answers),
+           "train_seconds": round(float(seconds), 1) if seconds != "" else ""}
+    if record is not None:
+        row["stopped"] = how_training_ended(record)
+    return row
 
 
 def judge_ceiling(judge: keras.Model, images: np.ndarray, queries: np.ndarray,

@@ -82,10 +82,11 @@ def save_fig(fig: Any, name: str, *, dpi: int = 110) -> None:
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
                    *, floatfmt: str = ".6g") -> str:
-    """A GitHub-flavoured Markdown table from a list of dicts (column order from the first)."""
+    """A GitHub-flavoured Markdown table from a list of dicts: every key any row has, in the
+    order they first appear (a row without one shows an empty cell)."""
     if not rows:
         raise ValueError("no rows to tabulate")
-    columns = list(columns or rows[0].keys())
+    columns = list(columns or dict.fromkeys(key for row in rows for key in row))
 
     def fmt(value: Any) -> str:
         if isinstance(value, float):

@@ -231,10 +231,11 @@ text_pred = predict_answers(text_model, CourseText(), split.test)
 # %%
 answers = split.test.answers
 rows = [answer_row("text-to-text (same encoder-decoder)", text_pred, answers,
-                   input="one-hot text", seconds=text_info["seconds"])]
+                   input="one-hot text", seconds=text_info["seconds"], record=text_info)]
 reader_preds = {n: predict_answers(model, test_rep, split.test) for n, model in readers.items()}
 rows += [answer_row(f"image-to-text, {n} encoder LSTM layer{'s' * (n > 1)}", reader_preds[n],
-                    answers, input="MNIST images", seconds=reader_infos[n]["seconds"])
+                    answers, input="MNIST images", seconds=reader_infos[n]["seconds"],
+                    record=reader_infos[n])
          for n in readers]
 print(learned({row["model"]: row["exact_match"] for row in rows}, profile=P.name))
 k = 2 * DIGITS
@@ -381,7 +382,7 @@ three_digit = answer_row(
     "3-digit reader, warm-started from the 2-digit reader", pred3, test3.answers,
     split=split3.name, train_queries=len(split3.train), test_queries_scored=len(test3),
     epochs=reader3_info["epochs_run"], best_epoch=reader3_info["best_epoch"],
-    seconds=reader3_info["seconds"])
+    seconds=reader3_info["seconds"], record=reader3_info)
 peak_gib = reader3_info["peak_memory_gib"]
 print(f"peak memory of the process while the 3-digit reader trained: {peak_gib:.2f} GiB")
 print(learned({"3-digit reader": three_digit["exact_match"]}, profile=P.name))

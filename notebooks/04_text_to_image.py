@@ -161,7 +161,7 @@ generated = {}
 for (loss, layers), (model, info) in generators.items():
     generated[(loss, layers)] = generate_answer_images(model, split.test)
     rows.append(judged_row("text-to-image", generated[(loss, layers)], judge, answers,
-                           loss=loss, layers=layers, seconds=info["seconds"]))
+                           loss=loss, layers=layers, seconds=info["seconds"], record=info))
 rows
 
 # %%
@@ -210,7 +210,8 @@ best_loss = max(LOSSES, key=lambda loss: generators[(loss, 1)][1]["best_val_exac
 generators[(best_loss, DEEP_LAYERS)] = deep_model, deep_info = generator(best_loss, DEEP_LAYERS)
 generated[(best_loss, DEEP_LAYERS)] = generate_answer_images(deep_model, split.test)
 rows.append(judged_row("text-to-image", generated[(best_loss, DEEP_LAYERS)], judge, answers,
-                       loss=best_loss, layers=DEEP_LAYERS, seconds=deep_info["seconds"]))
+                       loss=best_loss, layers=DEEP_LAYERS, seconds=deep_info["seconds"],
+                       record=deep_info))
 save_table(rows, "04_text_to_image",
            title=f"Text-to-image, split {split.name}: the judge reads generated answers "
                  f"({mnist.source})")

@@ -209,3 +209,7 @@ def test_a_judged_row_scores_real_handwriting_as_the_judge_reads_it(bank):
     assert row == {"model": "blank", "loss": "mse", "encoder_layers": 1, "grey_pixels": 0.0,
                    "train_seconds": 12.3, **judge_generated(judge, images, split.test.answers)}
     assert judged_row("real", images, judge, split.test.answers)["train_seconds"] == ""
+    flat = {"history": {"val_exact": [0.5, 0.9, 0.9, 0.9]}, "epochs_run": 4, "best_epoch": 2,
+            "n_val": 1000, "train": {"epochs": 4}}
+    row = judged_row("g", images, judge, split.test.answers, record=flat)
+    assert row["stopped"] == "fixed 4 epochs, flat at the end"

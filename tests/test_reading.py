@@ -67,6 +67,10 @@ def test_rows_and_the_judge_ceiling(bank):
                      input="text")
     assert row == {"model": "m", "input": "text", "exact_match": 0.5, "per_char": 5 / 6,
                    "train_seconds": 3.1}
+    rising = {"history": {"val_exact": [0.1, 0.2, 0.3, 0.5]}, "epochs_run": 4, "best_epoch": 4,
+              "n_val": 1000, "train": {"epochs": 4}}
+    stopped = answer_row("m", np.array(["1"]), np.array(["1"]), record=rising)["stopped"]
+    assert stopped == "fixed 4 epochs, still improving (not converged)"
     qs = make_queries(2).sample(20, 0)
     from idl_utils.glyphs import render_queries
 

@@ -94,3 +94,12 @@ def test_cpu_features_reads_the_simd_flags_that_change_results():
     from idl_utils.provenance import hardware
 
     assert hardware()["cpu_features"] == cpu_features()
+
+
+def test_a_column_only_later_rows_have_still_gets_its_place():
+    text = markdown_table([{"model": "real digits", "acc": 0.99},
+                           {"model": "generator", "acc": 0.9, "stopped": "fixed 40 epochs, flat at the end"}])
+    header, _, first, second = text.splitlines()
+    assert header == "| model | acc | stopped |"
+    assert first == "| real digits | 0.99 |  |"
+    assert second.endswith("| fixed 40 epochs, flat at the end |")
