@@ -482,16 +482,18 @@ def generative_ablation(images: np.ndarray, variants: Sequence[str], *, seconds:
 
 def ablation_verdicts(result: Mapping[str, Any]) -> list[str]:
     """One sentence per variant of :func:`generative_ablation`'s ``result``: its KID against
-    its kind's base (``base`` for GAN variants, ``vae`` for VAE ones) with
+    its kind's base (``base`` for GAN variants, or ``today`` in a table without ``base`` such as
+    the equal-time one; ``vae`` for VAE ones) with
     :func:`~idl_utils.scores.kid_verdict` (a gap within one KID standard deviation is a tie),
     plus precision and recall. Variants whose base is not in ``result`` are skipped."""
     from .scores import kid_verdict
 
     scores = result["scores"]
+    bases = {"gan": "base" if "base" in scores else "today", "vae": "vae"}
     lines = []
     for name, s in scores.items():
         variant = VARIANTS.get(name)
-        base = {"gan": "base", "vae": "vae"}.get(variant.kind) if variant else None
+        base = bases.get(variant.kind) if variant else None
         if base is None or name == base or base not in scores:
             continue
         b = scores[base]
@@ -550,20 +552,29 @@ class FacesVsAll:
 
 
 def faces_vs_all(folder: str | Path = PUBLISHED_DIR, kinds: Sequence[str] = ("gan", "vae")) -> FacesVsAll:
-    """Compare the ablation runs on all emoji (``<folder>/<kind>``) with those on the faces
-    (``<folder>/faces/<kind>``): :func:`dataset_comparison` rows of the variants run on the
-    faces, and per variant whether its KID came out closer to its own dataset's real-vs-real floor
-    on the faces (a tie within the two KIDs' standard deviations), as a
-    :func:`idl_utils.narrate.hypothesis` sentence."""
+    """Compare the ablation runs on all emoji with those on the faces (``<folder>/faces/<kind>``):
+    :func:`dataset_comparison` rows of the variants run on the faces, and per variant whether its
+    KID came out closer to its own dataset's real-vs-real floor on the faces (a tie within the two
+    KIDs' standard deviations), as a :func:`idl_utils.narrate.hypothesis` sentence. The all-emoji
+    run is the first of ``<folder>/<kind>-equal`` (the equal-time table) and ``<folder>/<kind>``
+    that scored every variant the faces run has."""
     from .narrate import hypothesis
 
     folder = Path(folder)
     out = FacesVsAll([], [], [], [])
     for kind in kinds:
-        runs = {"faces": load_ablation(folder / "faces" / kind), "all emoji": load_ablation(folder / kind)}
+        uniform = load_ablation(folder / "faces" / kind)
+        every, every_dir = None, folder / kind
+        for candidate in (folder / f"{kind}-equal", folder / kind):
+            run = load_ablation(candidate)
+            wanted = set(uniform["config"]["variants"]) if uniform is not None else None
+            if wanted is not None and run is not None and wanted <= set(run["scores"]):
+                every, every_dir = run, candidate
+                break
+        runs = {"faces": uniform, "all emoji": every}
         if any(run is None for run in runs.values()):
-            out.missing.append(f"no {kind.upper()} run on both datasets: run `make ablation` and "
-                               "`make ablation-faces`")
+            out.missing.append(f"no {kind.upper()} variant run on both datasets: run `make ablation` "
+                               "(or `make ablation-gan-equal`) and `make ablation-faces`")
             continue
         uniform = runs["faces"]
         out.rows += [row for row in dataset_comparison({"all emoji": runs["all emoji"], "faces": uniform})
@@ -578,7 +589,7 @@ def faces_vs_all(folder: str | Path = PUBLISHED_DIR, kinds: Sequence[str] = ("ga
                                            "faces", above["faces"], "all emoji", above["all emoji"],
                                            what="KID above its floor", percent=False,
                                            higher_is_better=False, tie=noise))
-            out.grids.append((name, folder / kind / "grids" / f"{name}.png",
+            out.grids.append((name, every_dir / "grids" / f"{name}.png",
                               folder / "faces" / kind / "grids" / f"{name}.png"))
     return out
 

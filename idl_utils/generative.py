@@ -757,15 +757,19 @@ def interpolation_rows(models: dict[str, keras.Model], steps: int = 10, seed: in
     """For each model (label -> VAE or GAN), ``steps`` images ``(steps, h, w, 3)`` decoded along
     the linear and along the spherical path between two random codes (rows ``"<label> linear"``
     and ``"<label> spherical"``). The two end points come from the prior the model is sampled
-    from: ``vae_prior`` for a VAE (see :func:`generate`), ``N(0, I)`` for a GAN."""
+    from: ``vae_prior`` for a VAE (see :func:`generate`), ``N(0, I)`` for a GAN (a conditional
+    GAN keeps one class, drawn in training proportions, along the whole path)."""
     from .latent import interpolate_linear, interpolate_spherical
 
     rows = {}
     for label, model in models.items():
         prior = vae_prior if isinstance(model, VAE) else "normal"
         z0, z1 = latent_codes(model, 2, seed, prior=prior, images=images, n_components=n_components)
-        rows[f"{label} linear"] = decode(model, interpolate_linear(z0, z1, steps))
-        rows[f"{label} spherical"] = decode(model, interpolate_spherical(z0, z1, steps))
+        # a conditional GAN walks between two codes within one class
+        conditional = getattr(model, "conditional", False)
+        labels = np.repeat(sample_labels(model, 1, seed), steps) if conditional else None
+        rows[f"{label} linear"] = decode(model, interpolate_linear(z0, z1, steps), labels=labels)
+        rows[f"{label} spherical"] = decode(model, interpolate_spherical(z0, z1, steps), labels=labels)
     return rows
 
 
@@ -796,6 +800,18 @@ def generate_by_class(model: GAN, n_per_class: int, seed: int = 0, *, raw: bool 
     labels = np.repeat(np.arange(model.n_classes), n_per_class)
     images = decode(model, zs, raw=raw, labels=labels)
     return images.reshape(model.n_classes, n_per_class, *images.shape[1:])
+
+
+def class_rows(model: GAN, label_names: Sequence[str], n_per_class: int,
+               seed: int = 0) -> dict[str, np.ndarray]:
+    """A conditional GAN's samples as labelled rows for :func:`idl_utils.image_data.plot_image_rows`:
+    ``label_names[k] -> (n_per_class, h, w, 3)`` for every class ``k`` that occurred in training
+    (the same noise in every row, :func:`generate_by_class`)."""
+    if len(label_names) < getattr(model, "n_classes", 0):
+        raise ValueError(f"{len(label_names)} label names for a GAN of {model.n_classes} classes")
+    by_class = generate_by_class(model, n_per_class, seed)
+    seen = np.asarray(model.label_frequencies.numpy()) > 0
+    return {label_names[k]: by_class[k] for k in range(model.n_classes) if seen[k]}
 
 
 def decode(model: keras.Model, z: np.ndarray, batch_size: int = 256, *, raw: bool = False,
@@ -938,7 +954,12 @@ class VAERecipe(CAERecipe):
 class GANRecipe:
     """How notebook 01 builds and trains its GAN (see :class:`GAN` and
     :func:`train_generative`); ``progress`` noise vectors are rendered after every epoch
-    (:class:`GANMonitor`), ``snapshots`` as in :class:`VAERecipe`."""
+    (:class:`GANMonitor`), ``snapshots`` as in :class:`VAERecipe`.
+
+    ``conditional``: a class-conditional GAN (label embedding in the generator, projection
+    discriminator) trained on the images' class labels (``labels=`` of :func:`kit_gan`);
+    ``recalibrate``: sample with batch-norm statistics recomputed for the final weights
+    (:func:`recalibrate_batch_norm`) instead of the moving averages of training."""
 
     latent_dim: int = 128
     width: int = 48
@@ -951,6 +972,12 @@ class GANRecipe:
     flip: bool = False
     snapshots: tuple[int, ...] = ()
     progress: int = 16
+    conditional: bool = False
+    recalibrate: bool = False
+
+    def with_(self, **changes: Any) -> GANRecipe:
+        """This recipe with ``changes`` (e.g. ``with_(conditional=True)``)."""
+        return replace(self, **changes)
 
 
 def dataset_key(images: np.ndarray, source: str = "") -> dict[str, Any]:
@@ -965,11 +992,18 @@ def dataset_key(images: np.ndarray, source: str = "") -> dict[str, Any]:
 
 
 def model_key(recipe: CAERecipe | GANRecipe, images: np.ndarray, *, source: str = "", seed: int = 0,
-              course: bool = False) -> dict[str, Any]:
+              course: bool = False, labels: np.ndarray | None = None) -> dict[str, Any]:
     """The cache key of a model trained by ``recipe`` on ``images``: the recipe's fields, the
-    training set (:func:`dataset_key`), the seed and which builders (``course``)."""
-    return {**asdict(recipe), "model": type(recipe).__name__.removesuffix("Recipe"),
-            "data": dataset_key(images, source), "seed": seed, "course": course}
+    training set (:func:`dataset_key`), the seed and which builders (``course``); a conditional
+    GAN's key adds a hash of its class ``labels``."""
+    key = {**asdict(recipe), "model": type(recipe).__name__.removesuffix("Recipe"),
+           "data": dataset_key(images, source), "seed": seed, "course": course}
+    if labels is not None:
+        import hashlib
+
+        values = np.ascontiguousarray(labels, dtype="int64")
+        key["labels"] = hashlib.sha256(values.tobytes()).hexdigest()[:16]
+    return key
 
 
 def _fresh(cls: type, image_size: int, init_seed: int, **kwargs: Any) -> keras.Model:
@@ -991,8 +1025,29 @@ def _vae_kwargs(recipe: VAERecipe, seed: int) -> dict[str, Any]:
     return {"latent_dim": recipe.latent_dim, "beta": recipe.beta, "loss": recipe.loss, "seed": seed}
 
 
-def _gan_kwargs(recipe: GANRecipe, seed: int) -> dict[str, Any]:
-    return {"latent_dim": recipe.latent_dim, "ema_decay": recipe.ema, "diffaug": recipe.diffaug, "seed": seed}
+def _gan_kwargs(recipe: GANRecipe, seed: int, labels: np.ndarray | None = None) -> dict[str, Any]:
+    kwargs = {"latent_dim": recipe.latent_dim, "ema_decay": recipe.ema, "diffaug": recipe.diffaug,
+              "seed": seed}
+    if labels is not None:
+        kwargs["n_classes"] = int(np.max(labels)) + 1
+    return kwargs
+
+
+def gan_labels(recipe: GANRecipe, images: np.ndarray, labels: np.ndarray | None) -> np.ndarray | None:
+    """The class labels ``recipe`` trains on: ``labels`` ``(n,)`` checked against ``images`` for a
+    conditional recipe, ``None`` otherwise (an unconditional GAN ignores them)."""
+    if not recipe.conditional:
+        return None
+    if labels is None:
+        raise ValueError("GANRecipe(conditional=True) trains on the images' class labels: pass labels= "
+                         "(one integer per image, e.g. load_image_dataset(...).labels), or use "
+                         "conditional=False for a dataset without classes")
+    labels = np.asarray(labels)
+    integers = np.issubdtype(labels.dtype, np.integer)
+    if labels.shape != (len(images),) or not integers or labels.min() < 0:
+        raise ValueError(f"labels must be {len(images)} non-negative integers, one per image; got shape "
+                         f"{labels.shape} of {labels.dtype}")
+    return labels.astype("int64")
 
 
 def kit_cae(images: np.ndarray, recipe: CAERecipe, *, source: str = "",
@@ -1025,47 +1080,61 @@ def kit_vae(images: np.ndarray, recipe: VAERecipe, *, source: str = "",
                                          callbacks=_snapshots(recipe, "gen_vae_kit", key)))
 
 
-def gan_progress_dir(images: np.ndarray, recipe: GANRecipe, *, source: str = "", seed: int = 0) -> Path:
+def gan_progress_dir(images: np.ndarray, recipe: GANRecipe, *, labels: np.ndarray | None = None,
+                     source: str = "", seed: int = 0) -> Path:
     """Where :func:`kit_gan` keeps its :class:`GANMonitor` grids (``epoch_001.png``, ...)."""
     from .cache import cache_path
 
-    return cache_path("gen_gan_kit", model_key(recipe, images, source=source, seed=seed), "progress")
+    key = model_key(recipe, images, source=source, seed=seed, labels=gan_labels(recipe, images, labels))
+    return cache_path("gen_gan_kit", key, "progress")
 
 
-def kit_gan(images: np.ndarray, recipe: GANRecipe, *, source: str = "",
-            seed: int = 0) -> tuple[GAN, dict[str, Any]]:
+def kit_gan(images: np.ndarray, recipe: GANRecipe, *, labels: np.ndarray | None = None,
+            source: str = "", seed: int = 0) -> tuple[GAN, dict[str, Any]]:
     """``(model, record)``: the kit's :class:`GAN` trained by ``recipe``, rendering the same
     ``recipe.progress`` noise vectors after every epoch into :func:`gan_progress_dir` and keeping
-    its weights after ``recipe.snapshots``; or loaded from the cache."""
+    its weights after ``recipe.snapshots``; or loaded from the cache. A conditional recipe trains
+    on ``labels`` (one class per image); ``recipe.recalibrate`` recomputes the generator's
+    batch-norm statistics before it is returned."""
     from .cache import load_or_train
     from .latent import sample_latent
 
-    key = model_key(recipe, images, source=source, seed=seed)
+    labels = gan_labels(recipe, images, labels)
+    key = model_key(recipe, images, source=source, seed=seed, labels=labels)
     callbacks = _snapshots(recipe, "gen_gan_kit", key)
     if recipe.progress:
         noise = sample_latent(recipe.progress, recipe.latent_dim, seed=seed)
-        folder = gan_progress_dir(images, recipe, source=source, seed=seed)
+        folder = gan_progress_dir(images, recipe, labels=labels, source=source, seed=seed)
         callbacks = [GANMonitor(noise, folder, ncols=8), *callbacks]
-    return load_or_train(
+    model, record = load_or_train(
         "gen_gan_kit", key,
-        build=lambda: _fresh(GAN, images.shape[1], seed, width=recipe.width, **_gan_kwargs(recipe, seed)),
+        build=lambda: _fresh(GAN, images.shape[1], seed, width=recipe.width,
+                             **_gan_kwargs(recipe, seed, labels)),
         train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
                                          learning_rate=recipe.learning_rate, seed=seed, flip=recipe.flip,
-                                         adam_beta_1=recipe.adam_beta_1, callbacks=callbacks))
+                                         adam_beta_1=recipe.adam_beta_1, callbacks=callbacks, labels=labels))
+    if recipe.recalibrate:
+        recalibrate_batch_norm(model, seed=seed)
+    return model, record
 
 
 def kit_snapshot(images: np.ndarray, recipe: VAERecipe | GANRecipe, epoch: int, record: dict[str, Any], *,
-                 source: str = "", seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
+                 labels: np.ndarray | None = None, source: str = "",
+                 seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
     """``(model, record)``: the kit's VAE or GAN of ``recipe`` as it was after ``epoch`` (one of
-    ``recipe.snapshots``), from the weights :func:`kit_vae` / :func:`kit_gan` kept on the way.
-    ``record`` is the full run's; the one returned says ``epoch`` epochs and their seconds."""
+    ``recipe.snapshots``), from the weights :func:`kit_vae` / :func:`kit_gan` kept on the way
+    (sampled as the full model is: ``recipe.recalibrate`` applies). ``record`` is the full run's;
+    the one returned says ``epoch`` epochs and their seconds."""
     from .cache import cache_path
 
     is_gan = isinstance(recipe, GANRecipe)
-    cls, kwargs = (GAN, _gan_kwargs(recipe, seed)) if is_gan else (VAE, _vae_kwargs(recipe, seed))
+    labels = gan_labels(recipe, images, labels) if is_gan else None
+    cls, kwargs = (GAN, _gan_kwargs(recipe, seed, labels)) if is_gan else (VAE, _vae_kwargs(recipe, seed))
     name = "gen_gan_kit" if is_gan else "gen_vae_kit"
-    folder = cache_path(name, model_key(recipe, images, source=source, seed=seed), "snapshots")
+    folder = cache_path(name, model_key(recipe, images, source=source, seed=seed, labels=labels), "snapshots")
     model = load_snapshot(_fresh(cls, images.shape[1], seed, width=recipe.width, **kwargs), folder, epoch)
+    if is_gan and recipe.recalibrate:
+        recalibrate_batch_norm(model, seed=seed)
     return model, {**record, "epochs": epoch, "seconds": record["seconds_per_epoch"] * epoch}
 
 
@@ -1091,7 +1160,8 @@ def course_gan(images: np.ndarray, recipe: GANRecipe, epochs: int, *, source: st
     cache."""
     from .cache import load_or_train
 
-    recipe = replace(recipe, epochs=epochs, snapshots=(), progress=0)
+    # the course's GAN is unconditional and samples as trained, whatever the kit's recipe does
+    recipe = replace(recipe, epochs=epochs, snapshots=(), progress=0, conditional=False, recalibrate=False)
     return load_or_train(
         "gen_gan_course", model_key(recipe, images, source=source, seed=seed, course=True),
         build=lambda: _fresh(GAN, images.shape[1], seed, course=True, **_gan_kwargs(recipe, seed)),
@@ -1101,16 +1171,19 @@ def course_gan(images: np.ndarray, recipe: GANRecipe, epochs: int, *, source: st
 
 
 def equal_time_models(images: np.ndarray, vae: tuple[VAERecipe, dict[str, Any]],
-                      gan: tuple[GANRecipe, dict[str, Any]], course_epochs: int, *, source: str = "",
+                      gan: tuple[GANRecipe, dict[str, Any]], course_epochs: int, *,
+                      labels: np.ndarray | None = None, source: str = "",
                       seed: int = 0) -> dict[str, tuple[keras.Model, dict[str, Any]]]:
     """The course-vs-kit comparison's models, by row name: the kit's VAE and GAN after each of
-    their recipes' snapshot epochs (``vae`` and ``gan``: recipe and the full run's record), then
-    the course's VAE and GAN trained ``course_epochs`` epochs."""
+    their recipes' snapshot epochs (``vae`` and ``gan``: recipe and the full run's record;
+    ``labels`` for a conditional GAN recipe), then the course's VAE and GAN trained
+    ``course_epochs`` epochs."""
     models = {}
     for kind, (recipe, record) in (("VAE", vae), ("GAN", gan)):
         for epoch in recipe.snapshots:
-            models[f"{kind} (kit, {epoch} epochs)"] = kit_snapshot(images, recipe, epoch, record,
-                                                                    source=source, seed=seed)
+            models[f"{kind} (kit, {epoch} epochs)"] = kit_snapshot(
+                images, recipe, epoch, record, labels=labels if kind == "GAN" else None,
+                source=source, seed=seed)
     budget = f"{course_epochs} epochs"
     models[f"VAE (course, {budget})"] = course_vae(images, vae[0], course_epochs, source=source, seed=seed)
     models[f"GAN (course, {budget})"] = course_gan(images, gan[0], course_epochs, source=source, seed=seed)

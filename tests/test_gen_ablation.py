@@ -91,6 +91,9 @@ def test_ablation_verdicts_compare_each_variant_with_its_own_base():
     assert "ema better" in lines[0] and "a tie" in lines[1] and "base better" in lines[2]
     assert "vae-sigma better" in lines[3] and "a tie" in lines[4]
     assert ablation_verdicts({"scores": {"ema": s(0.05)}}) == []      # no base: nothing to say
+    # the equal-time table has no "base": its GANs are measured against today's recipe
+    equal = ablation_verdicts({"scores": {"today": s(0.09), "w32": s(0.05), "cond": s(0.091)}})
+    assert [line.split(" -- ")[0].split(":")[0] for line in equal] == ["w32 vs today", "cond vs today"]
     assert best_variants(result) == {"gan": "ema", "vae": "vae-sigma"}   # the real floor is no variant
     assert best_variants({"scores": {"vae": s(0.1)}}) == {"vae": "vae"}
 
@@ -255,11 +258,11 @@ def test_add_step_costs_keeps_both_timings_of_a_shared_variant():
 
 
 def test_faces_vs_all_says_which_dataset_sits_closer_to_its_floor(tmp_path):
-    def run(floor, base, n_train):
+    def run(floor, base, n_train, name="base"):
         s = {"real vs real": {"kid": floor, "kid_std": 0.001, "fid": 1.0, "precision": 1, "recall": 1},
-             "base": {"kid": base, "kid_std": 0.001, "fid": 9.0, "precision": 0.5, "recall": 0.4}}
+             name: {"kid": base, "kid_std": 0.001, "fid": 9.0, "precision": 0.5, "recall": 0.4}}
         return {"config": {"seconds": 1, "n_train": n_train, "n_score": 2, "seed": 0, "features": "f",
-                           "variants": ["base"]}, "rows": [{"variant": "base"}], "scores": s}
+                           "variants": [name]}, "rows": [{"variant": name}], "scores": s}
 
     write_ablation(run(0.01, 0.03, 900), tmp_path / "gan")            # 0.02 above its floor
     write_ablation(run(0.05, 0.06, 40), tmp_path / "faces" / "gan")   # 0.01 above its floor
@@ -268,4 +271,11 @@ def test_faces_vs_all_says_which_dataset_sits_closer_to_its_floor(tmp_path):
     assert len(out.verdicts) == 1 and "holds in this run" in out.verdicts[0]
     assert out.grids == [("base", tmp_path / "gan" / "grids" / "base.png",
                           tmp_path / "faces" / "gan" / "grids" / "base.png")]
-    assert out.missing == ["no VAE run on both datasets: run `make ablation` and `make ablation-faces`"]
+    assert out.missing == ["no VAE variant run on both datasets: run `make ablation` (or `make "
+                           "ablation-gan-equal`) and `make ablation-faces`"]
+    # a faces run of a variant from the equal-time table is compared with that table's run
+    write_ablation(run(0.01, 0.02, 900, "cond"), tmp_path / "gan-equal")
+    write_ablation(run(0.05, 0.09, 40, "cond"), tmp_path / "faces" / "gan")
+    out = faces_vs_all(tmp_path)
+    assert [r["variant"] for r in out.rows] == ["cond", "cond"] and "does not hold" in out.verdicts[0]
+    assert out.grids[0][1] == tmp_path / "gan-equal" / "grids" / "cond.png"

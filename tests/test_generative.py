@@ -517,6 +517,47 @@ def test_named_models_train_once_keep_snapshots_and_key_on_recipe_and_data(monke
     np.testing.assert_array_equal(samples["vae"], expected)
 
 
+def test_a_conditional_recalibrated_kit_gan_keys_on_its_labels_and_samples_every_class(monkeypatch, tmp_path):
+    from idl_utils.generative import (
+        GANRecipe,
+        class_rows,
+        generate_by_class,
+        interpolation_rows,
+        kit_gan,
+        model_key,
+        recalibrate_batch_norm,
+    )
+
+    monkeypatch.setenv("IDL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("IDL_PROGRESS", "summary")
+    labels = np.arange(len(IMAGES)) % 3
+    recipe = GANRecipe(latent_dim=8, width=8, epochs=1, batch_size=32, progress=4, conditional=True,
+                       recalibrate=True)
+    with pytest.raises(ValueError, match="labels="):
+        kit_gan(IMAGES, recipe, seed=1)
+    with pytest.raises(ValueError, match="one per image"):
+        kit_gan(IMAGES, recipe, labels=labels[:-1], seed=1)
+    gan, _ = kit_gan(IMAGES, recipe, labels=labels, seed=1)
+    assert gan.conditional and gan.n_classes == 3
+    assert generate_by_class(gan, 2, seed=0).shape == (3, 2, 16, 16, 3)
+    assert list(class_rows(gan, ["a", "b", "c", "unused"], 2, seed=0)) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="label names"):
+        class_rows(gan, ["a"], 2)
+    rows = interpolation_rows({"GAN": gan}, 4, seed=2)
+    assert {k: v.shape for k, v in rows.items()} == {f"GAN {path}": (4, 16, 16, 3)
+                                                     for path in ("linear", "spherical")}
+    # from the cache: recalibrated again, so it samples exactly as the first did
+    again, _ = kit_gan(IMAGES, recipe, labels=labels, seed=1)
+    np.testing.assert_array_equal(generate(gan, 4, seed=5), generate(again, 4, seed=5))
+    # recalibration is what sampling saw: doing it again changes nothing
+    recalibrate_batch_norm(again, seed=1)
+    np.testing.assert_array_equal(generate(gan, 4, seed=5), generate(again, 4, seed=5))
+    # other labels, another model; an unconditional recipe ignores labels
+    assert model_key(recipe, IMAGES, labels=labels) != model_key(recipe, IMAGES, labels=labels[::-1])
+    plain = recipe.with_(conditional=False, recalibrate=False, progress=0)
+    assert not kit_gan(IMAGES, plain, labels=labels, seed=1)[0].conditional
+
+
 def test_interpolation_rows_run_from_the_prior_the_model_samples_from():
     from idl_utils.generative import interpolation_rows, latent_codes, training_columns, training_summary
 
