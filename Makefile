@@ -6,7 +6,7 @@
 #   make audit      flag trained sequence models whose number depends on where training stopped
 #   make export     .py copies of the notebooks + a submission archive in dist/
 #   make ablation   notebook 01's generative ablation (about 45 min on 2 cores) -> reports/ablation/
-#   make ablation-faces  notebook 01's recipe on the 123 face emoji (about 9 min) -> reports/ablation/faces/
+#   make ablation-faces  notebook 01's recipe on the 123 face emoji (about 17 min) -> reports/ablation/faces/
 #   make ablation-gan-equal  issue 38's GAN variants at equal time, by steps (about 1 h on 2 cores) -> reports/ablation/gan-equal/
 #   make ablation-gan-costs  time those variants' steps against today's GAN (about 10 min) -> gan-equal/step_costs.json
 #   make ablation-column notebook 02's column model, one ingredient out at a time -> reports/ablation/column/
@@ -155,7 +155,7 @@ ablation-gan-equal: $(STAMP)
 # the kit's GAN and notebook 01's VAE on the uniform subset of the emoji (the 123 faces; 40 held
 # out as the reference): the GAN at the same equal-time budget as in ablation-gan-equal, the VAE
 # for 240 s as in ablation -> reports/ablation/faces/
-KIT_GAN_VARIANT ?= cond-bn
+KIT_GAN_VARIANT ?= w32
 ablation-faces: $(STAMP)
 	$(GAN_EQUAL) --subset faces --holdout 40 --n-score 40 --variants $(KIT_GAN_VARIANT) \
 	  --out reports/ablation/faces/gan & a=$$!; \
