@@ -1074,7 +1074,8 @@ def kit_vae(images: np.ndarray, recipe: VAERecipe, *, source: str = "",
     key = model_key(recipe, images, source=source, seed=seed)
     return load_or_train(
         "gen_vae_kit", key,
-        build=lambda: _fresh(VAE, images.shape[1], seed, width=recipe.width, **_vae_kwargs(recipe, seed)),
+        build=lambda: _fresh(VAE, images.shape[1], seed, width=recipe.width, name="vae_kit",
+                             **_vae_kwargs(recipe, seed)),
         train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
                                          learning_rate=recipe.learning_rate, seed=seed,
                                          callbacks=_snapshots(recipe, "gen_vae_kit", key)))
@@ -1109,6 +1110,7 @@ def kit_gan(images: np.ndarray, recipe: GANRecipe, *, labels: np.ndarray | None 
     model, record = load_or_train(
         "gen_gan_kit", key,
         build=lambda: _fresh(GAN, images.shape[1], seed, width=recipe.width,
+                             name="gan_kit_conditional" if recipe.conditional else "gan_kit",
                              **_gan_kwargs(recipe, seed, labels)),
         train=lambda m: train_generative(m, images, epochs=recipe.epochs, batch_size=recipe.batch_size,
                                          learning_rate=recipe.learning_rate, seed=seed, flip=recipe.flip,
@@ -1148,7 +1150,8 @@ def course_vae(images: np.ndarray, recipe: VAERecipe, epochs: int, *, source: st
     recipe = replace(recipe, epochs=epochs, snapshots=())
     return load_or_train(
         "gen_vae_course", model_key(recipe, images, source=source, seed=seed, course=True),
-        build=lambda: _fresh(VAE, images.shape[1], seed, course=True, **_vae_kwargs(recipe, seed)),
+        build=lambda: _fresh(VAE, images.shape[1], seed, course=True, name="vae_course",
+                             **_vae_kwargs(recipe, seed)),
         train=lambda m: train_generative(m, images, epochs=epochs, batch_size=recipe.batch_size,
                                          learning_rate=recipe.learning_rate, seed=seed))
 
@@ -1164,7 +1167,8 @@ def course_gan(images: np.ndarray, recipe: GANRecipe, epochs: int, *, source: st
     recipe = replace(recipe, epochs=epochs, snapshots=(), progress=0, conditional=False, recalibrate=False)
     return load_or_train(
         "gen_gan_course", model_key(recipe, images, source=source, seed=seed, course=True),
-        build=lambda: _fresh(GAN, images.shape[1], seed, course=True, **_gan_kwargs(recipe, seed)),
+        build=lambda: _fresh(GAN, images.shape[1], seed, course=True, name="gan_course",
+                             **_gan_kwargs(recipe, seed)),
         train=lambda m: train_generative(m, images, epochs=epochs, batch_size=recipe.batch_size,
                                          learning_rate=recipe.learning_rate, seed=seed, flip=recipe.flip,
                                          adam_beta_1=recipe.adam_beta_1))

@@ -291,19 +291,21 @@ UNLEARNED_PRECISION = 0.05
 def precision_recall_reading(name: str, precision: float, recall: float) -> str:
     """What a model's precision and recall say about *why* it is far from the data
     (Kynkäänniemi et al., 2019), as one sentence: few realistic samples (not learned yet),
-    realistic but narrow (recall under half the precision: the signature of dropped modes),
-    varied but unrealistic (precision under half the recall: the signature of blur), or balanced.
+    narrower than it is realistic (recall under half the precision: the signature of dropped
+    modes), more varied than realistic (precision under half the recall: the signature of blur),
+    or balanced. The comparison is relative: a low precision stays low (compare it with the
+    real-vs-real floor).
 
     >>> precision_recall_reading("GAN", 0.10, 0.014)
-    'GAN: realistic but narrow (precision 0.10, recall 0.01): the signature of dropped modes'
+    'GAN: narrower than it is realistic (precision 0.10, recall 0.01): the signature of dropped modes'
     """
     shown = f"(precision {precision:.2f}, recall {recall:.2f})"
     if precision < UNLEARNED_PRECISION:
         return f"{name}: few samples lie near a real image {shown}: it has not learned the data yet"
     if recall < precision / 2:
-        return f"{name}: realistic but narrow {shown}: the signature of dropped modes"
+        return f"{name}: narrower than it is realistic {shown}: the signature of dropped modes"
     if precision < recall / 2:
-        return f"{name}: varied but unrealistic {shown}: the signature of blur"
+        return f"{name}: more varied than realistic {shown}: the signature of blur"
     return f"{name}: precision and recall within a factor of two of each other {shown}"
 
 

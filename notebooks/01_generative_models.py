@@ -438,9 +438,10 @@ infos = {name: info for name, (_, info) in trained.items()}
 
 # %% [markdown]
 # Every model is sampled the way this notebook samples it (a VAE's codes from `VAE_PRIOR`, a GAN
-# from its moving average when `GAN_EMA` is set). Two more rows score the kit's *same* trained
-# models sampled the plain way -- from $\mathcal N(0, I)$, and from the raw generator -- so the
-# table shows what those two choices buy on their own.
+# from its moving average when `GAN_EMA` is set). Extra rows score the kit's *same* trained
+# models sampled the plain way -- the VAE from $\mathcal N(0, I)$ when `VAE_PRIOR` is not
+# `"normal"`, and the raw generator when `GAN_EMA` is set -- so the table shows what each of
+# those choices buys on its own.
 
 # %%
 samples = generative.sample_models(models, n_score, SEED + 7, vae_prior=VAE_PRIOR, **GMM)
