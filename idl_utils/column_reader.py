@@ -58,7 +58,7 @@ from .column_model import (
 from .glyphs import BLANK, IMAGE_SIZE, MINUS, PLUS, MnistQueryImages, render_queries
 from .image_seq_models import build_glyph_encoder, pretrain_glyph_encoder
 from .queries import SUPPORTED_DIGITS, VOCAB, QuerySet, exact_match
-from .seq_models import TrainConfig, predict_answers, train_seq_model
+from .seq_models import TrainConfig, train_seq_model
 
 _ROLES = 3  # what a query position can hold: a digit, the operator, a blank
 
@@ -264,17 +264,18 @@ class ColumnQueryImages(MnistQueryImages):
         return ColumnDigits().decode(scores, digits)
 
 
-def glyph_column_features(classifier: keras.Model, images: np.ndarray, *,
+def glyph_column_features(classifier: keras.Model, images: np.ndarray, *, hard: bool = False,
                           batch_size: int = 2048) -> np.ndarray:
     """The column model's inputs ``(n, d+1, 23)`` as the glyph ``classifier`` reads query
-    ``images`` ``(n, 2d+1, 28, 28)``: soft, as the column cell sees them in training."""
+    ``images`` ``(n, 2d+1, 28, 28)``: soft, as the column cell sees them in training, or
+    ``hard`` (each image its most likely symbol), as a reader sees them when answering."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or images.shape[1] % 2 == 0 or images.shape[2:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"expected query images (n, 2d+1, 28, 28), got {images.shape}")
     n, length = images.shape[:2]
     probs = classifier.predict(images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE), batch_size=batch_size,
                                verbose=0).reshape(n, length, len(VOCAB))
-    return np.asarray(GlyphColumns((length - 1) // 2, hard_inference=False)(probs))
+    return np.asarray(GlyphColumns((length - 1) // 2, hard_inference=hard)(probs))
 
 
 @dataclass(frozen=True)
@@ -337,11 +338,16 @@ def train_column_reader(reader: keras.Model, rep: ColumnQueryImages, train: Quer
                                     seed=seed, name="column cell on read glyphs")
     column_layer(reader).set_weights(column_layer(column).get_weights())
     start = time.perf_counter()
-    column_exact = exact_match(predict_answers(reader, rep, val), val.answers)
+    # the reader's answers, computed by its two parts (already traced) rather than by tracing it
+    hard = column_settings(reader)["hard_inference"]
+    columns = glyph_column_features(classifier, rep.encode_inputs(val), hard=hard)
+    column_exact = exact_match(ColumnDigits().decode(column.predict(columns, batch_size=2048, verbose=0),
+                                                     digits), val.answers)
     record, kept = column_record, False
     if finetune.epochs:
         column_weights = reader.get_weights()
-        record = train_seq_model(reader, rep, train, val, finetune, seed=seed,
+        # selection is by validation exact match: Keras' validation loss would cost a pass a epoch
+        record = train_seq_model(reader, rep, train, val, finetune, seed=seed, validation_loss=False,
                                  name="column reader end to end")
         kept = record["best_val_exact"] > column_exact
         if not kept:

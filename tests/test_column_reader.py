@@ -25,8 +25,9 @@ from idl_utils.reading import (
 )
 from idl_utils.seq_models import TrainConfig, predict_answers
 
-TINY = ColumnReaderRecipe(features=8, restarts=1, column_epochs=2,
-                          finetune=TrainConfig(epochs=1, batch_size=32, verbose=0, streaming=True))
+# fixed images (redraw=False) spare the end-to-end stage a streamed dataset: the test stays fast
+TINY = ColumnReaderRecipe(features=8, augment=False, restarts=1, column_epochs=1, redraw=False,
+                          finetune=TrainConfig(epochs=1, batch_size=32, verbose=0))
 
 
 def _one_hot_glyphs(qs):
@@ -36,7 +37,7 @@ def _one_hot_glyphs(qs):
 @pytest.mark.parametrize("digits", [1, 2, 3])
 def test_sure_glyphs_give_exactly_the_column_models_inputs(digits):
     # left-aligned queries of every shape: '5+7  ', '99-0 ', '0-99 ', '123+4  ', ...
-    qs = make_queries(digits) if digits < 3 else make_queries(3).sample(3000, 0)
+    qs = make_queries(digits) if digits < 3 else make_queries(3).sample(1000, 0)
     want = ColumnDigits().encode_inputs(qs)
     for hard, training in ((True, False), (False, False), (True, True)):
         got = np.asarray(GlyphColumns(digits, hard_inference=hard)(_one_hot_glyphs(qs),
@@ -95,7 +96,7 @@ def test_one_set_of_weights_reads_2_and_3_digit_queries():
                            head=classifier.get_layer("glyph_class"), verbose=0)
     _exact_cell(reader)
     rep = ColumnQueryImages(bank, seed=0)
-    two = make_queries(2).sample(400, 1)
+    two = make_queries(2).sample(300, 1)
     assert reader.output_shape == (None, 4, 13)
     assert np.mean(predict_answers(reader, rep, two) == two.answers) > 0.97
     wide = widen_column_reader(reader, 3)
@@ -103,7 +104,7 @@ def test_one_set_of_weights_reads_2_and_3_digit_queries():
     assert glyph_classifier(wide) is classifier  # the very same glyph weights, not a copy
     for old, new in zip(column_layer(reader).weights, column_layer(wide).weights, strict=True):
         assert np.array_equal(old.numpy(), new.numpy())
-    three = make_queries(3).sample(400, 1)
+    three = make_queries(3).sample(300, 1)
     assert np.mean(predict_answers(wide, rep, three) == three.answers) > 0.95
     with pytest.raises(ValueError, match="expects inputs"):  # a 2-digit reader shown 3-digit images
         predict_answers(reader, rep, three)
@@ -114,7 +115,7 @@ def test_a_trained_reader_is_cached_under_its_recipe_and_scores_a_split(bank, tm
     split = split_queries(make_queries(2).sample(120, 0), 0.5, 0, val_fraction=0.2)
     reader, info = trained_column_reader(TINY, split, bank, mode="honest", mnist_source="random")
     assert info["cached"] is False and info["pretrain_seconds"] > 0 and info["column_seconds"] > 0
-    assert info["column_stage"]["epochs_run"] == 2 and 0 <= info["column_val_exact"] <= 1
+    assert info["column_stage"]["epochs_run"] == 1 and 0 <= info["column_val_exact"] <= 1
     again, info2 = trained_column_reader(TINY, split, bank, mode="honest", mnist_source="random")
     assert info2["cached"] is True and info2["seconds"] == info["seconds"]
     for a, b in zip(reader.get_weights(), again.get_weights(), strict=True):
@@ -123,15 +124,13 @@ def test_a_trained_reader_is_cached_under_its_recipe_and_scores_a_split(bank, tm
     row = column_reader_row(again, split, bank, record=info2)
     assert row["split"] == "50/50" and row["train_queries"] == len(split.train)
     assert 0 <= row["exact_match"] <= 1 and row["stopped"].startswith("fixed 1 epochs")
-    split3 = split_queries(make_queries(3).sample(60, 0), 0.5, 0, val_fraction=0.2)
-    assert 0 <= column_reader_row(again, split3, bank)["exact_match"] <= 1  # widened to 3 digits
 
 
 def test_every_setting_of_a_column_reader_is_in_its_cache_key(bank):
     split = split_queries(make_queries(2).sample(200, 0), 0.5, 0)
     key = column_reader_key(TINY, split, bank, mode="honest", mnist_source="random", seed=0)
-    for change in ({"features": 16}, {"augment": False}, {"pretrain_epochs": 2}, {"restarts": 2},
-                   {"column_epochs": 3}, {"redraw": False}, {"digits": 3},
+    for change in ({"features": 16}, {"augment": True}, {"pretrain_epochs": 2}, {"restarts": 2},
+                   {"column_epochs": 3}, {"redraw": True}, {"digits": 3},
                    {"finetune": TrainConfig(epochs=2, streaming=True)}):
         other = column_reader_key(TINY.with_(**change), split, bank, mode="honest",
                                   mnist_source="random", seed=0)
@@ -145,8 +144,7 @@ def test_every_setting_of_a_column_reader_is_in_its_cache_key(bank):
 def test_bad_inputs_are_refused_with_what_to_do(bank):
     split = split_queries(make_queries(2).sample(100, 0), 0.5, 0)
     with pytest.raises(ValueError, match="streaming=True"):
-        trained_column_reader(TINY.with_(finetune=TrainConfig(epochs=1)), split, bank, mode="honest",
-                              mnist_source="random")
+        trained_column_reader(TINY.with_(redraw=True), split, bank, mode="honest", mnist_source="random")
     with pytest.raises(ValueError, match="digits must be one of"):
         build_column_reader(4)
     with pytest.raises(ValueError, match="unknown column model setting"):

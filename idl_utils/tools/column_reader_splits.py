@@ -31,7 +31,6 @@ def measure(fractions: list[float], *, subsample: int | None, mnist_train: int |
             seed: int = SEED) -> dict[str, Any]:
     """Rows of the column reader per split (see the module docstring) and what they were
     measured with."""
-    from .. import quiet  # noqa: F401 - TensorFlow's start-up chatter
     from ..glyphs import glyph_banks
     from ..judge import judge_accuracy, trained_judge
     from ..mnist import load_mnist
