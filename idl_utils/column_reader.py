@@ -20,8 +20,10 @@ encoder-decoder; the column reader keeps the structure of written arithmetic ins
    answer: ``(n, d+2, 13)``, digits of ``|a op b|`` ones first, then the sign, decoded like
    :class:`~idl_utils.column_model.ColumnDigits`.
 
-Training (:func:`train_column_reader`) has three stages: the glyph classifier is pretrained
-on labelled glyphs, as the course reader's CNN is; the column cell learns from the answers
+Training has three stages: the glyph classifier is pretrained on labelled glyphs, as the
+course reader's CNN is (:func:`pretrain_glyph_classifier`; one classifier per glyph bank serves
+every split, :func:`idl_utils.reading.pretrained_glyph_classifier`); then
+(:func:`train_column_reader`) the column cell learns from the answers
 on the classifier's (frozen) reading of the training queries' images, with the column
 model's own recipe (several starts, a high learning rate); then the whole reader is trained
 end to end from the answers at a low learning rate, the training images redrawn every epoch.
@@ -59,6 +61,7 @@ from .glyphs import BLANK, IMAGE_SIZE, MINUS, PLUS, MnistQueryImages, render_que
 from .image_seq_models import build_glyph_encoder, pretrain_glyph_encoder
 from .queries import SUPPORTED_DIGITS, VOCAB, QuerySet, exact_match
 from .seq_models import TrainConfig, train_seq_model
+from .training import PROGRESS
 
 _ROLES = 3  # what a query position can hold: a digit, the operator, a blank
 
@@ -305,33 +308,40 @@ class ClassifiedColumns:
         return ColumnDigits().decode(scores, digits)
 
 
+def pretrain_glyph_classifier(classifier: keras.Model, glyphs: np.ndarray, labels: np.ndarray, *,
+                              epochs: int, seed: int = 0, batch_size: int = 128,
+                              verbose: int | str = PROGRESS) -> dict[str, Any]:
+    """Pretrain a :func:`build_glyph_classifier` on labelled single ``glyphs`` ``(n, 28, 28)``,
+    ``labels`` (0-12), as the course reader's CNN is
+    (:func:`~idl_utils.image_seq_models.pretrain_glyph_encoder`), keeping the classifier's own
+    softmax. Returns the training record."""
+    return pretrain_glyph_encoder(classifier.get_layer("glyph_cnn"), glyphs, labels, epochs=epochs,
+                                  batch_size=batch_size, seed=seed,
+                                  head=classifier.get_layer("glyph_class"), verbose=verbose)
+
+
 def train_column_reader(reader: keras.Model, rep: ColumnQueryImages, train: QuerySet, val: QuerySet, *,
-                        glyphs: np.ndarray, labels: np.ndarray, pretrain_epochs: int,
                         column_train: TrainConfig, finetune: TrainConfig,
                         seed: int = 0) -> dict[str, Any]:
-    """Train a column ``reader`` (module docstring) on ``train`` (images from ``rep``),
-    selecting on ``val``:
+    """Train a column ``reader`` whose glyph classifier is pretrained
+    (:func:`pretrain_glyph_classifier`) on ``train`` (images from ``rep``), selecting on ``val``:
 
-    1. its glyph classifier on the labelled single ``glyphs``, ``labels`` (0-12) for
-       ``pretrain_epochs``;
-    2. a column model of the reader's settings, by ``column_train`` (e.g.
+    1. a column model of the reader's settings, by ``column_train`` (e.g.
        :func:`~idl_utils.column_model.column_recipe`'s, restarts included), on the classifier's
        reading of the training images (:class:`ClassifiedColumns`); its weights go into the
        reader's cell;
-    3. the whole reader end to end by ``finetune`` (``epochs=0``: skip), its images from
+    2. the whole reader end to end by ``finetune`` (``epochs=0``: skip), its images from
        ``rep`` (redrawn every epoch if ``rep.redraw``, which needs ``streaming``); kept only
-       if its best validation exact match beats the reader's after stage 2.
+       if its best validation exact match beats the reader's after stage 1.
 
     Returns the last stage's training record (:func:`~idl_utils.seq_models.train_seq_model`)
-    with ``pretrain_seconds``, ``column_seconds``, ``column_val_exact`` (after stage 2),
-    ``finetune_kept``, ``column_stage`` (stage 2's record), the total ``seconds`` and
-    the largest ``peak_memory_gib``."""
+    with ``column_seconds``, ``column_val_exact`` (after stage 1), ``finetune_kept``,
+    ``column_stage`` (stage 1's record), the total ``seconds`` and the largest
+    ``peak_memory_gib``."""
     if rep.redraw and finetune.epochs and not finetune.streaming:
         raise ValueError("a reader that redraws its images every epoch needs streamed batches: "
                          "give its finetune TrainConfig(streaming=True)")
     classifier = glyph_classifier(reader)
-    encoder, head = classifier.get_layer("glyph_cnn"), classifier.get_layer("glyph_class")
-    pre = pretrain_glyph_encoder(encoder, glyphs, labels, epochs=pretrain_epochs, seed=seed, head=head)
     digits = _glyph_columns(reader).digits
     column = build_column_model(digits, **column_settings(reader))
     column_record = train_seq_model(column, ClassifiedColumns(classifier, rep), train, val, column_train,
@@ -353,8 +363,8 @@ def train_column_reader(reader: keras.Model, rep: ColumnQueryImages, train: Quer
         if not kept:
             reader.set_weights(column_weights)
     # the end-to-end stage and the check before it
-    seconds = pre["seconds"] + column_record["seconds"] + time.perf_counter() - start
-    peak = max(r.get("peak_memory_gib") or 0.0 for r in (pre, column_record, record))
-    return {**record, "pretrain_seconds": pre["seconds"], "column_seconds": column_record["seconds"],
+    seconds = column_record["seconds"] + time.perf_counter() - start
+    peak = max(r.get("peak_memory_gib") or 0.0 for r in (column_record, record))
+    return {**record, "column_seconds": column_record["seconds"],
             "column_val_exact": column_exact, "finetune_kept": kept,
             "column_stage": column_record, "seconds": seconds, "peak_memory_gib": peak}

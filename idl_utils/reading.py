@@ -26,6 +26,9 @@ from .column_model import COLUMN_MODEL_DEFAULTS, column_recipe
 from .column_reader import (
     ColumnQueryImages,
     build_column_reader,
+    build_glyph_classifier,
+    glyph_classifier,
+    pretrain_glyph_classifier,
     train_column_reader,
     widen_column_reader,
 )
@@ -216,11 +219,34 @@ def column_reader_key(recipe: ColumnReaderRecipe, split: Split, bank: GlyphBank,
             "finetune": recipe.finetune.as_dict()}
 
 
+def pretrained_glyph_classifier(recipe: ColumnReaderRecipe, bank: GlyphBank, *, mnist_source: str,
+                                seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
+    """``(model, record)``: the column reader's glyph classifier (``recipe``'s features and
+    augmentation) pretrained for ``recipe.pretrain_epochs`` on labelled glyphs of ``bank``, or
+    loaded from the model cache: every split's reader of the same bank starts from it."""
+    from .cache import load_or_train
+    from .config import set_seed
+
+    def build() -> keras.Model:
+        set_seed(seed)
+        return build_glyph_classifier(recipe.features, augment=recipe.augment, seed=seed)
+
+    def train(model: keras.Model) -> dict[str, Any]:
+        glyphs, labels = glyph_dataset(bank, n_per_symbol=PRETRAIN_GLYPHS_PER_SYMBOL, seed=seed)
+        return pretrain_glyph_classifier(model, glyphs, labels, epochs=recipe.pretrain_epochs, seed=seed)
+
+    key = {"model": "glyph_classifier", "features": recipe.features, "augment": recipe.augment,
+           "pretrain": recipe.pretrain_epochs, "glyphs_per_symbol": PRETRAIN_GLYPHS_PER_SYMBOL,
+           "bank": bank.name, "bank_size": len(bank), "mnist": mnist_source, "seed": seed}
+    return load_or_train("glyph_classifier", key, build=build, train=train)
+
+
 def trained_column_reader(recipe: ColumnReaderRecipe, split: Split, bank: GlyphBank, *, mode: str,
                           mnist_source: str, seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
     """``(model, record)``: a column reader trained by ``recipe`` on ``split`` with query images
-    from ``bank`` (its glyph classifier first pretrained on labelled glyphs of the same bank,
-    see :func:`~idl_utils.column_reader.train_column_reader`), or loaded from the model cache.
+    from ``bank`` (its glyph classifier pretrained on labelled glyphs of the same bank,
+    :func:`pretrained_glyph_classifier`, then :func:`~idl_utils.column_reader.train_column_reader`),
+    or loaded from the model cache.
     It reads queries of any length: :func:`~idl_utils.column_reader.widen_column_reader`."""
     from .cache import load_or_train
     from .config import set_seed
@@ -236,11 +262,15 @@ def trained_column_reader(recipe: ColumnReaderRecipe, split: Split, bank: GlyphB
                                    seed=seed)
 
     def train(model: keras.Model) -> dict[str, Any]:
-        glyphs, labels = glyph_dataset(bank, n_per_symbol=PRETRAIN_GLYPHS_PER_SYMBOL, seed=seed)
-        return train_column_reader(model, rep, split.train, split.val, glyphs=glyphs, labels=labels,
-                                   pretrain_epochs=recipe.pretrain_epochs,
-                                   column_train=recipe.column_train(len(split.train)),
-                                   finetune=recipe.finetune, seed=seed)
+        classifier, pre = pretrained_glyph_classifier(recipe, bank, mnist_source=mnist_source, seed=seed)
+        glyph_classifier(model).set_weights(classifier.get_weights())
+        record = train_column_reader(model, rep, split.train, split.val,
+                                     column_train=recipe.column_train(len(split.train)),
+                                     finetune=recipe.finetune, seed=seed)
+        # the pretraining counts in every reader's time, even when another split's run paid it
+        return {**record, "pretrain_seconds": pre["seconds"], "pretrain_cached": pre["cached"],
+                "seconds": record["seconds"] + pre["seconds"],
+                "peak_memory_gib": max(record["peak_memory_gib"], pre.get("peak_memory_gib") or 0.0)}
 
     key = column_reader_key(recipe, split, bank, mode=mode, mnist_source=mnist_source, seed=seed)
     return load_or_train(f"column_reader_{recipe.digits}digit", key, build=build, train=train)
