@@ -26,7 +26,8 @@ from idl_utils.reading import (
 from idl_utils.seq_models import TrainConfig, predict_answers
 
 # fixed images (redraw=False) spare the end-to-end stage a streamed dataset: the test stays fast
-TINY = ColumnReaderRecipe(features=8, augment=False, restarts=1, column_epochs=1, redraw=False,
+TINY = ColumnReaderRecipe(features=8, augment=False, pretrain_epochs=1, restarts=1, column_epochs=1,
+                          redraw=False,
                           finetune=TrainConfig(epochs=1, batch_size=32, verbose=0))
 
 

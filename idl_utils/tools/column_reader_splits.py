@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="MNIST training digits to draw from (default: all)")
     parser.add_argument("--judge-epochs", type=int, default=12, help="notebook 03's full profile: 12")
     parser.add_argument("--features", type=int, default=128)
-    parser.add_argument("--pretrain-epochs", type=int, default=1)
+    parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--column-epochs", type=int, default=None,
                         help="epochs of the column cell's stage (default: column_recipe's)")
-    parser.add_argument("--finetune-epochs", type=int, default=4)
+    parser.add_argument("--finetune-epochs", type=int, default=6)
     parser.add_argument("--finetune-lr", type=float, default=3e-4)
     parser.add_argument("--three-digit", type=int, default=2000,
                         help="3-digit queries to sample (half are scored) with the 2-digit weights; 0: none")
