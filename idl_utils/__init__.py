@@ -21,6 +21,7 @@ Modules, by responsibility:
 * :mod:`idl_utils.glyphs` -- queries and answers as MNIST image sequences (honest splits)
 * :mod:`idl_utils.judge` -- the 13-class glyph classifier that scores readers and generators
 * :mod:`idl_utils.image_seq_models` -- image-to-text and text-to-image sequence models
+* :mod:`idl_utils.column_reader` -- the column model reading handwritten queries (glyph CNN -> column cell)
 * :mod:`idl_utils.image_data` -- image datasets (OpenMoji, a folder, TFDS) with dataset cards; grids
 * :mod:`idl_utils.builders` -- ``build_conv_net`` / ``build_deconv_net`` (course and kit versions)
 * :mod:`idl_utils.generative` -- CAE, VAE and GAN as ``keras.Model`` subclasses; training

@@ -79,12 +79,15 @@ def build_glyph_encoder(features: int = 64, *, augment: bool = False, normalize:
 
 def pretrain_glyph_encoder(encoder: keras.Model, glyphs: np.ndarray, labels: np.ndarray, *,
                            epochs: int = 3, batch_size: int = 128, seed: int = 0,
+                           head: keras.layers.Layer | None = None,
                            verbose: int | str = PROGRESS) -> dict[str, Any]:
     """Teach ``encoder`` to tell the 13 glyph classes apart (a temporary softmax head on top,
     thrown away afterwards), so the reader starts from features that already separate digits.
     Uses per-glyph labels of *training* glyphs only; the judge is a different model.
+    ``head``: a softmax layer over the 13 classes to train with the encoder and keep (the
+    column reader reads its probabilities); default a fresh one, thrown away.
     Returns the training record of :func:`idl_utils.training.fit_timed`."""
-    head = keras.layers.Dense(len(VOCAB), activation="softmax", name="pretrain_head")
+    head = head or keras.layers.Dense(len(VOCAB), activation="softmax", name="pretrain_head")
     model = keras.Sequential([encoder, head], name="glyph_pretrain")
     order = np.random.default_rng(seed).permutation(len(labels))
     return fit_timed(model, glyphs[order], labels[order], epochs=epochs, batch_size=batch_size,
