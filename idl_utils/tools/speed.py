@@ -66,15 +66,16 @@ from ..config import STEPS_PER_EXECUTION, set_seed
 # spent training what was cut, i.e. 34.8 min at LSTM 13.5 ms. (Its re-run on 2026-12-01 took
 # 42.5 min, but shared the machine for its first 15 min, so it does not calibrate.) 03's
 # 3-digit reader now starts from the 2-digit one: 43.1 - 16.9 + 9.5 = 35.7 min on that machine.
-# 01 (the mixture prior, Adam beta_1 = 0, the equal-time comparison only): its first run on
-# 2026-12-05 on a 2-core AMD EPYC with AVX2 (probe GAN 254.7 ms), 36.6 min alone, scaled back.
+# 01 (GAN width 32 and a conditional GAN beside it, the course comparison at 4 epochs): its first
+# run on 2026-12-07 on a 2-core Intel Xeon with AVX-512 (probe GAN 255 ms), 35.4 min alone,
+# scaled back.
 # 02 (the column model on every split): its first run on 2026-12-06 on the same AMD kind, alone,
 # from an empty model cache (probe LSTM 11.9 ms): 42.7 min, i.e. 45.2 min at 12.6 ms. (The
 # earlier 32.5 min, scaled from an Intel run, made that run's estimate 27% short.)
 CALIBRATION: dict[str, Any] = {
     "probe": {"gan_step_ms": 126.0, "lstm_step_ms": 12.6},
     "minutes": {
-        "01_generative_models": (18.1, "gan_step_ms"),
+        "01_generative_models": (17.5, "gan_step_ms"),
         "02_text_to_text": (45.2, "lstm_step_ms"),
         "03_image_to_text": (24.3, "both"),
         "04_text_to_image": (8.8, "both"),
