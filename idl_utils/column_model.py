@@ -380,16 +380,21 @@ def build_column_model(digits: int = 2, *, codes: str = "ordinal", shared: bool 
     return keras.Model(inputs, outputs, name=name)
 
 
-def column_layer(model: keras.Model) -> ColumnArithmetic:
-    """The :class:`ColumnArithmetic` layer of a model made by :func:`build_column_model`."""
+def named_layer(model: keras.Model, name: str, kind: type, what: str, builder: str) -> Any:
+    """The layer ``name`` of ``model`` if it is a ``kind``; otherwise a ``ValueError`` that says
+    the model is not ``what`` and that ``builder`` makes one."""
     try:
-        layer = model.get_layer("column_arithmetic")
+        layer = model.get_layer(name)
     except ValueError:
         layer = None
-    if not isinstance(layer, ColumnArithmetic):
-        raise ValueError(f"{model.name!r} is not a column model (no 'column_arithmetic' layer): "
-                         "build it with build_column_model")
+    if not isinstance(layer, kind):
+        raise ValueError(f"{model.name!r} is not {what} (no {name!r} layer): build it with {builder}")
     return layer
+
+
+def column_layer(model: keras.Model) -> ColumnArithmetic:
+    """The :class:`ColumnArithmetic` layer of a model made by :func:`build_column_model`."""
+    return named_layer(model, "column_arithmetic", ColumnArithmetic, "a column model", "build_column_model")
 
 
 def widen_column_model(model: keras.Model, digits: int, *,

@@ -56,6 +56,7 @@ from .column_model import (
     ColumnDigits,
     build_column_model,
     column_layer,
+    named_layer,
 )
 from .glyphs import BLANK, IMAGE_SIZE, MINUS, PLUS, MnistQueryImages, render_queries
 from .image_seq_models import build_glyph_encoder, pretrain_glyph_encoder
@@ -210,14 +211,7 @@ def column_settings(reader: keras.Model) -> dict[str, Any]:
 
 
 def _glyph_columns(reader: keras.Model) -> GlyphColumns:
-    try:
-        layer = reader.get_layer("glyph_columns")
-    except ValueError:
-        layer = None
-    if not isinstance(layer, GlyphColumns):
-        raise ValueError(f"{reader.name!r} is not a column reader (no 'glyph_columns' layer): "
-                         "build it with build_column_reader")
-    return layer
+    return named_layer(reader, "glyph_columns", GlyphColumns, "a column reader", "build_column_reader")
 
 
 def glyph_classifier(reader: keras.Model) -> keras.Model:

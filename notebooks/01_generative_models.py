@@ -81,16 +81,14 @@ P = start_notebook(NOTEBOOK, seed=SEED)
 SOURCE = "openmoji"   # "openmoji", a folder path, or "tfds:<name>"
 SUBSET = "all"        # openmoji: "all", "single" (no skin-tone/flag variants), "faces"
 IMAGE_SIZE = 32       # a power of two, 16..128
-LIMIT = P.choose(smoke=256, default=1500, full=None)  # smoke: a small random subset
+LIMIT = P.choose(smoke=128, default=1500, full=None)  # smoke: a small random subset
 AUGMENT = False       # True adds mirrored copies (emoji are not mirror-symmetric)
-AE_LATENT_DIM = 64    # CAE and VAE code size
-GAN_LATENT_DIM = 128  # GAN noise size
+AE_LATENT_DIM, GAN_LATENT_DIM = 64, 128  # CAE and VAE code size, GAN noise size
 BETA = 1.0            # VAE: weight of the KL term
 VAE_LOSS = "bce"      # VAE reconstruction: "bce" (the course's) or "sigma" (learned Gaussian)
 VAE_PRIOR = "gmm"     # VAE codes from "gmm" (a mixture fitted to the codes) or "normal" N(0, I)
 GMM_COMPONENTS = 10   # Gaussians in that mixture
-WIDTH = 32            # kit CAE and VAE: filters of the first conv layer (doubling per layer)
-GAN_WIDTH = 32        # the kit GAN's first-layer filters (both networks)
+WIDTH, GAN_WIDTH = 32, 32  # first-layer filters of the kit CAE/VAE and GAN (doubling per layer)
 CAE_EPOCHS = P.choose(smoke=1, default=4, full=8)
 VAE_EPOCHS = P.choose(smoke=1, default=6, full=20)
 GAN_EPOCHS = P.choose(smoke=1, default=6, full=20)

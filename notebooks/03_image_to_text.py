@@ -90,7 +90,7 @@ DEPTHS = P.choose(smoke=(2,), default=(1, 2), full=(1, 2))
 SPLITS = P.choose(smoke=(0.25,), default=(0.25,), full=(0.25, 0.1))  # more splits, image vs text
 # the 3-digit variant: 2,000,000 queries, streamed; a 5/95 split, starting from the 2-digit reader
 THREE_DIGIT_TRAIN_FRACTION = 0.05
-THREE_DIGIT_SUBSAMPLE = P.choose(smoke=20_000, default=200_000, full=None)
+THREE_DIGIT_SUBSAMPLE = P.choose(smoke=5_000, default=200_000, full=None)
 THREE_DIGIT_EPOCHS = P.choose(smoke=1, default=2, full=6)  # a fixed cosine schedule, redrawn images
 THREE_DIGIT_LAYERS = 2            # encoder LSTM layers: as the 2-digit reader it starts from
 THREE_DIGIT_TEST = P.choose(smoke=500, default=2_000, full=10_000)

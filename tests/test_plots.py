@@ -86,6 +86,7 @@ def _image_files():
 
 def _figures():
     from idl_utils.error_analysis import error_grid
+    from idl_utils.image_data import OPENMOJI_LABELS, plot_image_rows
     from idl_utils.plots import (
         plot_answer_examples,
         plot_autoencoder_losses,
@@ -135,6 +136,11 @@ def _figures():
                                       ["81+24 = 105, read '104'", "'41-89'", "'7+7'"]),
         "image files": plot_image_files([list(zip(("base: all emoji", "base: faces"), _image_files(),
                                                   strict=True))] * 2),
+        # notebook 01's conditional GAN by group: the longest group names as row labels
+        "image rows": plot_image_rows({name: np.random.default_rng(3).random((12, 32, 32, 3))
+                                       for name in OPENMOJI_LABELS},
+                                      title="Conditional GAN: one row per Unicode group, the same noise "
+                                      "down each column"),
     }
 
 
