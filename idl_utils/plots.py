@@ -210,7 +210,8 @@ def _text_boxes(fig, renderer) -> list[tuple[str, Any]]:
             boxes.append((f"{kind} {artist.get_text().strip()!r}", artist.get_window_extent(renderer)))
 
     for text in fig.texts:
-        add("figure text", text)
+        if text is not fig._suptitle:  # a suptitle is one of the figure's texts too: count it once
+            add("figure text", text)
     if fig._suptitle is not None:
         add("suptitle", fig._suptitle)
     for i, ax in enumerate(fig.axes):
