@@ -40,7 +40,7 @@ from .builders import (
     check_latent_dim,
 )
 from .diffaugment import diff_augment, parse_policy
-from .training import PROGRESS, fit_timed
+from .training import PROGRESS, average_batch_norm, fit_timed
 
 
 def _nets(image_size: int, latent_dim: int, encoder_out: int, *, course: bool, width: int,
@@ -515,25 +515,11 @@ def recalibrate_batch_norm(gan: GAN, n: int = 4096, seed: int = 0, batch_size: i
     from .latent import sample_latent
 
     net = gan.generator if raw else gan.sampler
-    norms = [layer for layer in net.layers if isinstance(layer, layers.BatchNormalization)]
-    if not norms:
-        return gan
     z = sample_latent(n, gan.latent_dim, seed)
     labels = sample_labels(gan, n, seed) if gan.conditional else None
-    # a moving average's layers are frozen (not trainable), and frozen batch norm ignores training=True
-    saved = [(layer.momentum, layer.trainable) for layer in norms]
-    try:
-        for layer in norms:
-            layer.trainable = True
-        for i, start in enumerate(range(0, n, batch_size)):
-            # momentum 1 - 1/(i+1): after k batches the moving statistics are their plain average
-            for layer in norms:
-                layer.momentum = i / (i + 1.0)
-            batch = z[start:start + batch_size]
-            net(batch if labels is None else [batch, labels[start:start + batch_size]], training=True)
-    finally:
-        for layer, (momentum, trainable) in zip(norms, saved, strict=True):
-            layer.momentum, layer.trainable = momentum, trainable
+    average_batch_norm(net, (z[start:start + batch_size] if labels is None else
+                             [z[start:start + batch_size], labels[start:start + batch_size]]
+                             for start in range(0, n, batch_size)))
     return gan
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -220,3 +220,36 @@ def fit_timed(model: keras.Model, x: Any, y: Any = None, *, epochs: int,
     hist = history_to_json(history)
     return {"history": hist, "epochs_run": len(history.epoch), "seconds": seconds,
             "peak_memory_gib": mem["peak_gib"]}
+
+
+def _all_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+    """``layer``'s layers, those of nested models and wrapped layers (``TimeDistributed``) too."""
+    for inner in getattr(layer, "layers", None) or ([layer.layer] if hasattr(layer, "layer") else []):
+        yield inner
+        yield from _all_layers(inner)
+
+
+def average_batch_norm(net: keras.Model, batches: Iterable[Any]) -> int:
+    """Set every batch-normalisation layer of ``net`` to the plain average of its batch mean
+    and variance over ``batches`` (each an input ``net`` accepts, run with ``training=True``),
+    instead of the moving averages training left: those follow the weights with a lag (Keras'
+    momentum 0.99 remembers about the last 100 steps), which matters when the weights kept
+    moving until the end, or when training was short. Frozen layers are unfrozen for the
+    passes; every setting is restored afterwards. Returns the number of layers set (0: none)."""
+    norms = [layer for layer in _all_layers(net) if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return 0
+    # a frozen batch norm ignores training=True
+    saved = [(layer.momentum, layer.trainable) for layer in norms]
+    try:
+        for layer in norms:
+            layer.trainable = True
+        for i, batch in enumerate(batches):
+            # momentum 1 - 1/(i+1): after k batches the moving statistics are their plain average
+            for layer in norms:
+                layer.momentum = i / (i + 1.0)
+            net(batch, training=True)
+    finally:
+        for layer, (momentum, trainable) in zip(norms, saved, strict=True):
+            layer.momentum, layer.trainable = momentum, trainable
+    return len(norms)
