@@ -163,11 +163,25 @@ class GlyphColumns(keras.layers.Layer):
         return (input_shape[0], self.digits + 1, N_FEATURES)
 
 
+#: the glyph classifiers a column reader can have (:func:`build_glyph_classifier`)
+GLYPH_CNNS = ("course", "judge")
+
+
 def build_glyph_classifier(features: int = 128, *, augment: bool = True, seed: int = 0,
-                           name: str = "glyph_classifier") -> keras.Model:
-    """The course reader's glyph CNN (:func:`~idl_utils.image_seq_models.build_glyph_encoder`)
-    with a softmax over the 13 glyph classes (layer ``glyph_class``): ``(n, 28, 28)`` ->
-    ``(n, 13)``. ``augment``: random shifts and tilts while training."""
+                           cnn: str = "course", name: str = "glyph_classifier") -> keras.Model:
+    """A 13-class glyph classifier, ``(n, 28, 28)`` -> ``(n, 13)`` softmax (layer
+    ``glyph_class``). ``cnn="course"``: the course reader's glyph CNN
+    (:func:`~idl_utils.image_seq_models.build_glyph_encoder`, ``features`` wide, ``augment``:
+    random shifts and tilts while training) with a softmax on top. ``cnn="judge"``: a network of
+    the judge's design (:func:`~idl_utils.judge.build_judge`: wider, batch-normalised, always
+    augmented; ``features`` and ``augment`` do not apply) with its *own* weights and seed: it is
+    trained separately, so the judge stays an independent examiner."""
+    if cnn not in GLYPH_CNNS:
+        raise ValueError(f"unknown glyph classifier cnn={cnn!r}; accepted: {', '.join(GLYPH_CNNS)}")
+    if cnn == "judge":
+        from .judge import build_judge
+
+        return build_judge(seed=seed, name=name)
     encoder = build_glyph_encoder(features, augment=augment, seed=seed)
     head = keras.layers.Dense(len(VOCAB), activation="softmax", name="glyph_class")
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
@@ -183,11 +197,12 @@ def _assemble(digits: int, classifier: keras.Model, arithmetic: keras.layers.Lay
 
 
 def build_column_reader(digits: int = 2, *, features: int = 128, augment: bool = True, seed: int = 0,
-                        name: str = "column_reader", **column_settings: Any) -> keras.Model:
+                        cnn: str = "course", name: str = "column_reader",
+                        **column_settings: Any) -> keras.Model:
     """A fresh column reader for ``digits``-digit queries: query images ``(n, 2d+1, 28, 28)`` ->
     answer probabilities ``(n, d+2, 13)`` (:class:`ColumnQueryImages` decodes them).
 
-    ``features`` and ``augment`` shape the glyph classifier (:func:`build_glyph_classifier`);
+    ``features``, ``augment`` and ``cnn`` shape the glyph classifier (:func:`build_glyph_classifier`);
     ``column_settings`` are :func:`~idl_utils.column_model.build_column_model`'s
     (default :data:`~idl_utils.column_model.COLUMN_MODEL_DEFAULTS`); its ``hard_inference``
     also makes :class:`GlyphColumns` read each image as its most likely symbol when answering."""
@@ -198,7 +213,7 @@ def build_column_reader(digits: int = 2, *, features: int = 128, augment: bool =
                          f"{', '.join(COLUMN_MODEL_DEFAULTS)}")
     settings = {**COLUMN_MODEL_DEFAULTS, **column_settings}
     arithmetic = column_layer(build_column_model(digits, **settings))
-    classifier = build_glyph_classifier(features, augment=augment, seed=seed)
+    classifier = build_glyph_classifier(features, augment=augment, seed=seed, cnn=cnn)
     return _assemble(digits, classifier, arithmetic, hard_inference=settings["hard_inference"],
                      name=name)
 
@@ -306,9 +321,16 @@ def pretrain_glyph_classifier(classifier: keras.Model, glyphs: np.ndarray, label
                               epochs: int, seed: int = 0, batch_size: int = 128,
                               verbose: int | str = PROGRESS) -> dict[str, Any]:
     """Pretrain a :func:`build_glyph_classifier` on labelled single ``glyphs`` ``(n, 28, 28)``,
-    ``labels`` (0-12), as the course reader's CNN is
+    ``labels`` (0-12). The course CNN as the course reader's CNN is pretrained
     (:func:`~idl_utils.image_seq_models.pretrain_glyph_encoder`), keeping the classifier's own
-    softmax. Returns the training record."""
+    softmax; the judge's design as the judge is trained (:func:`~idl_utils.judge.fit_glyph_cnn`).
+    Returns the training record."""
+    names = {layer.name for layer in classifier.layers}
+    if "glyph_cnn" not in names:
+        from .judge import fit_glyph_cnn
+
+        return fit_glyph_cnn(classifier, glyphs, labels, epochs=epochs, seed=seed,
+                             batch_size=batch_size, verbose=verbose)
     return pretrain_glyph_encoder(classifier.get_layer("glyph_cnn"), glyphs, labels, epochs=epochs,
                                   batch_size=batch_size, seed=seed,
                                   head=classifier.get_layer("glyph_class"), verbose=verbose)

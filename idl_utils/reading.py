@@ -181,7 +181,9 @@ class ColumnReaderRecipe:
     in its cache key.
 
     ``features`` per glyph in the classifier's CNN, ``augment`` shifts and tilts glyphs while
-    training, ``pretrain_epochs`` passes of the classifier over labelled glyphs. The column
+    training, ``cnn`` the classifier's design (``"course"`` or ``"judge"``, see
+    :func:`~idl_utils.column_reader.build_glyph_classifier`), ``pretrain_epochs`` passes of the
+    classifier over labelled glyphs. The column
     cell then learns on the classifier's reading with :func:`~idl_utils.column_model.column_recipe`'s
     schedule for the training queries (``restarts`` starts; ``column_epochs`` replaces its
     number of epochs, e.g. for a quick test); ``finetune`` trains the whole
@@ -191,6 +193,7 @@ class ColumnReaderRecipe:
     digits: int = 2
     features: int = 128
     augment: bool = True
+    cnn: str = "course"
     # one run each on full MNIST, 50/50, seed 42 (tools/column_reader_splits, 2026-12-07): 1 or 5
     # passes then 4 end-to-end epochs gave 93.3% / 96.3% test exact match, 10 passes then 6 97.0%
     pretrain_epochs: int = 10
@@ -209,12 +212,23 @@ class ColumnReaderRecipe:
         return recipe.with_train(epochs=self.column_epochs).train
 
 
+def _cnn_key(recipe: ColumnReaderRecipe) -> dict[str, Any]:
+    # the judge's design has its own architecture string, hence its own key; the course CNN's
+    # keys stay as they were before the choice existed
+    if recipe.cnn == "course":
+        return {}
+    from .judge import JUDGE_WIDTHS
+
+    return {"cnn": recipe.cnn, "cnn_widths": list(JUDGE_WIDTHS), "cnn_fit": "warmup-cosine-3e-3-bn"}
+
+
 def column_reader_key(recipe: ColumnReaderRecipe, split: Split, bank: GlyphBank, *, mode: str,
                       mnist_source: str, seed: int) -> dict[str, Any]:
     """The cache key of a column reader trained by ``recipe`` on ``split`` with images from
     ``bank`` (``mode``: the split mode the banks came from)."""
     return {"model": "column_reader", "digits": recipe.digits, "features": recipe.features,
             "augment": recipe.augment, "pretrain": recipe.pretrain_epochs, "redraw": recipe.redraw,
+            **_cnn_key(recipe),
             "column": {**COLUMN_MODEL_DEFAULTS,
                        **recipe.column_train(len(split.train)).as_dict()},
             **_data_key(split, bank, mode=mode, mnist_source=mnist_source, seed=seed),
@@ -231,13 +245,15 @@ def pretrained_glyph_classifier(recipe: ColumnReaderRecipe, bank: GlyphBank, *, 
 
     def build() -> keras.Model:
         set_seed(seed)
-        return build_glyph_classifier(recipe.features, augment=recipe.augment, seed=seed)
+        return build_glyph_classifier(recipe.features, augment=recipe.augment, seed=seed,
+                                      cnn=recipe.cnn)
 
     def train(model: keras.Model) -> dict[str, Any]:
         glyphs, labels = glyph_dataset(bank, n_per_symbol=PRETRAIN_GLYPHS_PER_SYMBOL, seed=seed)
         return pretrain_glyph_classifier(model, glyphs, labels, epochs=recipe.pretrain_epochs, seed=seed)
 
     key = {"model": "glyph_classifier", "features": recipe.features, "augment": recipe.augment,
+           **_cnn_key(recipe),
            "pretrain": recipe.pretrain_epochs, "glyphs_per_symbol": PRETRAIN_GLYPHS_PER_SYMBOL,
            "bank": bank.name, "bank_size": len(bank), "mnist": mnist_source, "seed": seed}
     return load_or_train("glyph_classifier", key, build=build, train=train)
@@ -261,7 +277,7 @@ def trained_column_reader(recipe: ColumnReaderRecipe, split: Split, bank: GlyphB
     def build() -> keras.Model:
         set_seed(seed)
         return build_column_reader(recipe.digits, features=recipe.features, augment=recipe.augment,
-                                   seed=seed)
+                                   seed=seed, cnn=recipe.cnn)
 
     def train(model: keras.Model) -> dict[str, Any]:
         classifier, pre = pretrained_glyph_classifier(recipe, bank, mnist_source=mnist_source, seed=seed)

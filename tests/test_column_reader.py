@@ -7,6 +7,7 @@ import pytest
 from idl_utils.cache import config_key
 from idl_utils.column_model import SUM_STEPS, ColumnDigits, column_layer
 from idl_utils.column_reader import (
+    GLYPH_CNNS,
     ColumnQueryImages,
     GlyphColumns,
     build_column_reader,
@@ -103,9 +104,10 @@ def _easy_bank():
     return GlyphBank(images, labels, "squares")
 
 
-def test_one_set_of_weights_reads_2_and_3_digit_queries():
+@pytest.mark.parametrize("cnn", GLYPH_CNNS)
+def test_one_set_of_weights_reads_2_and_3_digit_queries(cnn):
     bank = _easy_bank()
-    reader = build_column_reader(2, features=16, augment=False, seed=0)
+    reader = build_column_reader(2, features=16, augment=False, seed=0, cnn=cnn)
     glyphs, labels = glyph_dataset(bank, n_per_symbol=60, seed=0)
     classifier = glyph_classifier(reader)
     pretrain_glyph_classifier(classifier, glyphs, labels, epochs=6, batch_size=32, verbose=0)
@@ -146,7 +148,7 @@ def test_every_setting_of_a_column_reader_is_in_its_cache_key(bank):
     split = split_queries(make_queries(2).sample(200, 0), 0.5, 0)
     key = column_reader_key(TINY, split, bank, mode="honest", mnist_source="random", seed=0)
     for change in ({"features": 16}, {"augment": True}, {"pretrain_epochs": 2}, {"restarts": 2},
-                   {"column_epochs": 3}, {"redraw": True}, {"digits": 3},
+                   {"column_epochs": 3}, {"redraw": True}, {"digits": 3}, {"cnn": "judge"},
                    {"finetune": TrainConfig(epochs=2, streaming=True)}):
         other = column_reader_key(TINY.with_(**change), split, bank, mode="honest",
                                   mnist_source="random", seed=0)
@@ -163,6 +165,8 @@ def test_bad_inputs_are_refused_with_what_to_do(bank):
         trained_column_reader(TINY.with_(redraw=True), split, bank, mode="honest", mnist_source="random")
     with pytest.raises(ValueError, match="digits must be one of"):
         build_column_reader(4)
+    with pytest.raises(ValueError, match="unknown glyph classifier cnn='resnet'; accepted: course, judge"):
+        build_column_reader(2, cnn="resnet")
     with pytest.raises(ValueError, match="unknown column model setting"):
         build_column_reader(2, width=3)
     with pytest.raises(ValueError, match=r"reads glyph probabilities \(n, 5, 13\)"):

@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="MNIST training digits to draw from (default: all)")
     parser.add_argument("--judge-epochs", type=int, default=12, help="notebook 03's full profile: 12")
     parser.add_argument("--features", type=int, default=128)
+    parser.add_argument("--cnn", default="course", help="the glyph classifier: course or judge")
     parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--column-epochs", type=int, default=None,
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the rows and settings as JSON")
     args = parser.parse_args(argv)
     recipe = ColumnReaderRecipe(
-        features=args.features, pretrain_epochs=args.pretrain_epochs, restarts=args.restarts,
+        features=args.features, cnn=args.cnn, pretrain_epochs=args.pretrain_epochs, restarts=args.restarts,
         column_epochs=args.column_epochs,
         finetune=TrainConfig(epochs=args.finetune_epochs, batch_size=64, learning_rate=args.finetune_lr,
                              lr_schedule="cosine", streaming=True))
