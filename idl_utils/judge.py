@@ -51,6 +51,9 @@ def glyph_dataset(bank: GlyphBank, *, n_per_symbol: int, seed: int) -> tuple[np.
 
 #: the judge's convolution widths: a 5x5 stride-2 layer, a 3x3 layer, a 3x3 stride-2 layer
 JUDGE_WIDTHS = (24, 48, 96)
+#: what the judge is and how it is fitted, in the cache key of the judge and of every model the
+#: judge selects (notebook 04's generators): a new design retrains them all
+JUDGE_DESIGN = {"arch": f"judge-cnn-bn-{'-'.join(map(str, JUDGE_WIDTHS))}", "lr": "warmup-cosine-3e-3"}
 
 
 def build_judge(*, seed: int = 0, widths: tuple[int, int, int] = JUDGE_WIDTHS,
@@ -159,8 +162,7 @@ def trained_judge(bank: GlyphBank, *, seed: int, epochs: int, n_per_symbol: int 
     from .config import set_seed
 
     config = {"bank": bank.name, "n_bank": len(bank), "seed": seed, "epochs": epochs,
-              "n_per_symbol": n_per_symbol, "arch": f"judge-cnn-bn-{'-'.join(map(str, JUDGE_WIDTHS))}",
-              "lr": "warmup-cosine-3e-3"}
+              "n_per_symbol": n_per_symbol, **JUDGE_DESIGN}
 
     def build() -> keras.Model:
         set_seed(seed + JUDGE_SEED_OFFSET)  # its own seed: independent of the reader's
