@@ -41,17 +41,22 @@ if "google.colab" in sys.modules:
 # %%
 import numpy as np
 
+from idl_utils.benchmark import train_many
+from idl_utils.column_reader import ColumnQueryImages, widen_column_reader
 from idl_utils.glyphs import MnistQueryImages, glyph_banks, render_queries
 from idl_utils.judge import judge_accuracy, read_text, trained_judge
 from idl_utils.mnist import load_mnist, mnist_card
-from idl_utils.narrate import compare, learned, proportion_tie, trend
+from idl_utils.narrate import compare, learned, proportion_tie, ratio, trend
 from idl_utils.notebook import show_model, start_notebook
 from idl_utils.plots import plot_glyph_rows, plot_learning_curves
 from idl_utils.queries import exact_match, make_queries, split_queries
 from idl_utils.reading import (
+    ColumnReaderRecipe,
     ReaderRecipe,
     answer_row,
+    column_reader_row,
     judge_ceiling,
+    trained_column_reader,
     trained_reader,
     trained_text_twin,
     trained_warm_reader,
@@ -73,26 +78,29 @@ VAL_FRACTION = 0.1                # of the training part, for model selection
 SPLIT_MODE = "honest"             # test queries: MNIST *test* digits ("course_mixed": all)
 SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
 # MNIST digits to draw from (None: all 60,000 training and 10,000 test digits)
-MNIST_TRAIN = P.choose(smoke=6_000, default=10_000, full=None)
-MNIST_TEST = P.choose(smoke=2_000, default=None, full=None)
+MNIST_TRAIN, MNIST_TEST = P.choose(smoke=(6_000, 2_000), default=(10_000, None), full=(None, None))
 JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=12)
 PRETRAIN_EPOCHS = P.choose(smoke=1, default=1, full=1)  # passes over every training glyph
 UNITS = P.choose(smoke=32, default=128, full=128)
 EPOCHS = P.choose(smoke=2, default=10, full=40)
-BATCH = 64
-LEARNING_RATE = 3e-3
+BATCH, LEARNING_RATE = 64, 3e-3
 LR_SCHEDULE = "cosine"            # the rate decays along a cosine ("constant": it stays)
 REDRAW = True                     # training queries get other MNIST images every epoch
 AUGMENT = True                    # random shifts and tilts of each glyph while training
 GLYPH_FEATURES = 128              # features per glyph from the CNN
 # encoder LSTM layers compared (the 3-digit reader starts from the 2-layer one)
 DEPTHS = P.choose(smoke=(2,), default=(1, 2), full=(1, 2))
-SPLITS = P.choose(smoke=(0.25,), default=(0.25,), full=(0.25, 0.1))  # more splits, image vs text
+SPLITS = P.choose(smoke=(0.1,), default=(0.25,), full=(0.25, 0.1))  # more splits, image vs text
+# the column reader: its classifier's passes over labelled glyphs, end-to-end epochs (0: none)
+COLUMN_PRETRAIN_EPOCHS, COLUMN_FINETUNE_EPOCHS = P.choose(smoke=(1, 0), default=(4, 2),
+                                                          full=(10, 6))
+COLUMN_CELL = P.choose(smoke={"restarts": 1, "column_epochs": 2}, default={}, full={})  # changes
+COLUMN_CNN = "judge"              # its classifier: the judge's design ("course": the reader's)
+COLUMN_SPLITS = P.choose(smoke=(0.05,), default=(0.1, 0.01), full=(0.1, 0.05, 0.01))
 # the 3-digit variant: 2,000,000 queries, streamed; a 5/95 split, starting from the 2-digit reader
-THREE_DIGIT_TRAIN_FRACTION = 0.05
 THREE_DIGIT_SUBSAMPLE = P.choose(smoke=5_000, default=200_000, full=None)
 THREE_DIGIT_EPOCHS = P.choose(smoke=1, default=2, full=6)  # a fixed cosine schedule, redrawn images
-THREE_DIGIT_LAYERS = 2            # encoder LSTM layers: as the 2-digit reader it starts from
+THREE_DIGIT_TRAIN_FRACTION, THREE_DIGIT_LAYERS = 0.05, 2  # layers: as the reader it starts from
 THREE_DIGIT_TEST = P.choose(smoke=500, default=2_000, full=10_000)
 
 # %% [markdown]
@@ -127,10 +135,11 @@ save_fig(fig, "i2t_query_images")
 
 # %% [markdown]
 # ## The judge
-# A separate CNN classifies single glyphs into 13 classes (10 digits, `+`, `-`, blank). It
+# A separate CNN classifies single glyphs into 13 classes (10 digits, `+`, `-`, blank): three
+# convolutions with batch normalisation, its design chosen on held-out *training* digits. It
 # trains on MNIST training digits plus drawn operators and blanks, with random shifts and
-# rotations, and is tested on MNIST **test** digits. It shares no weights with the reader
-# below (its own architecture and seed), so it is an independent referee.
+# rotations, and is tested on MNIST **test** digits. It shares no weights with the readers
+# below (its own seed, its own training run), so it is an independent referee.
 
 # %%
 judge, judge_info = trained_judge(banks["train"], seed=SEED, epochs=JUDGE_EPOCHS)
@@ -315,18 +324,82 @@ print(compare("seen handwriting", seen, "unseen handwriting", unseen, what="test
               tie=proportion_tie(seen, unseen, len(split.test))))
 
 # %% [markdown]
+# ## The column reader: notebook 02's column model, reading glyphs
+# Notebook 02's column model learns exact arithmetic from a few hundred queries because it has
+# the structure of written arithmetic: one small cell visits the columns from the ones up,
+# passing a carry. The **column reader** gives that model handwriting to read
+# (`idl_utils.column_reader`):
+#
+# 1. a **glyph classifier** (a CNN with a softmax over the 13 glyph classes) reads every image of
+#    the query on its own. With `COLUMN_CNN = "judge"` it has the judge's design (wider than the
+#    course reader's CNN, batch-normalised) but its own seed and its own training run, so the
+#    judge still examines it independently;
+# 2. a **parser without weights** turns those probabilities into the column model's inputs. A
+#    query is written left-aligned (`'5+37 '`), so which image holds the ones digit of `b`
+#    depends on how many digits each operand has: every layout of the query gets a probability
+#    from the glyph probabilities, and each column's digits are read where that layout puts them;
+# 3. **the column model's cell** (the very layer notebook 02 trains) computes the answer.
+#
+# It trains in three stages: the classifier on labelled training glyphs, as the course reader's
+# CNN is pretrained; then the column cell from the answers, on the classifier's reading of the
+# training queries; then the whole reader end to end at a low learning rate on redrawn images,
+# kept only if its validation exact match beats the reader's before that stage. The course's
+# encoder-decoder above stays the assignment's model; the column reader is the kit's.
+#
+# What to look for: how close each reader comes to the judge's ceiling, at what training time,
+# and whether the column reader's remaining mistakes are glyphs that the judge misreads too
+# (then the handwriting, not the arithmetic, is what is left to learn).
+
+# %%
+column_recipe = ColumnReaderRecipe(
+    digits=DIGITS, features=GLYPH_FEATURES, augment=AUGMENT, redraw=REDRAW,
+    cnn=COLUMN_CNN, pretrain_epochs=COLUMN_PRETRAIN_EPOCHS, **COLUMN_CELL,
+    finetune=TrainConfig(epochs=COLUMN_FINETUNE_EPOCHS, batch_size=BATCH, learning_rate=3e-4,
+                         lr_schedule=LR_SCHEDULE, streaming=REDRAW))
+
+
+def column_reader(split):
+    """The column reader trained on ``split`` (or from the cache)."""
+    return trained_column_reader(column_recipe, split, banks["train"], mode=SPLIT_MODE,
+                                 mnist_source=mnist.source, seed=SEED)
+
+
+col_reader, col_info = column_reader(split)
+col_row = column_reader_row(col_reader, split, banks["test"], seed=SEED, record=col_info,
+                            model="column reader")
+col_exact = col_row["exact_match"]
+print(learned({"column reader": col_exact}, profile=P.name))
+course_exact = test_exact[f"{best_layers} layer(s)"]  # the depth chosen on validation
+print(compare("column reader", col_exact, f"course reader ({best_layers} layers)", course_exact,
+              what="test exact match", tie=proportion_tie(col_exact, course_exact, n_test)))
+print(compare("column reader", col_exact, "ceiling", ceiling_exact, what="test exact match",
+              tie=proportion_tie(col_exact, ceiling_exact, n_test)))
+print(ratio("column reader", col_info["seconds"], f"course reader ({best_layers} layers)",
+            reader_infos[best_layers]["seconds"], what="training time"))
+
+# %%
+col_rep = ColumnQueryImages(banks["test"], seed=SEED)  # the same test images as test_rep
+col_pred = predict_answers(col_reader, col_rep, split.test)
+col_wrong = np.flatnonzero(np.strings.strip(col_pred) != np.strings.strip(answers))
+col_judge_missed = judge_reads[col_wrong] != split.test.queries[col_wrong]
+if len(col_wrong):
+    print(f"column reader: {len(col_wrong)} wrong answers; on {col_judge_missed.mean():.0%} of "
+          "them the judge misreads the query too")
+
+# %% [markdown]
 # ## Fewer training queries: what does reading cost?
 # So far both models learned from half of the 20,000 queries. Do they drift apart when there
 # are fewer? We train the reader with the higher validation score and the text twin again, the
 # same way, on smaller training parts (`SPLITS`), and test both on the same held-out queries,
-# images drawn from unseen handwriting. The `ceiling` column is the judge's for each test set;
+# images drawn from unseen handwriting; the column reader (`column_reader`) is trained on each
+# split too. The `ceiling` column is the judge's for each test set;
 # `text_stopped` and `reader_stopped` say whether a model's validation exact match was still
 # rising when its fixed schedule ended (then its row is not what it could reach).
 
 # %%
 split_rows = [{"split": split.name, "train_queries": len(split.train),
                "text_to_text": rows[0]["exact_match"], "image_to_text": exact_match(pred, answers),
-               "ceiling": ceiling["judge_reads_whole_query"],
+               "column_reader": col_exact, "ceiling": ceiling["judge_reads_whole_query"],
                "text_stopped": how_training_ended(text_info),
                "reader_stopped": how_training_ended(reader_infos[best_layers])}]
 for fraction in SPLITS:
@@ -338,6 +411,8 @@ for fraction in SPLITS:
         "split": smaller.name, "train_queries": len(smaller.train),
         "text_to_text": exact_match(predict_answers(twin, CourseText(), test_part), truth),
         "image_to_text": exact_match(predict_answers(smaller_reader, test_rep, test_part), truth),
+        "column_reader": column_reader_row(column_reader(smaller)[0], smaller, banks["test"],
+                                           seed=SEED)["exact_match"],
         "ceiling": exact_match(read_text(judge, test_rep.encode_inputs(test_part)),
                                test_part.queries),
         "text_stopped": how_training_ended(twin_info),
@@ -345,6 +420,35 @@ for fraction in SPLITS:
 save_table(split_rows, "03_splits", title=f"Exact match across splits, {best_layers}-layer reader "
            f"vs text twin ({mnist.source})")
 split_rows
+
+# %% [markdown]
+# ### How few queries does the column reader need?
+# Notebook 02's column model learns from text with a few hundred queries. The column reader
+# has more to learn than the arithmetic (the handwriting), but its classifier learns that from
+# labelled glyphs, not from the queries: is the number of queries it needs then about the text
+# model's? Below, on smaller training parts (`COLUMN_SPLITS`), the column model on one-hot text
+# (notebook 02's recipe, `train_many`) and the column reader on images, tested on the same
+# held-out queries, with the judge's ceiling.
+
+# %%
+text_columns = train_many(queries, ["column"], COLUMN_SPLITS, [SEED], train={"column": {
+    "epochs": COLUMN_CELL.get("column_epochs"), "restarts": COLUMN_CELL.get("restarts")}})
+column_rows = []
+for fraction in COLUMN_SPLITS:
+    smaller = split_queries(queries, fraction, SEED, val_fraction=VAL_FRACTION)
+    smaller_reader, smaller_info = column_reader(smaller)
+    row = column_reader_row(smaller_reader, smaller, banks["test"], seed=SEED, judge=judge,
+                            record=smaller_info, model="column reader")
+    row["column_model_on_text"] = text_columns["column", fraction, SEED].row["exact_match"]
+    row["test_queries"] = len(smaller.test)
+    column_rows.append(row)
+save_table(column_rows, "03_column_splits", title="Column reader (images) vs column model (text), "
+           f"fewer training queries ({mnist.source})")
+for row in column_rows:
+    print(compare(f"{row['split']}: column reader", row["exact_match"], "column model on text",
+                  row["column_model_on_text"], what="test exact match",
+                  tie=proportion_tie(row["exact_match"], row["column_model_on_text"],
+                                     row["test_queries"])))
 
 # %% [markdown]
 # ## The 3-digit variant: 2,000,000 seven-image queries, streamed
@@ -393,6 +497,25 @@ print(f"peak memory of the process while the 3-digit reader trained: {peak_gib:.
 print(learned({"3-digit reader": three_digit["exact_match"]}, profile=P.name))
 three_digit
 
+# %% [markdown]
+# **The column reader on 3-digit queries.** None of the column reader's weights depends on the
+# number of digits either (the classifier reads one image, the cell one column), so the reader
+# trained on 2-digit queries above answers the same 3-digit test queries *without any 3-digit
+# training* (`widen_column_reader`). Seven glyphs must now be read right instead of five, so the
+# judge's ceiling for these queries is printed beside it.
+
+# %%
+col_pred3 = predict_answers(widen_column_reader(col_reader, 3), col_rep, test3)
+ceiling3 = exact_match(read_text(judge, test_rep.encode_inputs(test3)), test3.queries)
+column_three = answer_row("column reader, 2-digit weights (no 3-digit training)", col_pred3,
+                          test3.answers, split=split3.name, train_queries=0,
+                          test_queries_scored=len(test3), ceiling=ceiling3)
+for name, value in (("course reader (3-digit, warm-started)", three_digit["exact_match"]),
+                    ("ceiling", ceiling3)):
+    print(compare("column reader", column_three["exact_match"], name, value,
+                  what="3-digit test exact match",
+                  tie=proportion_tie(column_three["exact_match"], value, len(test3))))
+
 # %%
 print(trend({f"epoch {i}": v for i, v in enumerate(reader3_info["history"]["val_exact"], 1)},
             what="validation exact match (training handwriting)"))
@@ -411,8 +534,8 @@ save_table([{"judge on held-out digits": judge_scores["digits"],
              "train_seconds": round(judge_info["seconds"], 1), **judge_scores["per_class"]}],
            "03_judge", title="Judge: 13-class glyph classifier, accuracy per class on held-out "
            f"glyphs ({mnist.source})")
-save_table([{**three_digit, "peak_memory_gib": round(peak_gib, 2)}], "03_three_digit_streaming",
-           title="3-digit image-to-text, streamed batches")
+save_table([{**three_digit, "peak_memory_gib": round(peak_gib, 2)}, column_three],
+           "03_three_digit_streaming", title="3-digit image-to-text, streamed batches")
 results_file = record_results(NOTEBOOK, {
     "judge": {**judge_scores, "train_seconds": judge_info["seconds"]},
     "ceiling": ceiling,
@@ -420,5 +543,8 @@ results_file = record_results(NOTEBOOK, {
     "honest_vs_course": mode_rows,
     "splits": split_rows,
     "three_digit": {**three_digit, "peak_memory_under_4_gib": bool(peak_gib < 4)},
+    "column_reader": {**col_row, "ceiling": ceiling_exact},
+    "column_splits": column_rows,
+    "column_three_digit": column_three,
     "mnist_source": mnist.source,
 }, seed=SEED)
