@@ -224,7 +224,7 @@ class DrawerRecipe:
     latent_dim: int = 16
     width: int = 16
     beta: float = 1.0
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 64
     learning_rate: float = 2e-3
     n_train: int | None = None
