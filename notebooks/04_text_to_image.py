@@ -324,7 +324,7 @@ columns = {"true answer (MNIST test digits)": true_test_images[show],
 columns |= {f"drawer, drawing {i + 1}": drawer.draw(split.test.subset(show), seed=SEED + i)
             for i in range(DRAWS)}
 fig = plot_answer_examples(columns, [split.test.queries[i].strip() for i in show],
-                           panel_width=1.9)
+                           panel_width=2.1)
 save_fig(fig, "t2i_drawer_draws")
 
 # %% [markdown]
