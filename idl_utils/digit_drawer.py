@@ -43,6 +43,7 @@ from keras import ops
 
 from .builders import build_conv_net, build_deconv_net
 from .column_model import ColumnDigits, column_recipe, widen_column_model
+from .config import set_seed
 from .generative import Sampling
 from .glyphs import BLANK, IMAGE_SIZE, MINUS, GlyphBank, hash_keys, query_ids
 from .glyphs import draw_operators as _draw_operators
@@ -240,21 +241,21 @@ class DrawerRecipe:
 
 def train_digit_generator(model: ConditionalVAE, bank: GlyphBank, recipe: DrawerRecipe, *,
                           seed: int = 0, verbose: int | str = PROGRESS) -> dict[str, Any]:
-    """Train ``model`` on the digits of ``bank`` (the first ``recipe.n_train``, reshuffled with
-    ``seed`` every epoch), then choose the contrast curve on the same training digits
+    """Train ``model`` on the digits of ``bank`` (the first ``recipe.n_train``, reshuffled every
+    epoch, seeded with ``seed``), then choose the contrast curve on the same training digits
     (:func:`fit_sharpness`). Returns :func:`~idl_utils.training.fit_timed`'s record plus
     ``sharpness`` and ``n_train``."""
     n = len(bank) if recipe.n_train is None else min(recipe.n_train, len(bank))
     if n < recipe.batch_size:
         raise ValueError(f"{n} training digits is fewer than one batch of {recipe.batch_size}")
     images, labels = pad_digits(bank.images[:n]), bank.labels[:n].astype("int32")
-    data = (tf.data.Dataset.from_tensor_slices((images, labels))
-            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
-            .batch(recipe.batch_size, drop_remainder=True).prefetch(2))
-    steps = recipe.epochs * (n // recipe.batch_size)
+    # arrays, shuffled by Keras every epoch (an index permutation): a tf.data shuffle buffer
+    # of every padded digit cost tens of seconds per epoch on a 2-core machine
+    set_seed(seed)
+    steps = recipe.epochs * -(-n // recipe.batch_size)
     rate = keras.optimizers.schedules.CosineDecay(recipe.learning_rate, steps, alpha=0.05)
-    record = fit_timed(model, data, epochs=recipe.epochs, verbose=verbose, shuffle=False,
-                       name="digit generator (conditional VAE)",
+    record = fit_timed(model, images, labels, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                       shuffle=True, verbose=verbose, name="digit generator (conditional VAE)",
                        compile_args={"optimizer": keras.optimizers.Adam(rate)})
     sharpness = 0.0
     if recipe.sharpen:
@@ -270,7 +271,6 @@ def trained_digit_generator(bank: GlyphBank, recipe: DrawerRecipe, *, mnist_sour
     """``(model, record)``: the drawer's conditional VAE trained on ``bank`` (MNIST training
     digits), or loaded from the model cache. ``record["sharpness"]`` is its contrast curve."""
     from .cache import load_or_train
-    from .config import set_seed
 
     key = {"bank": bank.name, "n_bank": len(bank), "mnist": mnist_source, "seed": seed,
            **{k: v for k, v in asdict(recipe).items() if not k.startswith("column")}}
