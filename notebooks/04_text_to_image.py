@@ -39,6 +39,7 @@ if "google.colab" in sys.modules:
 # %%
 import numpy as np
 
+from idl_utils.digit_drawer import DrawerRecipe, diversity_report, trained_drawer
 from idl_utils.glyphs import glyph_banks, render_answers
 from idl_utils.image_seq_models import (
     LOSSES,
@@ -50,7 +51,7 @@ from idl_utils.image_seq_models import (
 )
 from idl_utils.judge import judge_accuracy, trained_judge
 from idl_utils.mnist import load_mnist
-from idl_utils.narrate import compare, format_value, learned, proportion_tie, ratio
+from idl_utils.narrate import compare, format_value, learned, proportion_tie, ratio, verdict
 from idl_utils.notebook import show_model, start_notebook
 from idl_utils.plots import plot_answer_examples, plot_learning_curves
 from idl_utils.queries import make_queries, split_queries
@@ -81,6 +82,14 @@ LR_SCHEDULE = "cosine"            # as in notebook 03: the rate decays along a c
 CHAR_LOSS_WEIGHT = 1.0            # auxiliary character cross-entropy (0 = pixels only)
 VISIBLE_GREY_GAP = 0.005          # grey shares closer than this count as the same look
 DEEP_LAYERS = 2                   # the depth study: 1 vs 2 encoder LSTM layers (better loss)
+# the digit drawer: the column model, then a conditional VAE on MNIST training digits
+DRAWER_EPOCHS = P.choose(smoke=1, default=3, full=2)
+DRAWER_DIGITS = P.choose(smoke=1_000, default=None, full=None)  # None: every training digit
+DRAWER_LATENT = 16                # the VAE's noise: the handwriting of one digit
+DRAWER_TEMPERATURE = 0.5          # the prior's spread when drawing (set on validation queries)
+COLUMN_EPOCHS = P.choose(smoke=3, default=None, full=None)  # None: column_recipe's schedule
+DRAWS = 4                         # the same answer drawn this many times in the figure
+THREE_DIGIT_TEST = P.choose(smoke=300, default=2_000, full=10_000)  # of ~2,000,000 queries
 
 # %% [markdown]
 # ## Data: query text in, answer images out
@@ -212,9 +221,6 @@ generated[(best_loss, DEEP_LAYERS)] = generate_answer_images(deep_model, split.t
 rows.append(judged_row("text-to-image", generated[(best_loss, DEEP_LAYERS)], judge, answers,
                        loss=best_loss, layers=DEEP_LAYERS, seconds=deep_info["seconds"],
                        record=deep_info))
-save_table(rows, "04_text_to_image",
-           title=f"Text-to-image, split {split.name}: the judge reads generated answers "
-                 f"({mnist.source})")
 rows
 
 # %% [markdown]
@@ -241,7 +247,110 @@ fig = plot_learning_curves(histories, loss="draw_glyphs_loss", loss_label="pixel
                            score_label="judge reads whole answer")
 save_fig(fig, "t2i_learning_curves")
 
+# %% [markdown]
+# ## A digit drawer: the column model plus a class-conditional generator
+# The course's generator has to learn two things in one deterministic network: *which* digits
+# the answer has (the arithmetic) and *how* to write them (the handwriting). With one random
+# handwriting per training query, the second can only be learned as an average. The drawer
+# splits the two jobs:
+#
+# 1. **the column model** of notebook 02 computes the answer's characters from the query text
+#    (`idl_utils.column_model`, trained on the same training queries);
+# 2. **a class-conditional VAE** (`idl_utils.digit_drawer.ConditionalVAE`, built with the kit's
+#    `build_conv_net` / `build_deconv_net`, digits padded to 32x32 and cropped back) is trained
+#    on MNIST training digits with their labels. Its decoder is told the digit, so its noise
+#    input is free to hold the handwriting: each answer digit is drawn from its own noise.
+#    The minus sign and the blank come from the kit's glyph drawing, as for real answers.
+#
+# **Post-processing, stated openly.** A VAE's decoder outputs the *mean* of its pixel
+# distribution, soft at the edges of strokes. The drawer passes every digit through one fixed
+# contrast curve (`sharpen`, a logistic curve through 0 and 1 that never moves a stroke). Its
+# steepness is chosen once after training, so that the grey share of drawn digits matches that
+# of the MNIST *training* digits; no test digit is used. The cell prints the steepness chosen.
+#
+# **Temperature.** Each digit's noise is drawn from a narrower normal distribution than the
+# prior the VAE was trained with (`DRAWER_TEMPERATURE` below one, the "truncation trick" of
+# Brock et al., 2019): noise near the middle of the prior tends to give typical, legible
+# digits, at the price of variety. It was set on the validation queries, never on the test
+# queries; the diversity measure below shows what it costs.
+#
+# What to look for: does the judge read the drawer's digits about as well as real test
+# handwriting? Is its grey share close to real digits'? And do ten drawings of the same digit
+# differ from each other about as much as ten real handwritings of it do?
+
+# %%
+drawer_recipe = DrawerRecipe(latent_dim=DRAWER_LATENT, epochs=DRAWER_EPOCHS,
+                             n_train=DRAWER_DIGITS, temperature=DRAWER_TEMPERATURE,
+                             column_epochs=COLUMN_EPOCHS)
+drawer, drawer_info = trained_drawer(split, banks["train"], drawer_recipe,
+                                     mnist_source=mnist.source, seed=SEED)
+drawn = drawer.draw(split.test, seed=SEED)
+rows.append(judged_row("digit drawer", drawn, judge, answers, seconds=drawer_info["seconds"]))
+save_table(rows, "04_text_to_image",
+           title=f"Text-to-image, split {split.name}: the judge reads generated answers "
+                 f"({mnist.source})")
+print(f"digit drawer: column model {drawer_info['column_seconds']:.0f} s, generator "
+      f"{drawer_info['generator_seconds']:.0f} s; contrast curve steepness "
+      f"{drawer_info['sharpness']:g} (chosen on training digits)")
+rows[-1]
+
+# %%
+drawer_row = rows[-1]
+course_rows = {f"generator ({r['loss']}, {r['encoder_layers']} layer"
+               f"{'s' * (r['encoder_layers'] > 1)})": r["whole_answer"] for r in rows[1:-1]}
+print(learned({**course_rows, "digit drawer": drawer_row["whole_answer"]}, profile=P.name,
+              what="of answers the judge reads right"))
+for measure in ("per_digit", "whole_answer"):
+    print(compare("digit drawer", drawer_row[measure], "real digits", real[measure],
+                  what=f"judge reads ({measure.replace('_', ' ')})",
+                  tie=proportion_tie(drawer_row[measure], real[measure], len(split.test))))
+print(compare("digit drawer", drawer_row["grey_pixels"], "real digits", real["grey_pixels"],
+              what="grey pixels", higher_is_better=False, tie=VISIBLE_GREY_GAP))
+diversity = diversity_report(drawer, banks["test"], seed=SEED)
+print(verdict("Ten drawings of a digit differ at least half as much as ten real ones",
+              diversity["ratio"] >= 0.5,
+              f"mean pixel distance within a digit: drawer {diversity['drawer']:.2f} vs real "
+              f"MNIST test digits {diversity['real']:.2f}, ratio {diversity['ratio']:.2f}"))
+
+# %% [markdown]
+# **The same answer, drawn again.** The course's generator is a function of the query: asked
+# twice, it draws the same glyphs. The drawer draws each digit from fresh noise (another
+# `seed`). Look for whether the drawings of one answer differ from each other the way two
+# people's handwriting does, while staying readable.
+
+# %%
+columns = {"true answer (MNIST test digits)": true_test_images[show],
+           f"generator, {best_loss}": generated[(best_loss, 1)][show]}
+columns |= {f"drawer, drawing {i + 1}": drawer.draw(split.test.subset(show), seed=SEED + i)
+            for i in range(DRAWS)}
+fig = plot_answer_examples(columns, [split.test.queries[i].strip() for i in show],
+                           panel_width=2.1)
+save_fig(fig, "t2i_drawer_draws")
+
+# %% [markdown]
+# ## 3-digit queries (the 2021 variant)
+# Nothing in the column model depends on the number of digits: the same cell visits every
+# column. So the drawer answers 3-digit queries with the column model trained on 2-digit
+# ones, widened to four columns (`widen_column_model`), and the same digit generator. The
+# queries are a seeded sample of all 3-digit queries (`THREE_DIGIT_TEST`); only their answers
+# are drawn. What to look for: does the judge read the drawer's 3-digit answers about as well
+# as real 3-digit handwriting?
+
+# %%
+queries3 = make_queries(3).sample(THREE_DIGIT_TEST, SEED)
+real3 = render_answers(queries3, banks["test"], seed=SEED)
+rows3 = [judged_row("real MNIST test digits (reference)", real3, judge, queries3.answers),
+         judged_row("digit drawer (2-digit column model, widened)",
+                    drawer.draw(queries3, seed=SEED), judge, queries3.answers)]
+for measure in ("per_digit", "whole_answer"):
+    print(compare("digit drawer", rows3[1][measure], "real digits", rows3[0][measure],
+                  what=f"judge reads 3-digit answers ({measure.replace('_', ' ')})",
+                  tie=proportion_tie(rows3[1][measure], rows3[0][measure], len(queries3))))
+rows3
+
 # %%
 results_file = record_results(NOTEBOOK, {"judge_digits": judge_scores["digits"],
                                          "text_to_image": rows, "best_loss": best_loss,
+                                         "digit_drawer": {**drawer_info, "diversity": diversity},
+                                         "three_digit": rows3,
                                          "mnist_source": mnist.source}, seed=SEED)
