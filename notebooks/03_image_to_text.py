@@ -79,7 +79,7 @@ SPLIT_MODE = "honest"             # test queries: MNIST *test* digits ("course_m
 SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
 # MNIST digits to draw from (None: all 60,000 training and 10,000 test digits)
 MNIST_TRAIN, MNIST_TEST = P.choose(smoke=(6_000, 2_000), default=(10_000, None), full=(None, None))
-JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=12)
+JUDGE_EPOCHS = P.choose(smoke=1, default=5, full=12)
 PRETRAIN_EPOCHS = P.choose(smoke=1, default=1, full=1)  # passes over every training glyph
 UNITS = P.choose(smoke=32, default=128, full=128)
 EPOCHS = P.choose(smoke=2, default=10, full=40)
@@ -92,11 +92,11 @@ GLYPH_FEATURES = 128              # features per glyph from the CNN
 DEPTHS = P.choose(smoke=(2,), default=(1, 2), full=(1, 2))
 SPLITS = P.choose(smoke=(0.1,), default=(0.25,), full=(0.25, 0.1))  # more splits, image vs text
 # the column reader: its classifier's passes over labelled glyphs, end-to-end epochs (0: none)
-COLUMN_PRETRAIN_EPOCHS, COLUMN_FINETUNE_EPOCHS = P.choose(smoke=(1, 0), default=(4, 2),
+COLUMN_PRETRAIN_EPOCHS, COLUMN_FINETUNE_EPOCHS = P.choose(smoke=(1, 0), default=(4, 0),
                                                           full=(10, 6))
 COLUMN_CELL = P.choose(smoke={"restarts": 1, "column_epochs": 2}, default={}, full={})  # changes
 COLUMN_CNN = "judge"              # its classifier: the judge's design ("course": the reader's)
-COLUMN_SPLITS = P.choose(smoke=(0.05,), default=(0.1, 0.01), full=(0.1, 0.05, 0.01))
+COLUMN_SPLITS = P.choose(smoke=(0.05,), default=(0.01,), full=(0.1, 0.05, 0.01))
 # the 3-digit variant: 2,000,000 queries, streamed; a 5/95 split, starting from the 2-digit reader
 THREE_DIGIT_SUBSAMPLE = P.choose(smoke=5_000, default=200_000, full=None)
 THREE_DIGIT_EPOCHS = P.choose(smoke=1, default=2, full=6)  # a fixed cosine schedule, redrawn images
