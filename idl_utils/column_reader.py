@@ -164,7 +164,7 @@ class GlyphColumns(keras.layers.Layer):
 
 
 #: the glyph classifiers a column reader can have (:func:`build_glyph_classifier`)
-GLYPH_CNNS = ("course", "judge")
+GLYPH_CNNS = ("course", "bn")
 
 
 def build_glyph_classifier(features: int = 128, *, augment: bool = True, seed: int = 0,
@@ -172,16 +172,16 @@ def build_glyph_classifier(features: int = 128, *, augment: bool = True, seed: i
     """A 13-class glyph classifier, ``(n, 28, 28)`` -> ``(n, 13)`` softmax (layer
     ``glyph_class``). ``cnn="course"``: the course reader's glyph CNN
     (:func:`~idl_utils.image_seq_models.build_glyph_encoder`, ``features`` wide, ``augment``:
-    random shifts and tilts while training) with a softmax on top. ``cnn="judge"``: a network of
-    the judge's design (:func:`~idl_utils.judge.build_judge`: wider, batch-normalised, always
-    augmented; ``features`` and ``augment`` do not apply) with its *own* weights and seed: it is
-    trained separately, so the judge stays an independent examiner."""
+    random shifts and tilts while training) with a softmax on top. ``cnn="bn"``: the wider,
+    batch-normalised :func:`~idl_utils.judge.build_glyph_cnn` (always augmented; ``features``
+    and ``augment`` do not apply), more accurate on real handwriting. Either way it is another
+    network than the judge, with its own seed and training run."""
     if cnn not in GLYPH_CNNS:
         raise ValueError(f"unknown glyph classifier cnn={cnn!r}; accepted: {', '.join(GLYPH_CNNS)}")
-    if cnn == "judge":
-        from .judge import build_judge
+    if cnn == "bn":
+        from .judge import build_glyph_cnn
 
-        return build_judge(seed=seed, name=name)
+        return build_glyph_cnn(seed=seed, name=name)
     encoder = build_glyph_encoder(features, augment=augment, seed=seed)
     head = keras.layers.Dense(len(VOCAB), activation="softmax", name="glyph_class")
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
@@ -323,7 +323,7 @@ def pretrain_glyph_classifier(classifier: keras.Model, glyphs: np.ndarray, label
     """Pretrain a :func:`build_glyph_classifier` on labelled single ``glyphs`` ``(n, 28, 28)``,
     ``labels`` (0-12). The course CNN as the course reader's CNN is pretrained
     (:func:`~idl_utils.image_seq_models.pretrain_glyph_encoder`), keeping the classifier's own
-    softmax; the judge's design as the judge is trained (:func:`~idl_utils.judge.fit_glyph_cnn`).
+    softmax; the batch-normalised CNN by :func:`~idl_utils.judge.fit_glyph_cnn`.
     Returns the training record."""
     names = {layer.name for layer in classifier.layers}
     if "glyph_cnn" not in names:

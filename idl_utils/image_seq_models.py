@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from .glyphs import IMAGE_SIZE, GlyphBank, render_answers
-from .judge import JUDGE_DESIGN, read_glyphs, read_text
+from .judge import judge_key, read_glyphs, read_text
 from .queries import VOCAB, QuerySet, Split, encode_text, text_to_indices
 from .seq_models import Representation, TrainConfig, how_training_ended, lstm_layer, train_seq_model
 from .training import PROGRESS, fit_timed
@@ -289,7 +289,7 @@ def generator_key(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, *, m
     n = len(split.train) + len(split.val) + len(split.test)
     key = {"digits": recipe.digits, "units": recipe.units, "layers": recipe.layers,
            "loss": recipe.loss, "n": n, "seed": seed, "bank_size": len(rep.bank),
-           "mnist": mnist_source, "judge_epochs": judge_epochs, "judge": JUDGE_DESIGN,
+           "mnist": mnist_source, "judge_epochs": judge_epochs, **judge_key(),
            "char_loss_weight": recipe.char_loss_weight, **recipe.train.as_dict()}
     if n < 2 * 100 ** recipe.digits:
         key["subset"] = "sorted sample"

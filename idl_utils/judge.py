@@ -25,9 +25,9 @@ from .glyphs import BLANK, GLYPH_CLASSES, IMAGE_SIZE, MINUS, PLUS, GlyphBank, dr
 from .queries import decode_text
 from .training import PROGRESS, average_batch_norm, fit_timed
 
-JUDGE_SEED_OFFSET = 7919
-#: training glyphs whose batch statistics the judge's batch normalisation keeps after training
-BN_GLYPHS = 4096  # the judge's operator glyphs and weights never reuse the reader's seed
+JUDGE_SEED_OFFSET = 7919  # the judge's operator glyphs and weights never reuse the reader's seed
+#: training glyphs whose batch statistics :func:`fit_glyph_cnn` keeps after training
+BN_GLYPHS = 4096
 
 
 def glyph_dataset(bank: GlyphBank, *, n_per_symbol: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,27 +49,60 @@ def glyph_dataset(bank: GlyphBank, *, n_per_symbol: int, seed: int) -> tuple[np.
     return x, y
 
 
-#: the judge's convolution widths: a 5x5 stride-2 layer, a 3x3 layer, a 3x3 stride-2 layer
-JUDGE_WIDTHS = (32, 64, 128)
-#: what the judge is and how it is fitted, in the cache key of the judge and of every model the
-#: judge selects (notebook 04's generators): a new design retrains them all
-JUDGE_DESIGN = {"arch": f"judge-cnn-bn-{'-'.join(map(str, JUDGE_WIDTHS))}", "lr": "warmup-cosine-3e-3"}
+#: the convolution widths of :func:`build_glyph_cnn`: a 5x5 stride-2 layer, a 3x3 layer, a 3x3
+#: stride-2 layer
+GLYPH_CNN_WIDTHS = (32, 64, 128)
+#: what the judge is and how it is fitted, in the cache key of every model the judge selects
+#: (notebook 04's generators, :func:`judge_key`): another design must retrain them
+JUDGE_DESIGN = {"arch": "judge-cnn-32-64", "lr": "cosine-1e-3"}
+#: the design every cache entry made before :data:`JUDGE_DESIGN` was in the keys was judged by
+_FIRST_JUDGE_DESIGN = {"arch": "judge-cnn-32-64", "lr": "cosine-1e-3"}
 
 
-def build_judge(*, seed: int = 0, widths: tuple[int, int, int] = JUDGE_WIDTHS,
-                name: str = "judge") -> keras.Model:
-    """The judge's CNN, ``(n, 28, 28)`` -> ``(n, 13)`` softmax: three convolutions of ``widths``
-    filters (5x5 with stride 2 to 14x14, 3x3, 3x3 with stride 2 to 7x7), each with batch
-    normalisation and ReLU, then dropout, a dense layer of 128 (batch-normalised) and dropout.
-    Random shifts and small rotations while training make it robust to where a generated glyph
-    sits. After training, :func:`train_judge` sets the batch-normalisation statistics to those
-    of its final weights, so even a judge trained for a few dozen steps reads sensibly.
+def judge_key() -> dict[str, Any]:
+    """The judge's part of the cache key of a model it selects: its design, or nothing for the
+    first design (the one entries were judged by before the design was in the keys)."""
+    return {} if JUDGE_DESIGN == _FIRST_JUDGE_DESIGN else {"judge": dict(JUDGE_DESIGN)}
 
-    Chosen on *validation* digits (the last 5,000 MNIST training digits held out, the judge
-    trained on the other 55,000, 12 epochs, seed 42; never on the test digits): widths
-    32-64-128 read 99.56% of them, 24-48-96 99.44% (707 s against 677 s, two processes sharing
-    the 2 cores). The previous two-layer CNN with max-pooling and no normalisation read 99.33%
-    of the *test* digits."""
+
+def build_judge(*, seed: int = 0, name: str = "judge") -> keras.Model:
+    """A small CNN (two conv + pooling blocks), ``(n, 28, 28)`` -> ``(n, 13)`` softmax; random shifts and
+    rotations while training make it robust to where a generated glyph sits.
+
+    Why not the more accurate :func:`build_glyph_cnn`? Measured on notebook 04's full run
+    (2026-12-07): trained the same way, that network read 99.52% of the MNIST test digits
+    (this one 99.33%), but only 57% of the digits drawn by the course's text-to-image
+    generators, which this one reads at 97%: batch normalisation fitted to crisp handwriting
+    mis-scales blurred strokes. An examiner of generated glyphs has to read them as a person
+    would, so the judge stays this design."""
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
+    x = keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1))(inputs)
+    x = keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)(x)
+    x = keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed + 1)(x)
+    for filters in (32, 64):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(0.3, seed=seed + 2)(x)
+    x = keras.layers.Dense(128, activation="relu")(x)
+    outputs = keras.layers.Dense(len(GLYPH_CLASSES), activation="softmax", name="glyph_class")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_glyph_cnn(*, seed: int = 0, widths: tuple[int, int, int] = GLYPH_CNN_WIDTHS,
+                    name: str = "glyph_cnn_bn") -> keras.Model:
+    """A more accurate 13-class glyph CNN than the judge, ``(n, 28, 28)`` -> ``(n, 13)`` softmax
+    (the column reader's classifier, :func:`~idl_utils.column_reader.build_glyph_classifier`):
+    three convolutions of ``widths`` filters (5x5 with stride 2 to 14x14, 3x3, 3x3 with stride 2
+    to 7x7), each with batch normalisation and ReLU, then a dense layer of 128 and dropout;
+    random shifts and small rotations while training. Fit it with :func:`fit_glyph_cnn`.
+
+    Chosen on *validation* digits (the last 5,000 MNIST training digits held out, trained on the
+    other 55,000, 12 epochs, seed 42; never on the test digits): widths 32-64-128 read 99.56%
+    of them, 24-48-96 99.44% (707 s against 677 s, two processes sharing the 2 cores). On all
+    60,000 training digits it read 99.52% of the test digits. It reads blurred glyphs far worse
+    than the judge (see :func:`build_judge`): fine for reading real handwriting, not for
+    examining generated glyphs."""
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
     x = keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1))(inputs)
     x = keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)(x)
@@ -87,7 +120,7 @@ def build_judge(*, seed: int = 0, widths: tuple[int, int, int] = JUDGE_WIDTHS,
 
 def fit_glyph_cnn(model: keras.Model, glyphs: np.ndarray, labels: np.ndarray, *, epochs: int,
                   seed: int, batch_size: int = 128, verbose: int | str = PROGRESS) -> dict[str, Any]:
-    """Fit a 13-class glyph CNN of :func:`build_judge`'s design on labelled ``glyphs``
+    """Fit a :func:`build_glyph_cnn` on labelled ``glyphs``
     ``(n, 28, 28)``, ``labels`` (0-12), shuffled by ``seed``, with the kit's loop
     (:func:`idl_utils.training.fit_timed`): Adam, the learning rate warming up over the first
     tenth of the steps from 3e-4 to 3e-3, then decaying along a cosine to 1% of that (the
@@ -110,15 +143,22 @@ def fit_glyph_cnn(model: keras.Model, glyphs: np.ndarray, labels: np.ndarray, *,
     return {**record, "seconds": record["seconds"] + time.perf_counter() - start}
 
 
-def train_judge(model: keras.Model, bank: GlyphBank, *, seed: int, epochs: int = 12,
+def train_judge(model: keras.Model, bank: GlyphBank, *, seed: int, epochs: int = 15,
                 batch_size: int = 128, n_per_symbol: int = 600,
                 verbose: int | str = PROGRESS) -> dict[str, Any]:
-    """Fit the judge on glyphs of ``bank`` (the training digits: :func:`glyph_dataset` with the
-    judge's own seed) by :func:`fit_glyph_cnn`. Returns its record (``history``,
-    ``epochs_run``, ``seconds``, ``peak_memory_gib``) plus ``n_train_glyphs``."""
+    """Fit the judge on glyphs of ``bank`` (the training digits) with the kit's loop
+    (:func:`idl_utils.training.fit_timed`), the learning rate decaying along a cosine to 5% of
+    its start: on full MNIST it read a tenth of a point more test digits than a constant rate
+    (measured once: 99.29% after 10 epochs on 55,000 training digits, against 99.19% on all
+    60,000 with a constant rate), at no extra cost. Returns its record
+    (``history``, ``epochs_run``, ``seconds``, ``peak_memory_gib``) plus ``n_train_glyphs``."""
     x, y = glyph_dataset(bank, n_per_symbol=n_per_symbol, seed=seed + JUDGE_SEED_OFFSET)
-    record = fit_glyph_cnn(model, x, y, epochs=epochs, seed=seed, batch_size=batch_size,
-                           verbose=verbose)
+    order = np.random.default_rng(seed).permutation(len(y))
+    steps = math.ceil(len(y) / batch_size) * epochs
+    rate = keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.05)
+    record = fit_timed(model, x[order], y[order], epochs=epochs, batch_size=batch_size, verbose=verbose,
+                       compile_args={"optimizer": keras.optimizers.Adam(rate),
+                                     "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
     return {**record, "n_train_glyphs": len(y)}
 
 

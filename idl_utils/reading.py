@@ -181,7 +181,7 @@ class ColumnReaderRecipe:
     in its cache key.
 
     ``features`` per glyph in the classifier's CNN, ``augment`` shifts and tilts glyphs while
-    training, ``cnn`` the classifier's design (``"course"`` or ``"judge"``, see
+    training, ``cnn`` the classifier's design (``"course"`` or ``"bn"``, see
     :func:`~idl_utils.column_reader.build_glyph_classifier`), ``pretrain_epochs`` passes of the
     classifier over labelled glyphs. The column
     cell then learns on the classifier's reading with :func:`~idl_utils.column_model.column_recipe`'s
@@ -213,13 +213,15 @@ class ColumnReaderRecipe:
 
 
 def _cnn_key(recipe: ColumnReaderRecipe) -> dict[str, Any]:
-    # the judge's design has its own architecture string, hence its own key; the course CNN's
-    # keys stay as they were before the choice existed
+    # the course CNN's keys stay as they were before the choice existed; the batch-normalised
+    # CNN is named "judge" in its key: it was the judge's candidate design when its readers
+    # were first cached
     if recipe.cnn == "course":
         return {}
-    from .judge import JUDGE_WIDTHS
+    from .judge import GLYPH_CNN_WIDTHS
 
-    return {"cnn": recipe.cnn, "cnn_widths": list(JUDGE_WIDTHS), "cnn_fit": "warmup-cosine-3e-3-bn"}
+    return {"cnn": "judge" if recipe.cnn == "bn" else recipe.cnn, "cnn_widths": list(GLYPH_CNN_WIDTHS),
+            "cnn_fit": "warmup-cosine-3e-3-bn"}
 
 
 def column_reader_key(recipe: ColumnReaderRecipe, split: Split, bank: GlyphBank, *, mode: str,

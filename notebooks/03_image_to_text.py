@@ -95,7 +95,7 @@ SPLITS = P.choose(smoke=(0.1,), default=(0.25,), full=(0.25, 0.1))  # more split
 COLUMN_PRETRAIN_EPOCHS, COLUMN_FINETUNE_EPOCHS = P.choose(smoke=(1, 0), default=(4, 0),
                                                           full=(10, 6))
 COLUMN_CELL = P.choose(smoke={"restarts": 1, "column_epochs": 2}, default={}, full={})  # changes
-COLUMN_CNN = "judge"              # its classifier: the judge's design ("course": the reader's)
+COLUMN_CNN = "bn"                 # its classifier: batch-normalised ("course": the reader's CNN)
 COLUMN_SPLITS = P.choose(smoke=(0.05,), default=(0.01,), full=(0.1, 0.05, 0.01))
 # the 3-digit variant: 2,000,000 queries, streamed; a 5/95 split, starting from the 2-digit reader
 THREE_DIGIT_SUBSAMPLE = P.choose(smoke=5_000, default=200_000, full=None)
@@ -135,11 +135,12 @@ save_fig(fig, "i2t_query_images")
 
 # %% [markdown]
 # ## The judge
-# A separate CNN classifies single glyphs into 13 classes (10 digits, `+`, `-`, blank): three
-# convolutions with batch normalisation, its design chosen on held-out *training* digits. It
+# A separate CNN classifies single glyphs into 13 classes (10 digits, `+`, `-`, blank). It
 # trains on MNIST training digits plus drawn operators and blanks, with random shifts and
 # rotations, and is tested on MNIST **test** digits. It shares no weights with the readers
-# below (its own seed, its own training run), so it is an independent referee.
+# below (its own architecture and seed), so it is an independent referee. It is deliberately a
+# plain CNN without batch normalisation: notebook 04 uses it to read *generated* glyphs, and a
+# network normalised on crisp handwriting can misread blurred strokes that a person reads.
 
 # %%
 judge, judge_info = trained_judge(banks["train"], seed=SEED, epochs=JUDGE_EPOCHS)
@@ -331,9 +332,10 @@ print(compare("seen handwriting", seen, "unseen handwriting", unseen, what="test
 # (`idl_utils.column_reader`):
 #
 # 1. a **glyph classifier** (a CNN with a softmax over the 13 glyph classes) reads every image of
-#    the query on its own. With `COLUMN_CNN = "judge"` it has the judge's design (wider than the
-#    course reader's CNN, batch-normalised) but its own seed and its own training run, so the
-#    judge still examines it independently;
+#    the query on its own. With `COLUMN_CNN = "bn"` it is a wider, batch-normalised CNN than the
+#    course reader's (`idl_utils.judge.build_glyph_cnn`, its design chosen on held-out
+#    *training* digits); it is another network than the judge, with its own seed and training
+#    run, so the judge still examines it independently;
 # 2. a **parser without weights** turns those probabilities into the column model's inputs. A
 #    query is written left-aligned (`'5+37 '`), so which image holds the ones digit of `b`
 #    depends on how many digits each operand has: every layout of the query gets a probability

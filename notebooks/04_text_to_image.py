@@ -73,7 +73,7 @@ SUBSAMPLE = P.choose(smoke=1500, default=10_000, full=None)
 # as in notebook 03, so the judge is shared (cached)
 MNIST_TRAIN = P.choose(smoke=6_000, default=10_000, full=None)
 MNIST_TEST = P.choose(smoke=2_000, default=None, full=None)
-JUDGE_EPOCHS = P.choose(smoke=1, default=8, full=12)
+JUDGE_EPOCHS = P.choose(smoke=1, default=5, full=12)
 UNITS = P.choose(smoke=32, default=128, full=128)
 EPOCHS = P.choose(smoke=2, default=15, full=40)
 BATCH = 64

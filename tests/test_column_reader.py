@@ -148,7 +148,7 @@ def test_every_setting_of_a_column_reader_is_in_its_cache_key(bank):
     split = split_queries(make_queries(2).sample(200, 0), 0.5, 0)
     key = column_reader_key(TINY, split, bank, mode="honest", mnist_source="random", seed=0)
     for change in ({"features": 16}, {"augment": True}, {"pretrain_epochs": 2}, {"restarts": 2},
-                   {"column_epochs": 3}, {"redraw": True}, {"digits": 3}, {"cnn": "judge"},
+                   {"column_epochs": 3}, {"redraw": True}, {"digits": 3}, {"cnn": "bn"},
                    {"finetune": TrainConfig(epochs=2, streaming=True)}):
         other = column_reader_key(TINY.with_(**change), split, bank, mode="honest",
                                   mnist_source="random", seed=0)
@@ -165,7 +165,7 @@ def test_bad_inputs_are_refused_with_what_to_do(bank):
         trained_column_reader(TINY.with_(redraw=True), split, bank, mode="honest", mnist_source="random")
     with pytest.raises(ValueError, match="digits must be one of"):
         build_column_reader(4)
-    with pytest.raises(ValueError, match="unknown glyph classifier cnn='resnet'; accepted: course, judge"):
+    with pytest.raises(ValueError, match="unknown glyph classifier cnn='resnet'; accepted: course, bn"):
         build_column_reader(2, cnn="resnet")
     with pytest.raises(ValueError, match="unknown column model setting"):
         build_column_reader(2, width=3)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import idl_utils.judge as judge_module
 from idl_utils.config import set_seed
 from idl_utils.glyphs import MnistQueryImages
 from idl_utils.image_seq_models import (
@@ -20,7 +21,7 @@ from idl_utils.image_seq_models import (
     warm_start,
     weighted_layers,
 )
-from idl_utils.judge import JUDGE_DESIGN, build_judge
+from idl_utils.judge import build_judge
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.seq_models import QueryBatches, TrainConfig, predict_answers, train_seq_model
 from idl_utils.training import peak_memory_gib
@@ -193,7 +194,9 @@ def test_a_generator_recipe_trains_once_and_then_comes_from_the_cache(bank, tmp_
     # every field of the recipe and of the data is in the key; a sample is marked as one
     key = generator_key(recipe, split, rep, mnist_source="random", judge_epochs=1, seed=0)
     assert key["subset"] == "sorted sample" and key["n"] == 200 and key["bank_size"] == 50
-    assert key["judge"] == JUDGE_DESIGN  # the judge selects the epoch: another judge, another model
+    # the judge selects the epoch: another judge's design, another model
+    monkeypatch.setattr(judge_module, "JUDGE_DESIGN", {"arch": "another-judge"})
+    assert generator_key(recipe, split, rep, mnist_source="random", judge_epochs=1, seed=0) != key
     for change in ({"loss": "binary_crossentropy"}, {"layers": 2}, {"char_loss_weight": 0.5}):
         assert generator_key(recipe.with_(**change), split, rep, mnist_source="random",
                              judge_epochs=1, seed=0) != key

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="MNIST training digits to draw from (default: all)")
     parser.add_argument("--judge-epochs", type=int, default=12, help="notebook 03's full profile: 12")
     parser.add_argument("--features", type=int, default=128)
-    parser.add_argument("--cnn", default="course", help="the glyph classifier: course or judge")
+    parser.add_argument("--cnn", default="course", help="the glyph classifier: course or bn")
     parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--column-epochs", type=int, default=None,
