@@ -271,8 +271,9 @@ save_fig(fig, "t2i_learning_curves")
 # **Temperature.** Each digit's noise is drawn from a narrower normal distribution than the
 # prior the VAE was trained with (`DRAWER_TEMPERATURE` below one, the "truncation trick" of
 # Brock et al., 2019): noise near the middle of the prior tends to give typical, legible
-# digits, at the price of variety. It was set on the validation queries, never on the test
-# queries; the diversity measure below shows what it costs.
+# digits, at the price of variety. It was chosen on the validation queries (the development
+# runs that chose it printed test scores too, so read the test numbers as a little
+# optimistic); the diversity measure below shows what it costs.
 #
 # What to look for: does the judge read the drawer's digits about as well as real test
 # handwriting? Is its grey share close to real digits'? And do ten drawings of the same digit
