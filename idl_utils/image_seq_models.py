@@ -322,6 +322,46 @@ def trained_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, 
                                             seed=seed))
 
 
+def trained_warm_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, *,
+                           start: GeneratorRecipe, start_split: Split, mnist_source: str,
+                           judge_epochs: int, seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
+    """``(model, record)``: a generator for ``recipe.digits``-digit queries that starts from the
+    generator :func:`trained_generator` makes of ``start`` and ``start_split``, then trains by
+    ``recipe`` on ``split`` (selected on ``split.val`` by the judge, as every generator); or
+    loaded from the cache, keyed by its recipe and the starting generator's key.
+
+    No weight of the generator depends on the number of digits: the encoder LSTMs read one-hot
+    characters of any query length, the decoder LSTM, the drawing head and the character
+    softmax work one answer position at a time. So a 3-digit generator starts out adding and
+    drawing digits, and only has to learn the longer layout. Give ``recipe.train``
+    ``streaming=True`` for the 3-digit variant: its answer images are then rendered batch by
+    batch, never all at once. Raises ``ValueError`` (from :func:`warm_start`) when the two
+    recipes build different weights (units, layers)."""
+    from .cache import config_key, load_or_train
+    from .config import set_seed
+
+    if recipe.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {recipe.loss!r}")
+    start_key = generator_key(start, start_split, rep, mnist_source=mnist_source,
+                              judge_epochs=judge_epochs, seed=seed)
+
+    def build() -> keras.Model:
+        source, _ = trained_generator(start, start_split, rep, mnist_source=mnist_source,
+                                      judge_epochs=judge_epochs, seed=seed)
+        set_seed(seed)
+        model = build_text_to_image_model(recipe.digits, units=recipe.units, encoder_layers=recipe.layers)
+        warm_start(model, source)
+        return model
+
+    key = {**generator_key(recipe, split, rep, mnist_source=mnist_source, judge_epochs=judge_epochs,
+                           seed=seed), "warm_start": config_key(start_key)}
+    return load_or_train(
+        f"t2i_{recipe.digits}digit", key, build=build,
+        train=lambda m: train_text_to_image(m, rep, split.train, split.val, recipe.train,
+                                            loss=recipe.loss, char_loss_weight=recipe.char_loss_weight,
+                                            seed=seed))
+
+
 def judged_row(model: str, images: np.ndarray, judge: keras.Model, answers: np.ndarray, *,
                loss: str = "", layers: int | str = "", seconds: float | str = "",
                record: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from idl_utils.image_seq_models import (
     judged_row,
     train_text_to_image,
     trained_generator,
+    trained_warm_generator,
     warm_start,
     weighted_layers,
 )
@@ -202,6 +203,35 @@ def test_a_generator_recipe_trains_once_and_then_comes_from_the_cache(bank, tmp_
                              judge_epochs=1, seed=0) != key
     with pytest.raises(ValueError, match="loss must be one of"):
         trained_generator(recipe.with_(loss="l1"), split, rep, mnist_source="random", judge_epochs=1)
+
+
+def test_a_3_digit_generator_starts_from_the_2_digit_one_and_streams(bank, tmp_path, monkeypatch):
+    monkeypatch.setenv("IDL_CACHE_DIR", str(tmp_path))
+    split = split_queries(make_queries(2).sample(200, 0), 0.5, 0, val_fraction=0.2)
+    rep = AnswerImages(bank, build_judge(seed=0), seed=0)
+    start = GeneratorRecipe(units=8, train=TrainConfig(epochs=1, batch_size=32, verbose=0))
+    source, _ = trained_generator(start, split, rep, mnist_source="random", judge_epochs=1)
+    split3 = split_queries(make_queries(3).sample(300, 0), 0.5, 0, val_fraction=0.2)
+    # a rate too small to move the weights: what the model holds afterwards is where it started
+    recipe3 = start.with_(digits=3, train=TrainConfig(epochs=1, batch_size=32, learning_rate=1e-9,
+                                                      streaming=True, verbose=0))
+    model, info = trained_warm_generator(recipe3, split3, rep, start=start, start_split=split,
+                                         mnist_source="random", judge_epochs=1)
+    assert model.input_shape == (None, 7, 13) and info["epochs_run"] == 1
+    assert generate_answer_images(model, split3.test).shape == (len(split3.test), 4, 28, 28)
+    # it started from the 2-digit weights (loaded from the cache, not trained again) ...
+    assert len(list(tmp_path.iterdir())) == 2
+    for name in ("decoder", "draw_glyphs", "char_softmax"):
+        for warm, cold in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights(),
+                              strict=True):
+            np.testing.assert_allclose(warm, cold, atol=1e-5)
+    # ... and is cached under a key naming that start
+    again, info2 = trained_warm_generator(recipe3, split3, rep, start=start, start_split=split,
+                                          mnist_source="random", judge_epochs=1)
+    assert info2["seconds"] == info["seconds"] and len(list(tmp_path.iterdir())) == 2
+    with pytest.raises(ValueError, match="cannot warm-start"):
+        trained_warm_generator(recipe3.with_(units=16), split3, rep, start=start, start_split=split,
+                               mnist_source="random", judge_epochs=1)
 
 
 def test_a_judged_row_scores_real_handwriting_as_the_judge_reads_it(bank):
