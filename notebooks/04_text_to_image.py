@@ -48,6 +48,7 @@ from idl_utils.image_seq_models import (
     generate_answer_images,
     judged_row,
     trained_generator,
+    trained_warm_generator,
 )
 from idl_utils.judge import judge_accuracy, trained_judge
 from idl_utils.mnist import load_mnist
@@ -89,7 +90,10 @@ DRAWER_LATENT = 16                # the VAE's noise: the handwriting of one digi
 DRAWER_TEMPERATURE = 0.5          # the prior's spread when drawing (set on validation queries)
 COLUMN_EPOCHS = P.choose(smoke=3, default=None, full=None)  # None: column_recipe's schedule
 DRAWS = 4                         # the same answer drawn this many times in the figure
-THREE_DIGIT_TEST = P.choose(smoke=300, default=2_000, full=10_000)  # of ~2,000,000 queries
+# the 3-digit variant: ~2,000,000 queries, a 5/95 split, streamed; test queries scored
+THREE_DIGIT_SUBSAMPLE = P.choose(smoke=5_000, default=200_000, full=None)
+THREE_DIGIT_EPOCHS = P.choose(smoke=1, default=2, full=3)  # the course generator's, from 2-digit
+THREE_DIGIT_TEST = P.choose(smoke=300, default=2_000, full=10_000)
 
 # %% [markdown]
 # ## Data: query text in, answer images out
@@ -330,28 +334,61 @@ save_fig(fig, "t2i_drawer_draws")
 
 # %% [markdown]
 # ## 3-digit queries (the 2021 variant)
-# Nothing in the column model depends on the number of digits: the same cell visits every
-# column. So the drawer answers 3-digit queries with the column model trained on 2-digit
-# ones, widened to four columns (`widen_column_model`), and the same digit generator. The
-# queries are a seeded sample of all 3-digit queries (`THREE_DIGIT_TEST`); only their answers
-# are drawn. What to look for: does the judge read the drawer's 3-digit answers about as well
-# as real 3-digit handwriting?
+# There are about 2,000,000 three-digit queries; their answer images as arrays would fill
+# gigabytes. As in notebook 03, the course generator trains on a 5/95 split with **streamed**
+# batches: each batch's answer images are rendered when it is needed, so memory stays bounded.
+# And as notebook 03's 3-digit reader, it does not start from scratch: no weight of the
+# generator depends on the number of digits (the encoder reads characters one at a time, the
+# decoder, the drawing head and the character softmax work one answer position at a time), so
+# it **starts from a 2-digit generator**, the one the validation queries select
+# (`trained_warm_generator`), meant to need only the longer layout in its `THREE_DIGIT_EPOCHS`.
+#
+# The drawer needs no 3-digit training at all: the column model's cell visits every column
+# alike, so the one trained on 2-digit queries is widened to four columns
+# (`widen_column_model`), and the digit generator is the same. Both are scored on the same
+# held-out test queries (`THREE_DIGIT_TEST` of them). What to look for: how well does the
+# judge read each model's 3-digit answers, against real 3-digit handwriting?
 
 # %%
-queries3 = make_queries(3).sample(THREE_DIGIT_TEST, SEED)
-real3 = render_answers(queries3, banks["test"], seed=SEED)
-rows3 = [judged_row("real MNIST test digits (reference)", real3, judge, queries3.answers),
+queries3 = make_queries(3).sample(THREE_DIGIT_SUBSAMPLE, SEED)
+split3 = split_queries(queries3, 0.05, SEED, val_fraction=0.02)
+test3 = split3.test.sample(THREE_DIGIT_TEST, SEED)
+print(f"3 digits, split {split3.name}: train {len(split3.train):,}, "
+      f"validation {len(split3.val):,}, test {len(split3.test):,} (scored on {len(test3):,})")
+# the start: the 2-digit generator with the best validation exact match, never the test's
+start_loss, start_layers = max(generators, key=lambda k: generators[k][1]["best_val_exact"])
+start = recipe.with_(loss=start_loss, layers=start_layers)
+generator3, generator3_info = trained_warm_generator(
+    start.with_(digits=3, train=TrainConfig(epochs=THREE_DIGIT_EPOCHS, batch_size=128,
+                                            learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE,
+                                            streaming=True)),
+    split3, rep, start=start, start_split=split, mnist_source=mnist.source,
+    judge_epochs=JUDGE_EPOCHS, seed=SEED)
+print(f"peak memory of the process while it trained: {generator3_info['peak_memory_gib']:.2f} GiB")
+
+# %%
+real3 = render_answers(test3, banks["test"], seed=SEED)
+rows3 = [judged_row("real MNIST test digits (reference)", real3, judge, test3.answers),
+         judged_row("course generator, 3-digit (warm-started from the 2-digit one)",
+                    generate_answer_images(generator3, test3), judge, test3.answers,
+                    loss=start_loss, layers=start_layers, seconds=generator3_info["seconds"],
+                    record=generator3_info),
          judged_row("digit drawer (2-digit column model, widened)",
-                    drawer.draw(queries3, seed=SEED), judge, queries3.answers)]
-for measure in ("per_digit", "whole_answer"):
-    print(compare("digit drawer", rows3[1][measure], "real digits", rows3[0][measure],
-                  what=f"judge reads 3-digit answers ({measure.replace('_', ' ')})",
-                  tie=proportion_tie(rows3[1][measure], rows3[0][measure], len(queries3))))
+                    drawer.draw(test3, seed=SEED), judge, test3.answers)]
+print(learned({"3-digit course generator": rows3[1]["whole_answer"]}, profile=P.name,
+              what="of answers the judge reads right"))
+for row, name in ((rows3[1], "course generator"), (rows3[2], "digit drawer")):
+    for measure in ("per_digit", "whole_answer"):
+        print(compare(name, row[measure], "real digits", rows3[0][measure],
+                      what=f"judge reads 3-digit answers ({measure.replace('_', ' ')})",
+                      tie=proportion_tie(row[measure], rows3[0][measure], len(test3))))
 rows3
 
 # %%
 results_file = record_results(NOTEBOOK, {"judge_digits": judge_scores["digits"],
                                          "text_to_image": rows, "best_loss": best_loss,
                                          "digit_drawer": {**drawer_info, "diversity": diversity},
-                                         "three_digit": rows3,
+                                         "three_digit": rows3, "three_digit_split": split3.name,
+                                         "three_digit_peak_memory_gib":
+                                             generator3_info["peak_memory_gib"],
                                          "mnist_source": mnist.source}, seed=SEED)
