@@ -74,7 +74,17 @@ def build_judge(*, seed: int = 0, name: str = "judge") -> keras.Model:
     (this one 99.33%), but only 57% of the digits drawn by the course's text-to-image
     generators, which this one reads at 97%: batch normalisation fitted to crisp handwriting
     mis-scales blurred strokes. An examiner of generated glyphs has to read them as a person
-    would, so the judge stays this design."""
+    would, so the judge stays this design.
+
+    A second candidate was measured the same day (branch ``judge2``, chosen on the last 5,000
+    MNIST training digits, crisp and blurred): the same wider network with *group*
+    normalisation (per glyph, so no batch statistics) and trained on blurred, greyed glyphs.
+    It read 99.48% of the validation digits (this judge 99.36%), 99.46% at Gaussian blur sigma
+    1.5 (this judge 98.14%), 99.58% of the test digits, and at least as many of the generators'
+    answer digits as this judge. It was rejected too: normalising each glyph makes it blind to
+    *how much* ink there is, so it read 5.0% of the mse generator's empty answer positions
+    (faint ghosts of 3-9% ink, which a person sees as blank) as digits, against 0.1% for this
+    judge. (Plain, this design with those degradations read 99.28% of the validation digits.)"""
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE), name="glyph")
     x = keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1))(inputs)
     x = keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)(x)
