@@ -148,6 +148,29 @@ def test_reproduce_is_deterministic_and_complete(tmp_path):
     assert run_record.not_made_here(out, first, TINY_NOTEBOOKS, check_notebooks=True) == {}
 
 
+def test_a_run_keeps_the_runtimes_another_run_wrote_meanwhile(tmp_path):
+    """Two reproduce commands into the same reports (one per notebook, run side by side): the
+    one finishing last must not put back the runtimes file it read when it started."""
+    import nbformat
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    # the notebook plays the other run: it finishes while this one is still going
+    code = """\
+import json, os, pathlib
+f = pathlib.Path(os.environ["IDL_REPORTS_DIR"]) / "results" / "_runtimes.json"
+f.parent.mkdir(parents=True, exist_ok=True)
+runtimes = json.loads(f.read_text()) if f.exists() else {}
+f.write_text(json.dumps({**runtimes, "99_other_run": 12.5}))
+"""
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]),
+                   folder / "01_meanwhile.ipynb")
+    results = _reproduce(tmp_path, "a", "--notebooks", str(folder))
+    runtimes = json.loads((tmp_path / "a" / "reports" / "results" / "_runtimes.json").read_text())
+    assert set(runtimes) == {"01_meanwhile", "99_other_run"} and runtimes["99_other_run"] == 12.5
+    assert results["total_wall_seconds"] >= 12.5
+
+
 def test_collate_only_rebuilds_the_summary_from_saved_results(tmp_path, monkeypatch):
     from idl_utils.results import atomic_write_json, record_results, save_table
     from idl_utils.tools.reproduce import main

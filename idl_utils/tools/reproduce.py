@@ -219,6 +219,11 @@ def machine_summary(hw: dict[str, Any]) -> str:
             f"{simd_text}, GPU: {', '.join(hw.get('gpus') or []) or 'none'}")
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``, or ``{}`` when there is no such file yet."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def run_speed_probe(side_by_side: bool = False) -> dict[str, float] | None:
     """The speed probe, in a child process (so this one never loads TensorFlow), with its
     side-by-side probe when ``side_by_side`` (for a run of several notebooks at once); None,
@@ -412,12 +417,6 @@ def main(argv: list[str] | None = None) -> int:
     runtimes_file = out_dir / "results" / "_runtimes.json"
     speeds_file = out_dir / "results" / "_speed.json"
     run_file = out_dir / "results" / "_run.json"
-    runtimes: dict[str, float] = {}
-    speeds: dict[str, dict[str, float]] = {}
-    if runtimes_file.exists():
-        runtimes = json.loads(runtimes_file.read_text(encoding="utf-8"))
-    if speeds_file.exists():
-        speeds = json.loads(speeds_file.read_text(encoding="utf-8"))
     measured = None
     if paths and profile.name == "full" and not args.no_probe:
         from .speed import describe
@@ -435,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def done(path: Path, seconds: float) -> None:
         run_record.notebook_finished(out_dir, path.stem, ok=True)
+        # read now, not when this run started: another run into the same reports (another
+        # notebook) may have finished meanwhile, and its entries must stay
+        runtimes, speeds = _read_json(runtimes_file), _read_json(speeds_file)
         runtimes[path.stem] = seconds
         atomic_write_json(runtimes_file, runtimes)
         if measured:
@@ -478,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_json(run_file, last_run)
     elif run_file.exists():
         last_run = json.loads(run_file.read_text(encoding="utf-8"))
+    runtimes, speeds = _read_json(runtimes_file), _read_json(speeds_file)
     ordered = {k: runtimes[k] for k in sorted(runtimes)}
     results = collate(ordered, speeds, last_run)
     atomic_write_json(out_dir / "results.json", results)
