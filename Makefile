@@ -45,12 +45,10 @@ SMOKE_ENV += TF_NUM_INTRAOP_THREADS=$(TEST_TF_THREADS)
 # checks on a fixed sample (and the notebooks load the full data in every run anyway)
 FAST := -m "not very_slow"
 # the notebooks run as copies in build/smoke/notebooks, executed in place (nbmake --overwrite), so
-# tests/test_notebook_outputs.py can then read what a student would see under every cell. They
-# come first on the command line, so the workers start with these longest items and the run does
-# not end with one worker still on a notebook while the other sits idle
+# tests/test_notebook_outputs.py can then read what a student would see under every cell
 SMOKE_NOTEBOOKS := build/smoke/notebooks
 COPY_NOTEBOOKS = rm -rf build/smoke && mkdir -p $(SMOKE_NOTEBOOKS) && cp notebooks/[0-9][0-9]_*.ipynb $(SMOKE_NOTEBOOKS)/
-PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest $(SMOKE_NOTEBOOKS) tests --nbmake --nbmake-timeout=900 --overwrite \
+PYTEST_ALL = $(SMOKE_ENV) $(PY) -m pytest tests $(SMOKE_NOTEBOOKS) --nbmake --nbmake-timeout=900 --overwrite \
   --durations=30 $(XDIST)
 CHECK_OUTPUTS = IDL_EXECUTED_NOTEBOOKS=$(SMOKE_NOTEBOOKS) $(PY) -m pytest tests/test_notebook_outputs.py -q
 
