@@ -8,7 +8,8 @@
 * :class:`ColumnReaderRecipe` and :func:`trained_column_reader` -- the column reader
   (:mod:`idl_utils.column_reader`: the glyph CNN's symbol probabilities into notebook 02's
   column cell), and :func:`column_reader_row`, its row of the splits table.
-* :func:`answer_row` and :func:`judge_ceiling` -- the rows of the notebook's tables.
+* :func:`answer_row` and :func:`judge_ceiling` -- the rows of the notebook's tables;
+  :class:`JudgeReadings` reads each test query once for the ceilings of many splits.
 
 Every cache key is built here from the recipe, the split and the glyph bank, so a notebook
 never writes one by hand and a changed setting always trains a new model.
@@ -41,7 +42,7 @@ from .image_seq_models import (
     warm_start,
 )
 from .judge import glyph_dataset, read_text
-from .queries import Split, exact_match, per_char_accuracy
+from .queries import QuerySet, Split, exact_match, per_char_accuracy
 from .seq_models import CourseText, TrainConfig, how_training_ended, predict_answers, train_seq_model
 
 #: labelled glyphs per symbol the reader's CNN is pretrained on
@@ -296,12 +297,47 @@ def trained_column_reader(recipe: ColumnReaderRecipe, split: Split, bank: GlyphB
     return load_or_train(f"column_reader_{recipe.digits}digit", key, build=build, train=train)
 
 
+class JudgeReadings:
+    """What ``judge`` reads in the query images ``rep`` draws, read once per query.
+
+    A query's test images depend only on the query and the representation's bank and seed
+    (not on the split it falls in), so the judge's ceilings of many splits of one query set
+    need each query read once: :meth:`read` reads the queries it has not seen yet and keeps
+    the result. ``rep`` must not redraw (test images are fixed)."""
+
+    def __init__(self, judge: keras.Model, rep: MnistQueryImages) -> None:
+        if getattr(rep, "redraw", False):
+            raise ValueError("JudgeReadings needs fixed test images: give it a representation "
+                             "with redraw=False")
+        self.judge, self.rep = judge, rep
+        self._read: dict[tuple[int, str], str] = {}
+
+    def read(self, qs: QuerySet) -> np.ndarray:
+        """The judge's reading of each query of ``qs`` ``(n,)`` (padded strings, as
+        :func:`~idl_utils.judge.read_text`)."""
+        keys = [(qs.digits, str(q)) for q in qs.queries]
+        new: dict[tuple[int, str], int] = {}  # first position of each query not read yet
+        for i, key in enumerate(keys):
+            if key not in self._read and key not in new:
+                new[key] = i
+        if new:
+            part = qs.subset(np.fromiter(new.values(), dtype=np.int64))
+            self._read.update(zip(new, read_text(self.judge, self.rep.encode_inputs(part)), strict=True))
+        return np.array([self._read[key] for key in keys])
+
+    def ceiling(self, qs: QuerySet) -> float:
+        """The share of ``qs`` whose every glyph the judge reads right."""
+        return exact_match(self.read(qs), qs.queries)
+
+
 def column_reader_row(reader: keras.Model, split: Split, test_bank: GlyphBank, *, seed: int = 0,
-                      record: dict[str, Any] | None = None, judge: keras.Model | None = None,
+                      record: dict[str, Any] | None = None,
+                      judge: keras.Model | JudgeReadings | None = None,
                       model: str = "column reader") -> dict[str, Any]:
     """A row of notebook 03's splits table for a column ``reader``: :func:`answer_row` of its
     answers to ``split.test`` (images from ``test_bank`` with ``seed``, as the course reader's
-    test images) with the ``split``'s name, its training queries and, given the ``judge``,
+    test images) with the ``split``'s name, its training queries and, given the ``judge`` (or
+    its :class:`JudgeReadings` of these test images, to read each query once across splits),
     ``ceiling``: the share of these test queries the judge reads completely right. A reader
     trained on other lengths answers with the same weights (widened)."""
     rep = ColumnQueryImages(test_bank, seed=seed)
@@ -310,7 +346,8 @@ def column_reader_row(reader: keras.Model, split: Split, test_bank: GlyphBank, *
                      train_queries=len(split.train),
                      seconds=record["seconds"] if record is not None else "", record=record)
     if judge is not None:
-        row["ceiling"] = exact_match(read_text(judge, rep.encode_inputs(split.test)), split.test.queries)
+        readings = judge if isinstance(judge, JudgeReadings) else JudgeReadings(judge, rep)
+        row["ceiling"] = readings.ceiling(split.test)
     return row
 
 

@@ -7,6 +7,7 @@ from idl_utils.cache import config_key
 from idl_utils.judge import build_judge
 from idl_utils.queries import make_queries, split_queries
 from idl_utils.reading import (
+    JudgeReadings,
     ReaderRecipe,
     answer_row,
     judge_ceiling,
@@ -78,3 +79,30 @@ def test_rows_and_the_judge_ceiling(bank):
     ceiling = judge_ceiling(build_judge(seed=0), images, qs.queries, 0.9)
     assert ceiling["digit_accuracy^4"] == pytest.approx(0.9 ** 4)
     assert 0 <= ceiling["judge_reads_whole_query"] <= 1 and ceiling["judge_digit_accuracy"] == 0.9
+
+
+def test_judge_readings_read_each_query_once_and_agree_with_reading_directly(bank, monkeypatch):
+    import idl_utils.reading as reading
+    from idl_utils.glyphs import MnistQueryImages
+    from idl_utils.judge import read_text
+
+    judge, rep = build_judge(seed=0), MnistQueryImages(bank, seed=3)
+    queries = make_queries(2).sample(300, 0)
+    big, small = split_queries(queries, 0.1, 0), split_queries(queries, 0.5, 0)
+    read = []
+    monkeypatch.setattr(reading, "read_text",
+                        lambda j, images: read.append(len(images)) or read_text(j, images))
+    readings = JudgeReadings(judge, rep)
+    first = readings.read(small.test)
+    # the same readings as reading this split's images directly, in the same order
+    np.testing.assert_array_equal(first, read_text(judge, rep.encode_inputs(small.test)))
+    second = readings.read(big.test)
+    np.testing.assert_array_equal(second, read_text(judge, rep.encode_inputs(big.test)))
+    # the larger split's test queries include the smaller's: only the others were read
+    assert read == [len(small.test), len(set(big.test.queries) - set(small.test.queries))]
+    assert readings.ceiling(big.test) == float(np.mean(second == big.test.queries))
+    # 3-digit queries are other queries, even where the padded text could coincide
+    three = make_queries(3).sample(20, 0)
+    assert readings.read(three).shape == (20,) and read[-1] == 20
+    with pytest.raises(ValueError, match="redraw=False"):
+        JudgeReadings(judge, MnistQueryImages(bank, seed=3, redraw=True))
