@@ -44,7 +44,7 @@ import numpy as np
 from idl_utils.benchmark import train_many
 from idl_utils.column_reader import ColumnQueryImages, widen_column_reader
 from idl_utils.glyphs import MnistQueryImages, glyph_banks, render_queries
-from idl_utils.judge import judge_accuracy, read_text, trained_judge
+from idl_utils.judge import judge_accuracy, trained_judge
 from idl_utils.mnist import load_mnist, mnist_card
 from idl_utils.narrate import compare, learned, proportion_tie, ratio, trend
 from idl_utils.notebook import show_model, start_notebook
@@ -52,6 +52,7 @@ from idl_utils.plots import plot_glyph_rows, plot_learning_curves
 from idl_utils.queries import exact_match, make_queries, split_queries
 from idl_utils.reading import (
     ColumnReaderRecipe,
+    JudgeReadings,
     ReaderRecipe,
     answer_row,
     column_reader_row,
@@ -153,11 +154,14 @@ judge_scores["per_class"]
 # ### The ceiling for image-to-text
 # A query is only answerable if every glyph is read. Two estimates: the naive
 # `digit accuracy ^ k` with `k` the number of digits in a query, and the share of test
-# queries whose images the judge reads completely right (exact, counts every glyph).
+# queries whose images the judge reads completely right (exact, counts every glyph). A test
+# query's images depend only on the query (not on the split it falls in), so `JudgeReadings`
+# reads each test query once and serves the ceilings of every split below.
 
 # %%
+readings = JudgeReadings(judge, test_rep)  # reads each test query once, for every split below
 test_images = test_rep.encode_inputs(split.test)
-judge_reads = read_text(judge, test_images)
+judge_reads = readings.read(split.test)
 ceiling = judge_ceiling(judge, test_images, split.test.queries, judge_scores["digits"])
 ceiling
 
@@ -422,8 +426,7 @@ for fraction in SPLITS:
         "image_to_text": exact_match(predict_answers(smaller_reader, test_rep, test_part), truth),
         "column_reader": column_reader_row(column_reader(smaller)[0], smaller, banks["test"],
                                            seed=SEED)["exact_match"],
-        "ceiling": exact_match(read_text(judge, test_rep.encode_inputs(test_part)),
-                               test_part.queries),
+        "ceiling": readings.ceiling(test_part),
         "text_stopped": how_training_ended(twin_info),
         "reader_stopped": how_training_ended(smaller_info)})
 if not SPLITS:
@@ -449,7 +452,7 @@ column_rows = []
 for fraction in COLUMN_SPLITS:
     smaller = split_queries(queries, fraction, SEED, val_fraction=VAL_FRACTION)
     smaller_reader, smaller_info = column_reader(smaller)
-    row = column_reader_row(smaller_reader, smaller, banks["test"], seed=SEED, judge=judge,
+    row = column_reader_row(smaller_reader, smaller, banks["test"], seed=SEED, judge=readings,
                             record=smaller_info, model="column reader")
     row["column_model_on_text"] = text_columns["column", fraction, SEED].row["exact_match"]
     row["test_queries"] = len(smaller.test)
@@ -521,7 +524,7 @@ three_digit
 
 # %%
 col_pred3 = predict_answers(widen_column_reader(col_reader, 3), col_rep, test3)
-ceiling3 = exact_match(read_text(judge, test_rep.encode_inputs(test3)), test3.queries)
+ceiling3 = readings.ceiling(test3)
 column_three = answer_row("column reader, 2-digit weights (no 3-digit training)", col_pred3,
                           test3.answers, split=split3.name, train_queries=0,
                           test_queries_scored=len(test3), ceiling=ceiling3)
