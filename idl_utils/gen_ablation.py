@@ -98,6 +98,7 @@ BY_CLASS_COLUMNS = 12          # a conditional GAN's grid by class: one row of t
 REFERENCE_MS = 255.0            # make speed's GAN step on the machine that made the published tables
 _BETA1: dict[str, Any] = {"adam_beta_1": 0.0}
 _W32: dict[str, Any] = {"width": 32}
+_W24: dict[str, Any] = {"width": 24}
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ VARIANTS: dict[str, Variant] = {
     "g32-b16": Variant("gan", "generator width 32, batches of 16", {"g_width": 32},
                        {**_BETA1, "batch_size": 16}),
     "w32": Variant("gan", "both networks width 32 (48 today)", _W32, _BETA1),
+    "w24": Variant("gan", "both networks width 24 (48 today)", _W24, _BETA1),
     "w32-bn": Variant("gan", "w32 sampled with recalibrated batch-norm statistics", _W32, _BETA1,
                       recalibrate=True, trains_as="w32"),
     "cond": Variant("gan", "w32, class-conditional (label embedding in G, projection D)", _W32, _BETA1,

@@ -279,3 +279,16 @@ def test_faces_vs_all_says_which_dataset_sits_closer_to_its_floor(tmp_path):
     out = faces_vs_all(tmp_path)
     assert [r["variant"] for r in out.rows] == ["cond", "cond"] and "does not hold" in out.verdicts[0]
     assert out.grids[0][1] == tmp_path / "gan-equal" / "grids" / "cond.png"
+
+
+def test_narrower_width_variants_shrink_both_networks():
+    from idl_utils.gen_ablation import GAN_RECIPE
+    from idl_utils.generative import GAN
+
+    recipe = {k: v for k, v in GAN_RECIPE.items() if k not in ("batch_size", "learning_rate")}
+    sizes = {}
+    for name in ("today", "w32", "w24"):
+        gan = GAN(image_size=16, seed=0, **{**recipe, **VARIANTS[name].model}).build_all()
+        sizes[name] = (gan.generator.count_params(), gan.discriminator.count_params())
+    for net in (0, 1):  # generator, then discriminator: each narrower variant is smaller in both
+        assert sizes["today"][net] > sizes["w32"][net] > sizes["w24"][net]
