@@ -206,7 +206,7 @@ ceiling
 # **The default profile** trains one reader (one encoder layer) for 12 epochs instead of 40, so
 # the question there is whether it leaves the plateau in time at all. It uses 256 LSTM units
 # instead of the course's 128, on the idea that a wider LSTM finds the arithmetic in fewer
-# epochs (the glyph CNN, not the LSTMs, takes most of each step's time). The full profile keeps
+# epochs. The full profile keeps
 # the course's 128 units and compares one and two layers. The line under the results table says
 # whether this run's models learned.
 
