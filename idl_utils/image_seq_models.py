@@ -296,6 +296,18 @@ def generator_key(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, *, m
     return key
 
 
+def _check_loss(recipe: GeneratorRecipe) -> None:
+    if recipe.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {recipe.loss!r}")
+
+
+def _trainer(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, seed: int):
+    """How a generator of ``recipe`` trains on ``split`` (for :func:`~idl_utils.cache.load_or_train`)."""
+    return lambda model: train_text_to_image(model, rep, split.train, split.val, recipe.train,
+                                             loss=recipe.loss, char_loss_weight=recipe.char_loss_weight,
+                                             seed=seed)
+
+
 def trained_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, *,
                       mnist_source: str, judge_epochs: int,
                       seed: int = 0) -> tuple[keras.Model, dict[str, Any]]:
@@ -306,8 +318,7 @@ def trained_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, 
     from .cache import load_or_train
     from .config import set_seed
 
-    if recipe.loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {recipe.loss!r}")
+    _check_loss(recipe)
 
     def build() -> keras.Model:
         set_seed(seed)
@@ -317,9 +328,7 @@ def trained_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, 
                         seed=seed)
     return load_or_train(
         f"t2i_{recipe.loss}_{recipe.layers}", key, build=build,
-        train=lambda m: train_text_to_image(m, rep, split.train, split.val, recipe.train,
-                                            loss=recipe.loss, char_loss_weight=recipe.char_loss_weight,
-                                            seed=seed))
+        train=_trainer(recipe, split, rep, seed))
 
 
 def trained_warm_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerImages, *,
@@ -340,8 +349,7 @@ def trained_warm_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerIma
     from .cache import config_key, load_or_train
     from .config import set_seed
 
-    if recipe.loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {recipe.loss!r}")
+    _check_loss(recipe)
     start_key = generator_key(start, start_split, rep, mnist_source=mnist_source,
                               judge_epochs=judge_epochs, seed=seed)
 
@@ -357,9 +365,7 @@ def trained_warm_generator(recipe: GeneratorRecipe, split: Split, rep: AnswerIma
                            seed=seed), "warm_start": config_key(start_key)}
     return load_or_train(
         f"t2i_{recipe.digits}digit", key, build=build,
-        train=lambda m: train_text_to_image(m, rep, split.train, split.val, recipe.train,
-                                            loss=recipe.loss, char_loss_weight=recipe.char_loss_weight,
-                                            seed=seed))
+        train=_trainer(recipe, split, rep, seed))
 
 
 def judged_row(model: str, images: np.ndarray, judge: keras.Model, answers: np.ndarray, *,
